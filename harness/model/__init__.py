@@ -1,0 +1,1 @@
+"""Model artifacts: the .tflite under test, its vectors and its references."""

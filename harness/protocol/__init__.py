@@ -1,0 +1,1 @@
+"""Host side of the tflm-hil device protocol (docs/protocol.md)."""

@@ -1,0 +1,1 @@
+"""The simulated twin: the firmware core compiled for the host, TFLM host kernels behind it."""

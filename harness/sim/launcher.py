@@ -1,0 +1,115 @@
+"""Starts and stops a simulated twin in its own process (a crash there cannot take pytest down)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BuildError, ConfigError, FlashError
+from .build import build_core_library
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class TwinProcess:
+    proc: subprocess.Popen
+    port: str
+    ready: dict = field(default_factory=dict)
+    log_path: Path | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def reboot(self) -> None:
+        """Resets the simulated board as a watchdog would."""
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def kill(self) -> None:
+        """Kills the twin outright, as a board that lost power or crashed hard."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()  # --exit-on-stdin-eof ends it cleanly
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> TwinProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_twin(
+    board: str,
+    model: str | os.PathLike[str],
+    *,
+    arena: int | None = None,
+    baud: int | None = None,
+    rx_window: int | None = None,
+    timing: bool = True,
+    log_path: Path | None = None,
+) -> TwinProcess:
+    """Starts ``python -m harness.sim.twin`` and waits for its port.
+
+    A model that does not fit the board is a BuildError, raised here with the figures.
+    """
+    build_core_library()  # compile in this process so a compiler error is reported as build
+    cmd = [sys.executable, "-m", "harness.sim.twin", "--board", board, "--model", str(model),
+           "--exit-on-stdin-eof"]
+    for flag, value in (("--arena", arena), ("--baud", baud), ("--rx-window", rx_window)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    if not timing:
+        cmd.append("--no-timing")
+    stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+    if log_path:
+        stderr.close()  # type: ignore[union-attr]
+    line = _read_line(proc, START_TIMEOUT_S)
+    if not line:
+        code = proc.poll()
+        proc.kill()
+        proc.wait()
+        where = f"; its log: {log_path}" if log_path else ""
+        raise FlashError(
+            f"the simulated twin did not start within {START_TIMEOUT_S:.0f}s "
+            f"(exit status {code}){where}"
+        )
+    ready = json.loads(line)
+    if "error" in ready:
+        proc.wait()
+        kind = BuildError if ready.get("category") == "build" else ConfigError
+        raise kind(ready["error"])
+    return TwinProcess(proc, ready["port"], ready, log_path)
+
+
+def _read_line(proc: subprocess.Popen, timeout: float) -> str:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buf = b""
+    end = time.monotonic() + timeout
+    while b"\n" not in buf and (left := end - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode()
