@@ -346,12 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     ready["arena_used"] = twin.backend.arena_used()
     ready["model_error"] = twin.backend.init_error()
     print(json.dumps(ready), flush=True)
+    if not args.exit_on_stdin_eof:
+        print(
+            f"simulated {twin.image.board.name} on {twin.port} "
+            f"(open it as a serial port; Ctrl-C stops it; latency figures are estimated)",
+            file=sys.stderr,
+            flush=True,
+        )
     reboot_r, reboot_w = os.pipe()
     signal.signal(signal.SIGUSR1, lambda *_: os.write(reboot_w, b"r"))
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     stdin_fd = sys.stdin.fileno() if args.exit_on_stdin_eof else None
-    twin.serve(stdin_fd, reboot_r, should_stop=lambda: bool(stopping))
+    try:
+        twin.serve(stdin_fd, reboot_r, should_stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

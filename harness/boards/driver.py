@@ -1,0 +1,84 @@
+"""Board drivers: what acts on a catalog entry, in PlatformIO's stages (build, flash, link).
+
+The split follows labgrid: the catalog entry is the resource (what exists), a driver is what
+acts on it. Each stage is a method a subclass overrides, as pytest-embedded's services
+override a few hooks; everything after the link (protocol, references, gates) is shared.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import serial
+
+from ..errors import LinkError
+from ..model.tflite_info import TfliteModel
+from .catalog import BoardSpec
+
+
+@dataclass(frozen=True)
+class Image:
+    """Firmware for one board with one model inside, identified by the hash of its inputs."""
+
+    board: BoardSpec
+    model: TfliteModel
+    image_hash: str
+    arena_size: int
+    flash_bytes: int
+    ram_bytes: int
+    estimated: bool  # sizes come from an estimate (the twin), not from a linked ELF
+    path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Device:
+    """A running device: where its link is and how fast it carries bytes."""
+
+    port: str
+    byte_rate: float
+    image: Image
+    serial_number: str = ""
+
+
+@dataclass
+class DriverOptions:
+    port: str | None = None
+    board_serial: str | None = None
+    arena: int | None = None
+    reflash: bool = False
+    no_flash: bool = False
+    log_dir: Path | None = None
+    baud: int | None = None
+
+
+class BoardDriver(abc.ABC):
+    """Builds an image, puts it on the board, opens the link to it."""
+
+    simulated = False
+
+    def __init__(self, spec: BoardSpec, options: DriverOptions | None = None):
+        self.spec = spec
+        self.options = options or DriverOptions()
+
+    @abc.abstractmethod
+    def build(self, model: TfliteModel) -> Image: ...
+
+    @abc.abstractmethod
+    def flash(self, image: Image) -> Device: ...
+
+    def open_link(self, device: Device, timeout: float = 0.05) -> serial.Serial:
+        """Opens the device's port with pyserial (local path, or a URL such as rfc2217://)."""
+        baud = self.spec.link.baud or 115200  # USB CDC ignores the rate
+        try:
+            return serial.serial_for_url(device.port, baudrate=baud, timeout=timeout, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkError(f"cannot open {device.port} for {self.spec.name}: {exc}") from exc
+
+    def reboot(self, device: Device) -> None:  # noqa: B027 - optional stage
+        """Resets the board (a driver without a way to do so leaves this empty)."""
+
+    def close(self) -> None:  # noqa: B027 - optional stage
+        """Releases what the driver holds: processes, locks, ports."""
