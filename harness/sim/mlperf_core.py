@@ -1,0 +1,165 @@
+"""ctypes binding of the MLPerf Tiny text protocol module (hil_mlperf.h) for the simulated twin.
+
+The module is compiled into the same host library as the core (harness/sim/build.py builds
+every ``*.c`` of the core's directory), so the twin serves either protocol from one build.
+``MlperfCore`` offers what the twin asks of ``corelib.Core``: announce, feed, note_overflow.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+from ..errors import BuildError
+from .corelib import (
+    ARENA_USED,
+    CYCLES,
+    INIT_ERROR,
+    INVOKE,
+    LAST_ERROR,
+    RESET,
+    STACK_USED,
+    TENSOR,
+    TENSOR_COUNT,
+    WRITE,
+    Backend,
+    BackendC,
+    CoreLibrary,
+    InfoC,
+    PlatformC,
+)
+
+u8, u32 = ctypes.c_uint8, ctypes.c_uint32
+
+
+class MlperfConfigC(ctypes.Structure):
+    _fields_ = [
+        ("vendor", ctypes.c_char_p),
+        ("model_version", ctypes.c_char_p),
+        ("db", ctypes.POINTER(u8)),
+        ("db_cap", u32),
+        ("min_decimals", u32),
+    ]
+
+
+class MlperfStatsC(ctypes.Structure):
+    _fields_ = [
+        ("commands", u32),
+        ("errors", u32),
+        ("invokes", u32),
+        ("overflows", u32),
+        ("bytes_dropped", u32),
+    ]
+
+
+def _bind(lib: CoreLibrary) -> ctypes.CDLL:
+    """The library with the MLPerf entry points typed and its struct layouts checked."""
+    cdll = lib.lib
+    if not hasattr(cdll, "hil_mlperf_init"):
+        raise BuildError("the compiled firmware core has no hil_mlperf_* functions: hil_mlperf.c "
+                         "is missing from firmware/lib/hil_core/src")
+    for name in ("hil_mlperf_init", "hil_mlperf_announce", "hil_mlperf_feed",
+                 "hil_mlperf_note_overflow"):
+        getattr(cdll, name).restype = None
+    cdll.hil_mlperf_micros.restype = ctypes.c_uint64
+    for name, struct in (("hil_mlperf_sizeof_config", MlperfConfigC),
+                         ("hil_mlperf_sizeof_stats", MlperfStatsC)):
+        getattr(cdll, name).restype = u32
+        native = getattr(cdll, name)()
+        if native != ctypes.sizeof(struct):
+            raise BuildError(
+                f"{struct.__name__} is {ctypes.sizeof(struct)} bytes here but {native} in the "
+                "compiled core: harness/sim/mlperf_core.py no longer matches hil_mlperf.h"
+            )
+    cdll.hil_mlperf_stats.restype = ctypes.POINTER(MlperfStatsC)
+    cdll.hil_mlperf_sizeof.restype = u32
+    cdll.hil_mlperf_cmd_size.restype = u32
+    return cdll
+
+
+class MlperfCore:
+    """One instance of the MLPerf text-protocol device module, driven from Python."""
+
+    def __init__(
+        self,
+        lib: CoreLibrary,
+        info: InfoC,
+        backend: Backend,
+        write: Callable[[bytes], None],
+        cycles: Callable[[], int],
+        *,
+        db_bytes: int,
+        vendor: str = "tflm-hil",
+        model_version: str = "unknown",
+        min_decimals: int = 0,
+    ):
+        self.cdll = _bind(lib)
+        self._mem = ctypes.create_string_buffer(self.cdll.hil_mlperf_sizeof())
+        self._strings: dict[str, ctypes.Array[ctypes.c_char]] = {}
+        # The db buffer is the glue's on a board (static RAM); here Python owns it.
+        self._db = (u8 * max(db_bytes, 1))()
+        self._vendor = vendor.encode()
+        self._model = model_version.encode()
+        self._info = info
+        self._cfg = MlperfConfigC(self._vendor, self._model,
+                                  ctypes.cast(self._db, ctypes.POINTER(u8)), db_bytes, min_decimals)
+        self._keep = self._callbacks(backend, write, cycles)
+        be, plat = self._keep
+        self.cdll.hil_mlperf_init(self._mem, ctypes.byref(info), ctypes.byref(self._cfg),
+                                  ctypes.byref(plat), ctypes.byref(be))
+
+    def _cstr(self, text: str | None) -> int | None:
+        if text is None:
+            return None
+        buf = self._strings.get(text)
+        if buf is None:
+            buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
+        return ctypes.addressof(buf)
+
+    def _callbacks(self, be: Backend, write: Callable[[bytes], None], cycles: Callable[[], int]
+                   ) -> tuple[BackendC, PlatformC]:
+        def tensor(_ctx, output, index, out):
+            out[0] = be.tensor(bool(output), int(index))
+            return 0
+
+        def do_write(_ctx, data, n):
+            write(ctypes.string_at(data, n))
+
+        backend = BackendC(
+            None,
+            INIT_ERROR(lambda _ctx: self._cstr(be.init_error())),
+            TENSOR_COUNT(lambda _ctx, output: be.tensor_count(bool(output))),
+            TENSOR(tensor),
+            INVOKE(lambda _ctx: be.invoke()),
+            LAST_ERROR(lambda _ctx: self._cstr(be.last_error())),
+            ARENA_USED(lambda _ctx: be.arena_used()),
+        )
+        platform = PlatformC(
+            None,
+            WRITE(do_write),
+            CYCLES(lambda _ctx: cycles() & 0xFFFFFFFF),
+            STACK_USED(),
+            RESET(),  # the text protocol has no reset command
+        )
+        return backend, platform
+
+    def announce(self) -> None:
+        self.cdll.hil_mlperf_announce(self._mem)
+
+    def feed(self, data: bytes) -> None:
+        self.cdll.hil_mlperf_feed(self._mem, data, len(data))
+
+    def note_overflow(self, lost: int) -> None:
+        self.cdll.hil_mlperf_note_overflow(self._mem, lost)
+
+    def micros(self) -> int:
+        return int(self.cdll.hil_mlperf_micros(self._mem))
+
+    @property
+    def stats(self) -> dict[str, int]:
+        raw = self.cdll.hil_mlperf_stats(self._mem).contents
+        return {name: int(getattr(raw, name)) for name, _ in MlperfStatsC._fields_}
+
+    @property
+    def cmd_size(self) -> int:
+        return int(self.cdll.hil_mlperf_cmd_size())
