@@ -65,10 +65,12 @@ def start_twin(
     rx_window: int | None = None,
     timing: bool = True,
     log_path: Path | None = None,
+    protocol: str = "hil",
 ) -> TwinProcess:
     """Starts ``python -m harness.sim.twin`` and waits for its port.
 
     A model that does not fit the board is a BuildError, raised here with the figures.
+    ``protocol="mlperf"`` serves MLPerf Tiny's text protocol instead of ours (benchmark peer).
     """
     build_core_library()  # compile in this process so a compiler error is reported as build
     cmd = [sys.executable, "-m", "harness.sim.twin", "--board", board, "--model", str(model),
@@ -78,6 +80,8 @@ def start_twin(
             cmd += [flag, str(value)]
     if not timing:
         cmd.append("--no-timing")
+    if protocol != "hil":
+        cmd += ["--protocol", protocol]
     stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     if log_path:

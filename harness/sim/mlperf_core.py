@@ -158,7 +158,7 @@ class MlperfCore:
     @property
     def stats(self) -> dict[str, int]:
         raw = self.cdll.hil_mlperf_stats(self._mem).contents
-        return {name: int(getattr(raw, name)) for name, _ in MlperfStatsC._fields_}
+        return {f[0]: int(getattr(raw, f[0])) for f in MlperfStatsC._fields_}
 
     @property
     def cmd_size(self) -> int:

@@ -33,6 +33,7 @@ from .backend import TflmBackend
 from .build import build_core_library, source_hash
 from .corelib import Core, CoreLibrary, InfoC
 from .costmodel import estimate_cycles
+from .mlperf_core import MlperfCore
 
 BOOT_DELAY_S = 0.02  # bytes arriving while the board boots are lost, as on a real reset
 TICK_S = 0.001
@@ -152,6 +153,7 @@ class Twin:
         rx_window: int,
         drop_on_overflow: bool,
         emulate_timing: bool = True,
+        protocol: str = "hil",
     ):
         self.image = image
         self.lib = lib
@@ -175,7 +177,8 @@ class Twin:
         os.set_blocking(self.master, False)
         self.port = os.ttyname(self.slave)
         self.backend = TflmBackend(image.model, image.arena_size, on_invoke=self._on_invoke)
-        self.core: Core | None = None
+        self.protocol = protocol  # "hil" (ours) or "mlperf" (MLPerf Tiny text, a peer)
+        self.core: Core | MlperfCore | None = None
         self._boot(time.monotonic())
 
     # ---- device side ----
@@ -202,7 +205,15 @@ class Twin:
         self.booting_until = now + BOOT_DELAY_S if self.boots > 1 else now
         self.busy_until = self.booting_until
         self._feed_t0, self._feed_c0 = self.busy_until, self.cycles
-        self.core = Core(self.lib, info, self.backend, self._emit, lambda: self.cycles, self._reset)
+        if self.protocol == "mlperf":
+            self.core = MlperfCore(
+                self.lib, info, self.backend, self._emit, lambda: self.cycles,
+                db_bytes=sum(t.nbytes for t in self.image.model.inputs),
+                model_version=os.path.splitext(os.path.basename(self.image.model.source))[0],
+            )
+        else:
+            self.core = Core(self.lib, info, self.backend, self._emit, lambda: self.cycles,
+                             self._reset)
         self.core.announce()
 
     def _on_invoke(self) -> None:
@@ -317,6 +328,7 @@ def start(args: argparse.Namespace) -> Twin:
         rx_window=args.rx_window or board.link.rx_window,
         drop_on_overflow=uart,
         emulate_timing=not args.no_timing,
+        protocol=args.protocol,
     )
 
 
@@ -327,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     p.add_argument("--baud", type=int, help="simulate a UART at this baud rate (8N1) instead")
     p.add_argument("--rx-window", type=int, help="device receive buffer bytes (default: catalog)")
+    p.add_argument("--protocol", choices=("hil", "mlperf"), default="hil",
+                   help="device protocol: ours (hil) or MLPerf Tiny's text protocol (a peer)")
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
     return p
@@ -345,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     ready = {"port": twin.port, "pid": os.getpid(), **twin.image.describe()}
     ready["arena_used"] = twin.backend.arena_used()
     ready["model_error"] = twin.backend.init_error()
+    ready["protocol"] = twin.protocol
     print(json.dumps(ready), flush=True)
     if not args.exit_on_stdin_eof:
         print(
