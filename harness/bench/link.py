@@ -210,7 +210,8 @@ def compare(
 
     ours_sum = ours.summary(vector_bytes, byte_rate)
     peer_sum = theirs.summary(vector_bytes, byte_rate)
-    ratio = ours_sum["vectors_per_s"] / peer_sum["vectors_per_s"] if peer_sum["vectors_per_s"] else 0.0
+    peer_vps = peer_sum["vectors_per_s"]
+    ratio = ours_sum["vectors_per_s"] / peer_vps if peer_vps else 0.0
     verified = ours.mismatches == 0 and theirs.mismatches == 0
     return {
         "benchmark": "link: tflm-hil protocol vs MLPerf Tiny text protocol",

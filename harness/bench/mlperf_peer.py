@@ -78,8 +78,10 @@ class _Tensor(Protocol):
     def dtype(self) -> np.dtype: ...
     @property
     def nbytes(self) -> int: ...
-    scale: float
-    zero_point: int
+    @property
+    def scale(self) -> float: ...
+    @property
+    def zero_point(self) -> int: ...
 
 
 class MlperfPeer:
@@ -118,9 +120,19 @@ class MlperfPeer:
         """Reads the boot banner (or anything pending) up to its ``m-ready``."""
         return self._read_reply("<boot>", time.monotonic() + timeout)
 
-    def sync(self) -> list[str]:
-        """Flushes a half-received command at the device: a lone ``%`` is answered m-ready."""
-        return self.command("")
+    def sync(self, quiet: float = 0.1) -> None:
+        """Puts host and device in step: a lone ``%`` ends any half-received command (the
+        device answers it with m-ready only); replies still pending from before (a boot
+        banner, an abandoned command) are read and dropped until the port is ``quiet``."""
+        self._buf.clear()
+        self.command("")
+        while True:
+            self.link.timeout = quiet
+            data = self.link.read(max(1, self.link.in_waiting))
+            if not data:
+                break
+            self.counters.bytes_received += len(data)
+        self._buf.clear()
 
     def command(self, text: str, *, heavy: bool = False, reply_bytes: int = 64) -> list[str]:
         """Sends ``text%`` and returns the reply's lines up to ``m-ready`` (excluded).

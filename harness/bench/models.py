@@ -45,8 +45,12 @@ def _buffer(data: bytes | None) -> schema.BufferT:
     return b
 
 
-def fc_model(input_bytes: int = 1024, units: int = 10, seed: int = 0) -> bytes:
-    """A valid int8 .tflite: input int8 [1, input_bytes] -> FULLY_CONNECTED -> int8 [1, units]."""
+def fc_model(input_bytes: int = 1024, units: int = 10, seed: int = 0,
+             out_scale: float | None = None) -> bytes:
+    """A valid int8 .tflite: input int8 [1, input_bytes] -> FULLY_CONNECTED -> int8 [1, units].
+
+    ``out_scale`` overrides the output scale (tests of result printing use tiny scales).
+    """
     if input_bytes < 1 or units < 1:
         raise ValueError(f"input_bytes and units must be >= 1, got {input_bytes}, {units}")
     rng = np.random.default_rng(seed)
@@ -57,7 +61,8 @@ def fc_model(input_bytes: int = 1024, units: int = 10, seed: int = 0) -> bytes:
     # Output scale from the accumulator's spread, so that outputs use the int8 range without
     # saturating for inputs uniform over it: std(acc) ~ sqrt(depth) * std(x) * std(w).
     acc_std = math.sqrt(input_bytes) * 74.0 * 74.0 * in_scale * w_scale
-    out_scale, out_zp = 3.0 * acc_std / 127.0, 3
+    out_scale = out_scale or 3.0 * acc_std / 127.0
+    out_zp = 3
 
     model = schema.ModelT()
     model.version = SCHEMA_VERSION
