@@ -112,7 +112,13 @@ def convert_float(model: ModelSource) -> bytes:
 
 
 def _converter(model: ModelSource) -> tuple[Any, list[tuple[int | None, ...]]]:
-    """A TFLiteConverter for a Keras model, a Keras file or a SavedModel directory."""
+    """A TFLiteConverter for a Keras model, a Keras file or a SavedModel directory.
+
+    A SavedModel converts with the batch dimension of its serving signature: if that is None,
+    the converter adds SHAPE/STRIDED_SLICE/PACK ops, which a microcontroller does not want.
+    Export with a batch-1 signature (``model.export(path, input_signature=[TensorSpec((1,
+    ...))])``) or pass the Keras model, whose fixed batch size of 1 avoids them.
+    """
     import tensorflow as tf
 
     if isinstance(model, str | os.PathLike):
