@@ -4,7 +4,9 @@ TensorFlow is imported inside the functions, never at module import: the harness
 and the twin without TensorFlow (it is the optional ``tf`` extra) and importing it costs seconds.
 
 Determinism: conversion has no randomness of its own. For one TensorFlow version, the same
-weights and the same representative samples (in the same order) give byte-identical output.
+model and the same representative samples (in the same order) give byte-identical output; the
+same model reloaded from a file converts to the same computation, though its tensor names (and
+so its bytes) may differ.
 Across TensorFlow versions the output can differ (op versions, operator order, quantisation
 parameters, per-channel choices), so every artifact should be stored with the TensorFlow
 version that produced it (:func:`versions`). Training is made repeatable by
