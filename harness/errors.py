@@ -70,3 +70,7 @@ class ModelRejected(HilError):
     """The device could not initialise the model (unsupported op, op version, arena too small)."""
 
     category = "model"
+
+
+# Failures that leave the model unjudged: never a pass, never a model failure.
+INFRA_CATEGORIES = frozenset({"infra", "build", "flash", "link", "timeout", "device"})

@@ -14,7 +14,16 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ..errors import ConfigError
-from ..protocol.messages import TFLITE_DTYPES
+
+# The schema's TensorType numbers (not TfLiteType's) -> numpy dtypes.
+SCHEMA_DTYPES: dict[int, np.dtype] = {
+    getattr(schema.TensorType, name): np.dtype(dt)
+    for name, dt in (
+        ("FLOAT32", np.float32), ("FLOAT16", np.float16), ("FLOAT64", np.float64),
+        ("INT32", np.int32), ("UINT8", np.uint8), ("INT64", np.int64), ("BOOL", np.bool_),
+        ("INT16", np.int16), ("INT8", np.int8), ("UINT32", np.uint32), ("UINT16", np.uint16),
+    )
+}
 
 BUILTIN_NAMES: dict[int, str] = {
     code: name
@@ -84,14 +93,14 @@ class TfliteModel:
             scales = [] if q is None or q.scale is None else list(q.scale)
             zps = [] if q is None or q.zeroPoint is None else list(q.zeroPoint)
             shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-            if t.type not in TFLITE_DTYPES:
+            if t.type not in SCHEMA_DTYPES:
                 raise ConfigError(f"{self.source}: tensor {i} has TFLite type {t.type}, not supported")
             out.append(
                 TensorInfo(
                     index=i,
                     name=(t.name or b"").decode(errors="replace"),
                     shape=shape,
-                    dtype=TFLITE_DTYPES[t.type],
+                    dtype=SCHEMA_DTYPES[t.type],
                     scale=float(scales[0]) if scales else 0.0,
                     zero_point=int(zps[0]) if zps else 0,
                     per_channel=len(scales) > 1,

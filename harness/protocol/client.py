@@ -78,6 +78,7 @@ class ClientCounters:
     resends: int = 0
     bad_frames: int = 0
     stale_replies: int = 0
+    max_inflight_bytes: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -105,10 +106,12 @@ class DeviceClient:
         self.info: DeviceInfo | None = None
         self.counters = ClientCounters()
         self._decoder = FrameDecoder()
-        self._seq = 0
+        # a random first seq: replies a previous client left in the port cannot match ours
+        self._seq = int.from_bytes(os.urandom(1), "little")
         self._vector_id = 0
         self._keys = 0
         self._rx_tail = bytearray()
+        self._slowest_invoke_s: float | None = None
         self._transcript = open(transcript, "ab") if transcript else None  # noqa: SIM115
 
     # ---- public requests ----------------------------------------------------------------
@@ -237,6 +240,10 @@ class DeviceClient:
             raise LinkError(f"expected RESULT, the device answered {job.reply.type:#x}")
         res = parse_result(job.reply.payload)
         self._check_boot(res.boot_id)
+        info = self._need_info()
+        if res.cycles and info.clock_hz:
+            seen = max(res.cycles) / info.clock_hz
+            self._slowest_invoke_s = max(self._slowest_invoke_s or 0.0, seen)
         output = res.output
         while len(output) < res.output_total:  # larger than one frame: fetch the rest
             output += self.get_output(len(output), min(0xFF00, res.output_total - len(output)))
@@ -285,6 +292,7 @@ class DeviceClient:
                 self._write(encode_frame(msg_type, seq, payload))
                 inflight[seq] = _Sent(seq, job, idx, wire, time.monotonic())
                 in_flight_bytes += wire
+                self.counters.max_inflight_bytes = max(self.counters.max_inflight_bytes, in_flight_bytes)
             while pending and pending[0].done:
                 yield pending.popleft()
             if not pending and exhausted:
@@ -327,11 +335,19 @@ class DeviceClient:
     def _deadline(self, inflight: dict[int, _Sent], last_progress: float) -> float:
         oldest = next(iter(inflight.values()))
         wire = sum(s.wire for s in inflight.values())
-        reply = (self.info.output_bytes if self.info else 0) + 64
+        reply = (self.info.output_bytes if self.info else 0) + 512  # a HELLO_R is ~300 bytes
         allowance = self.reply_timeout + (wire + reply) / self.byte_rate
         if oldest.job.heavy and oldest.index == len(oldest.job.frames) - 1:
-            allowance += self.invoke_timeout
+            allowance += self._invoke_allowance(oldest.job)
         return max(oldest.at, last_progress) + allowance
+
+    def _invoke_allowance(self, job: _Job) -> float:
+        """invoke_timeout until an inference was seen; then ten times the slowest seen (>= 1 s),
+        so that a lost request costs seconds, not the full invoke timeout."""
+        if self._slowest_invoke_s is None:
+            return self.invoke_timeout
+        runs = struct.unpack_from("<HH", job.frames[-1][1]) if job.frames[-1][0] == Msg.INVOKE else (1, 0)
+        return min(self.invoke_timeout, max(1.0, 10 * self._slowest_invoke_s * sum(runs)))
 
     def _match(self, frame: Frame | BadFrame, inflight: dict[int, _Sent]) -> _Sent | None:
         """The request a frame answers, or None for noise, stale replies and notices."""

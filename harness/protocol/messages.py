@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import LinkError
 from .constants import Flag, Tag
 
-# TfLiteType values (tensorflow/lite/core/c/c_api_types.h) -> numpy dtypes.
+# TfLiteType values (tensorflow/lite/core/c/c_api_types.h), which the device reports ->
+# numpy dtypes. (The .tflite schema's TensorType numbers differ: see tflite_info.)
 TFLITE_DTYPES: dict[int, np.dtype] = {
     1: np.dtype(np.float32),
     2: np.dtype(np.int32),
@@ -20,9 +21,11 @@ TFLITE_DTYPES: dict[int, np.dtype] = {
     7: np.dtype(np.int16),
     9: np.dtype(np.int8),
     10: np.dtype(np.float16),
-    15: np.dtype(np.uint16),
+    11: np.dtype(np.float64),
     16: np.dtype(np.uint32),
+    17: np.dtype(np.uint16),
 }
+TFLITE_TYPE_CODES: dict[np.dtype, int] = {dt: code for code, dt in TFLITE_DTYPES.items()}
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ from tflite_micro.python.tflite_micro import runtime
 
 from ..model.tflite_info import TensorInfo, TfliteModel
 from ..protocol.constants import MAX_DIMS
+from ..protocol.messages import TFLITE_TYPE_CODES
 from .corelib import TensorC
 
 T = TypeVar("T")
 ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
-TFLITE_TYPE = {np.dtype(np.float32): 1, np.dtype(np.int32): 2, np.dtype(np.uint8): 3,
-               np.dtype(np.int64): 4, np.dtype(np.bool_): 6, np.dtype(np.int16): 7,
-               np.dtype(np.int8): 9, np.dtype(np.float16): 10}
 
 
 def capture_stderr(fn: Callable[[], T]) -> tuple[T | None, str, BaseException | None]:
@@ -52,7 +50,7 @@ class _Buffer:
         self.info = info
         self.mem = (ctypes.c_uint8 * max(info.nbytes, 1))()
         self.struct = TensorC()
-        self.struct.dtype = TFLITE_TYPE[info.dtype]
+        self.struct.dtype = TFLITE_TYPE_CODES[info.dtype]
         self.struct.ndims = min(len(info.shape), MAX_DIMS)
         for i, d in enumerate(info.shape[:MAX_DIMS]):
             self.struct.dims[i] = d

@@ -1,0 +1,143 @@
+"""The device under test: a board driver's device behind a protocol client, in numpy terms."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .boards.driver import BoardDriver, Device, Image
+from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
+from .model.tflite_info import TfliteModel
+from .model.vectors import Vectors
+from .protocol.client import DeviceClient
+from .protocol.messages import DeviceInfo, Result
+
+log = logging.getLogger(__name__)
+
+# A device that reboots more often than this within one batch is reported, not retried.
+MAX_REBOOTS_PER_BATCH = 2
+
+
+@dataclass
+class Event:
+    kind: str
+    detail: str
+    at: float = field(default_factory=time.time)
+
+
+class Dut:
+    def __init__(self, driver: BoardDriver, device: Device, client: DeviceClient, model: TfliteModel):
+        self.driver = driver
+        self.device = device
+        self.client = client
+        self.model = model
+        self.events: list[Event] = []
+        self.info = self._handshake()
+
+    @property
+    def image(self) -> Image:
+        return self.device.image
+
+    def _handshake(self) -> DeviceInfo:
+        info = self.client.hello()
+        if info.model_hash != self.model.sha256:
+            raise FlashError(
+                f"the device on {self.device.port} carries model {info.model_hash[:12]}, not "
+                f"{self.model.sha256[:12]} ({self.model.source}): a stale or wrong image; reflash it"
+            )
+        if info.image_hash != self.image.image_hash:
+            raise FlashError(
+                f"the device on {self.device.port} runs image {info.image_hash[:12]}, expected "
+                f"{self.image.image_hash[:12]}: a stale image; reflash it"
+            )
+        if not info.model_ready:
+            raise ModelRejected(
+                f"{info.board} could not initialise {self.model.source}: {info.model_error}"
+            )
+        return info
+
+    def _recover(self, exc: DeviceRebooted, reboots: int) -> int:
+        reboots += 1
+        self.events.append(Event("reboot", str(exc)))
+        log.warning("%s; handshaking again", exc)
+        if reboots > MAX_REBOOTS_PER_BATCH:
+            raise exc
+        self.info = self._handshake()
+        return reboots
+
+    def split_outputs(self, raw: bytes) -> list[np.ndarray]:
+        outs, at = [], 0
+        for t in self.info.outputs:
+            outs.append(np.frombuffer(raw[at : at + t.nbytes], dtype=t.dtype).reshape(t.shape))
+            at += t.nbytes
+        return outs
+
+    def infer(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """One inference: the inputs in the model's dtypes and shapes; one array per output."""
+        if len(inputs) != len(self.info.inputs):
+            raise ConfigError(f"the model takes {len(self.info.inputs)} inputs, got {len(inputs)}")
+        payload = b""
+        for x, t in zip(inputs, self.info.inputs, strict=True):
+            arr = np.asarray(x)
+            if arr.dtype != t.dtype or arr.size * arr.itemsize != t.nbytes:
+                raise ConfigError(
+                    f"input {t.index} must be {t.dtype} of shape {t.shape}, got {arr.dtype} "
+                    f"{arr.shape}: quantise float inputs with harness.model.quant.quantize"
+                )
+            payload += np.ascontiguousarray(arr).tobytes()
+        return self.split_outputs(self._results([payload])[0].output)
+
+    def infer_vectors(self, vectors: Vectors) -> tuple[list[np.ndarray], list[Result]]:
+        """Streams every vector; returns one (N, *shape) array per output, and the raw results."""
+        results = self._results([vectors.payload(i) for i in range(len(vectors))])
+        per_vector = [self.split_outputs(r.output) for r in results]
+        outputs = [np.stack([v[k] for v in per_vector]) for k in range(len(self.info.outputs))]
+        return outputs, results
+
+    def _results(self, payloads: list[bytes]) -> list[Result]:
+        done: list[Result] = []
+        reboots = 0
+        while len(done) < len(payloads):
+            try:
+                for res in self.client.infer_stream(payloads[len(done) :]):
+                    done.append(res)
+            except DeviceRebooted as exc:  # resume after the last answered vector
+                reboots = self._recover(exc, reboots)
+        return done
+
+    def benchmark(self, payload: bytes, runs: int = 32, warmup: int = 2) -> Result:
+        reboots = 0
+        while True:
+            try:
+                return self.client.benchmark(payload, runs, warmup)
+            except DeviceRebooted as exc:
+                reboots = self._recover(exc, reboots)
+
+    def close(self) -> None:
+        self.client.close()
+        link = self.client.link
+        close = getattr(link, "close", None)
+        if close:
+            close()
+
+
+def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = None) -> Dut:
+    """Builds, flashes and connects: PlatformIO's build, upload and test stages in order."""
+    image = driver.build(model)
+    device = driver.flash(image)
+    link = driver.open_link(device)
+    transcript = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        transcript = log_dir / f"link-{driver.spec.id}.log"
+    client = DeviceClient(link, byte_rate=device.byte_rate, transcript=transcript)
+    try:
+        return Dut(driver, device, client, model)
+    except BaseException:
+        client.close()
+        link.close()
+        raise

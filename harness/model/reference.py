@@ -1,0 +1,102 @@
+"""References the device is judged against.
+
+- ``HostTflm``: the TFLM host runtime (``tflite-micro``), the same reference kernels the
+  firmware builds: device outputs must match it bit for bit.
+- ``FloatReference``: the float model the int8 one came from (Keras ``.keras``/``.h5``, or a
+  float ``.tflite`` run on the TFLM host runtime): agreement is judged with tolerances.
+TensorFlow is imported only when a Keras model is loaded.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelRejected
+from .tflite_info import TfliteModel
+from .vectors import Vectors
+
+HOST_ARENA = 64 << 20  # the host has room: never let the reference fail for arena size
+
+
+class HostTflm:
+    def __init__(self, model: TfliteModel):
+        from tflite_micro.python.tflite_micro import runtime
+
+        self.model = model
+        try:
+            self._interp = runtime.Interpreter.from_bytes(model.data, arena_size=HOST_ARENA)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelRejected(f"the TFLM host runtime rejected {model.source}: {exc}") from exc
+
+    def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        """Runs every vector; returns one (N, *shape) array per output."""
+        n = inputs[0].shape[0]
+        outs: list[list[np.ndarray]] = [[] for _ in self.model.outputs]
+        for i in range(n):
+            for k, x in enumerate(inputs):
+                self._interp.set_input(x[i], k)
+            self._interp.invoke()
+            for k in range(len(outs)):
+                outs[k].append(np.array(self._interp.get_output(k)))
+        return [np.stack(o) for o in outs]
+
+
+class FloatReference(abc.ABC):
+    """A float model run on the host in batches; outputs are (N, ...) arrays per output."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @staticmethod
+    def load(path: str | Path) -> FloatReference:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"reference model {p} does not exist: pass --reference PATH")
+        if p.suffix in (".keras", ".h5"):
+            return KerasReference(p)
+        if p.suffix == ".tflite":
+            return TfliteFloatReference(p)
+        raise ConfigError(
+            f"reference {p} is neither a Keras model (.keras, .h5) nor a float .tflite"
+        )
+
+    @abc.abstractmethod
+    def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]: ...
+
+
+class KerasReference(FloatReference):
+    def __init__(self, path: Path):
+        super().__init__(path)
+        from .convert import load_keras  # imports TensorFlow
+
+        self.keras = load_keras(path)
+
+    def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        n = inputs[0].shape[0]
+        # TFLite shapes carry the batch of 1: (N, 1, ...) becomes Keras's (N, ...)
+        feed = [x.reshape((n, *x.shape[2:])) if x.ndim > 1 and x.shape[1] == 1 else x for x in inputs]
+        batch = self.keras.inputs[0].shape[0] or 256  # a fixed batch size must be honoured
+        out = self.keras.predict(feed if len(feed) > 1 else feed[0], batch_size=batch, verbose=0)
+        return [np.asarray(o) for o in (out if isinstance(out, list) else [out])]
+
+
+class TfliteFloatReference(FloatReference):
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.model = TfliteModel.load(path)
+        if self.model.is_quantized:
+            raise ConfigError(
+                f"reference {path} has integer inputs/outputs: the float reference must be the "
+                "float model (a .keras/.h5, or a .tflite converted without quantisation)"
+            )
+        self._host = HostTflm(self.model)
+
+    def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        return self._host.run(tuple(x.astype(np.float32) for x in inputs))
+
+
+def reference_outputs(ref: FloatReference, vectors: Vectors, model: TfliteModel) -> list[np.ndarray]:
+    return ref.run(vectors.float_inputs(model))

@@ -1,0 +1,166 @@
+"""The device core under malformed input, through the twin: every fault ends in a typed error
+or a resynchronisation within a bounded time, never in silence or a hang."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.errors import DeviceRebooted
+from harness.model.reference import HostTflm
+from harness.protocol.constants import Err, Msg
+from harness.protocol.framing import Frame, encode_frame, frame_body
+from harness.protocol.messages import parse_error
+from harness.sim.launcher import start_twin
+
+from .conftest import DIGITS_MODEL, connect
+
+BOUND_S = 2.0  # every fault below must be answered within this
+
+
+def first_error(frames) -> tuple[int, int, int]:
+    for f in frames:
+        if isinstance(f, Frame) and f.type == Msg.ERROR:
+            _, code, req, detail, _ = parse_error(f.payload)
+            return code, req, detail
+    raise AssertionError(f"no ERROR frame among {frames!r}")
+
+
+def wait_for(client, pred, bound=BOUND_S):
+    seen = []
+    end = time.monotonic() + bound
+    while time.monotonic() < end:
+        seen += client.drain(0.02)
+        if pred(seen):
+            return seen
+    raise AssertionError(f"nothing matching within {bound}s; got {seen!r}")
+
+
+def has_error(frames) -> bool:
+    return any(isinstance(f, Frame) and f.type == Msg.ERROR for f in frames)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(min_size=1, max_size=300))
+def test_garbage_before_a_frame_is_survived(client, garbage):
+    client.send_raw(garbage)
+    info = client.hello()  # resynchronises on the next delimiter
+    assert info.model_ready
+
+
+def test_corrupted_checksum_gets_a_crc_error(client):
+    body = bytearray(frame_body(Msg.ECHO, 7, b"hello"))
+    body[-1] ^= 0x40
+    from cobs import cobs
+
+    client.send_raw(b"\x00" + cobs.encode(bytes(body)) + b"\x00")
+    code, req, _ = first_error(wait_for(client, has_error))
+    assert code == Err.CRC
+    assert req == Msg.ECHO  # the header was intact, so the device names the request
+    assert client.echo(b"after") == b"after"
+
+
+def test_truncated_frame_is_reported_and_the_next_frame_served(client):
+    wire = encode_frame(Msg.ECHO, 9, bytes(range(1, 100)))
+    client.send_raw(wire[: len(wire) // 2])  # the rest is lost, delimiter included
+    assert client.echo(b"next") == b"next"  # its leading delimiter ends the fragment
+    stats = client.stats()
+    assert stats["frames_bad"] >= 1
+    assert stats["errors_sent"] >= 1
+
+
+def test_oversized_frame_gets_too_large_with_the_limit(client):
+    limit = client.info.max_frame
+    client.send_raw(encode_frame(Msg.ECHO, 3, b"\x55" * (limit + 10)))
+    code, _, detail = first_error(wait_for(client, has_error))
+    assert code == Err.TOO_LARGE
+    assert detail == limit
+    assert client.echo(b"ok") == b"ok"
+
+
+def test_length_field_mismatch_gets_length_error(client):
+    from cobs import cobs
+
+    body = struct.pack("<BBH", Msg.ECHO, 1, 50) + b"abc"
+    body += struct.pack("<I", 0)
+    client.send_raw(b"\x00" + cobs.encode(body) + b"\x00")
+    code, _, _ = first_error(wait_for(client, has_error))
+    assert code == Err.LENGTH
+
+
+@pytest.mark.parametrize(
+    ("msg", "payload", "code"),
+    [
+        (0x55, b"", Err.UNKNOWN_TYPE),
+        (Msg.INVOKE, struct.pack("<HH", 1, 0), Err.INCOMPLETE),
+        (Msg.INVOKE, struct.pack("<HH", 0, 0), Err.BAD_ARG),
+        (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 32) + b"x", Err.GAP),
+        (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 0) + b"x" * 65, Err.RANGE),
+        (Msg.SET_INPUT, struct.pack("<BBI", 1, 1, 0) + b"x" * 10, Err.INCOMPLETE),
+        (Msg.GET_OUTPUT, struct.pack("<IH", 5, 10), Err.RANGE),
+        (Msg.HELLO, b"", Err.BAD_ARG),
+    ],
+)
+def test_bad_requests_get_typed_errors(client, msg, payload, code):
+    client.send_raw(encode_frame(msg, 42, payload))
+    got, req, _ = first_error(wait_for(client, has_error))
+    assert got == code
+    assert req == msg
+
+
+def test_chunks_of_two_vectors_never_mix(client):
+    """A chunk continuing vector A cannot complete vector B, even at the right offset."""
+    n = client.info.input_bytes
+    half = n // 2
+    client.send_raw(encode_frame(Msg.SET_INPUT, 1, struct.pack("<BBI", 0, 10, 0) + b"\x01" * half))
+    client.send_raw(encode_frame(Msg.SET_INPUT, 2, struct.pack("<BBI", 1, 11, half) + b"\x02" * (n - half)))
+    frames = wait_for(client, has_error)
+    code, _, detail = first_error(frames)
+    assert code == Err.GAP
+    assert detail == half
+    assert not any(isinstance(f, Frame) and f.type == Msg.RESULT for f in frames)
+
+
+def test_window_is_respected(client, digits_model):
+    rng = np.random.default_rng(1)
+    xs = rng.integers(-128, 128, size=(40, client.info.input_bytes), dtype=np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    assert len(results) == 40
+    assert client.counters.max_inflight_bytes <= client.info.rx_window
+    assert client.stats()["overflows"] == 0
+
+
+def test_reboot_in_the_middle_of_a_vector_is_detected(digits_model):
+    """At 2400 baud a 64-byte vector takes ~0.3 s on the wire: reboot the board meanwhile."""
+    with start_twin("nano33", DIGITS_MODEL, baud=2400) as tw:
+        c = connect(tw.port, 240, reply_timeout=0.5)
+        info = c.hello()
+        x = np.arange(info.input_bytes, dtype=np.uint8).tobytes()
+        timer = threading.Timer(0.08, tw.reboot)
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(DeviceRebooted) as exc:
+            c.infer(x)
+        timer.join()
+        assert time.monotonic() - start < 5.0
+        assert exc.value.old_boot_id == info.boot_id
+        assert exc.value.new_boot_id not in (None, info.boot_id)
+        # after a new handshake the same vector gives the host runtime's answer
+        c.hello()
+        got = c.infer(x).output
+        want = HostTflm(digits_model).run((np.frombuffer(x, np.int8).reshape(1, *digits_model.inputs[0].shape),))
+        assert got == want[0][0].tobytes()
+        c.link.close()
+
+
+def test_reset_command_reboots_and_announces(client):
+    old = client.info.boot_id
+    client.reset()
+    info = client.hello()
+    assert info.boot_id != old
