@@ -30,7 +30,9 @@ class Event:
 
 
 class Dut:
-    def __init__(self, driver: BoardDriver, device: Device, client: DeviceClient, model: TfliteModel):
+    def __init__(
+        self, driver: BoardDriver, device: Device, client: DeviceClient, model: TfliteModel
+    ):
         self.driver = driver
         self.device = device
         self.client = client
@@ -47,7 +49,8 @@ class Dut:
         if info.model_hash != self.model.sha256:
             raise FlashError(
                 f"the device on {self.device.port} carries model {info.model_hash[:12]}, not "
-                f"{self.model.sha256[:12]} ({self.model.source}): a stale or wrong image; reflash it"
+                f"{self.model.sha256[:12]} ({self.model.source}): a stale or wrong image; "
+                "reflash it"
             )
         if info.image_hash != self.image.image_hash:
             raise FlashError(

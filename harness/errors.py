@@ -1,4 +1,4 @@
-"""Failures, each classified so a report never calls an infrastructure fault a pass or a model failure.
+"""Failures, each classified: an infrastructure fault is never a pass nor a model failure.
 
 Categories follow DESIGN.md's outcomes: ``build``, ``flash``, ``link``, ``timeout`` and
 ``device`` are infrastructure; ``config`` is bad input from the user; ``model`` is a
@@ -59,7 +59,9 @@ class DeviceErrorReply(HilError):
     category = "device"
 
     def __init__(self, code: int, name: str, detail: int, reason: str, request: str):
-        super().__init__(f"device error {name} (code {code}) to {request}: {reason} [detail={detail}]")
+        super().__init__(
+            f"device error {name} (code {code}) to {request}: {reason} [detail={detail}]"
+        )
         self.code = code
         self.name = name
         self.detail = detail

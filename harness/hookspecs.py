@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_tflm_hil_make_driver(spec, simulated, options):  # type: ignore[no-untyped-def]
+def pytest_tflm_hil_make_driver(spec, simulated, options):
     """Return a BoardDriver for catalog entry ``spec`` (a BoardSpec), or None to pass.
 
     ``simulated`` is True for ``--board=sim:<id>``; ``options`` is a DriverOptions. The first

@@ -7,7 +7,7 @@ so a plain ``pytest`` needs no hardware.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +50,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("tflm-hil", "hardware-in-the-loop tests of TFLM models")
-    g.addoption("--board", default="sim:nano33",
-                help="catalog board id (nano33), or sim:<id> for its simulated twin [sim:nano33]")
+    g.addoption(
+        "--board",
+        default="sim:nano33",
+        help="catalog board id (nano33), or sim:<id> for its simulated twin [sim:nano33]",
+    )
     g.addoption("--port", help="serial port or pyserial URL of the board (default: discovered)")
     g.addoption("--board-serial", help="USB serial number choosing one of several boards")
     g.addoption("--model", help="the int8 .tflite under test (default: ini hil_model)")
@@ -84,12 +87,16 @@ def resolve_config(config: pytest.Config) -> HilConfig:
     else:
         ini = [_path(root, config.getini(k)) for k in ("hil_model", "hil_vectors", "hil_reference")]
         if ini[0] is None:
-            raise ConfigError("no model to test: pass --model PATH.tflite (or set hil_model in the ini)")
+            raise ConfigError(
+                "no model to test: pass --model PATH.tflite (or set hil_model in the ini)"
+            )
         paths = [ini[0], _path(cwd, opt.vectors) or ini[1], _path(cwd, opt.reference) or ini[2]]
     if opt.reflash and opt.no_flash:
         raise ConfigError("--reflash and --no-flash contradict each other: pass one of them")
     if simulated and (opt.port or opt.board_serial):
-        raise ConfigError(f"{opt.board} is simulated: --port and --board-serial are for real boards")
+        raise ConfigError(
+            f"{opt.board} is simulated: --port and --board-serial are for real boards"
+        )
     for label, p in zip(("model", "vectors", "reference"), paths, strict=True):
         if p is not None and not p.is_file():
             raise ConfigError(f"the {label} file {p} does not exist: check --{label}")
@@ -112,8 +119,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Checks the options before anything is built or flashed, if any test needs a device."""
     if any("dut" in getattr(item, "fixturenames", ()) for item in items):
         try:
@@ -123,7 +131,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_tflm_hil_make_driver(spec: BoardSpec, simulated: bool, options: DriverOptions) -> BoardDriver:
+def pytest_tflm_hil_make_driver(
+    spec: BoardSpec, simulated: bool, options: DriverOptions
+) -> BoardDriver:
     if simulated:
         from .sim.driver import SimDriver
 
@@ -173,15 +183,17 @@ def dut(
     """The device under test, flashed with the model and handshaken."""
     device = open_dut(hil_driver, hil_model, hil_config.driver_options.log_dir)
     info = device.info
+    kind = "simulated" if info.simulated else "real"
+    estimated = " (latency estimated)" if info.clock_estimated else ""
     figures = {
-        "board": f"{hil_config.board_name} ({info.board}, {'simulated' if info.simulated else 'real'})",
+        "board": f"{hil_config.board_name} ({info.board}, {kind})",
         "firmware": info.fw_version,
         "tflm": info.tflm_version,
         "arduino_core": info.core_version,
         "model_hash": info.model_hash,
         "image_hash": info.image_hash,
         "arena_used": f"{info.arena_used} of {info.arena_size} bytes",
-        "clock": f"{info.clock_hz / 1e6:g} MHz{' (latency estimated)' if info.clock_estimated else ''}",
+        "clock": f"{info.clock_hz / 1e6:g} MHz{estimated}",
     }
     pytestconfig.stash[_device_info].update(figures)
     for key, value in figures.items():
@@ -216,15 +228,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"tflm-hil: board {opt.board}, model {model}"]
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     exc = call.excinfo.value if call.excinfo else None
     if isinstance(exc, HilError) and report.failed:
         report.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
+    return report
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -238,7 +252,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.section("tflm-hil failures by category")
         for nodeid, category, message in failures:
             kind = "infrastructure" if category in INFRA_CATEGORIES else category
-            terminalreporter.write_line(f"[{category}] ({kind}) {nodeid}: {message.splitlines()[0]}")
+            terminalreporter.write_line(
+                f"[{category}] ({kind}) {nodeid}: {message.splitlines()[0]}"
+            )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -18,7 +18,10 @@ def test_device_runs_the_model_under_test(dut, hil_model):
 
 
 def test_device_tensors_match_the_model(dut, hil_model):
-    for seen, want in [*zip(dut.info.inputs, hil_model.inputs), *zip(dut.info.outputs, hil_model.outputs)]:
+    for seen, want in [
+        *zip(dut.info.inputs, hil_model.inputs, strict=True),
+        *zip(dut.info.outputs, hil_model.outputs, strict=True),
+    ]:
         assert seen.shape == want.shape
         assert seen.dtype == want.dtype
         assert seen.nbytes == want.nbytes

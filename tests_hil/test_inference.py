@@ -33,8 +33,9 @@ def test_bit_exact_with_tflm_host_runtime(device_run, host_outputs, record_prope
             )
 
 
-def test_top1_agrees_with_float_reference(device_run, float_reference, hil_vectors, hil_model,
-                                          record_property):
+def test_top1_agrees_with_float_reference(
+    device_run, float_reference, hil_vectors, hil_model, record_property
+):
     if float_reference is None:
         pytest.skip("no float reference given: pass --reference MODEL.keras|.h5|.tflite")
     outputs, _ = device_run

@@ -19,8 +19,12 @@ VECTORS = 12
 class FaultyLink:
     """A pyserial port that corrupts or drops chosen bytes of chosen writes and reads."""
 
-    def __init__(self, port: serial.Serial, write_faults: dict[int, tuple[str, int]],
-                 read_faults: dict[int, tuple[str, int]]):
+    def __init__(
+        self,
+        port: serial.Serial,
+        write_faults: dict[int, tuple[str, int]],
+        read_faults: dict[int, tuple[str, int]],
+    ):
         self.port = port
         self.write_faults = write_faults
         self.read_faults = read_faults
@@ -79,7 +83,9 @@ def vectors_and_truth(digits_model):
     return xs, HostTflm(digits_model).run((xs,))[0]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(write_faults=faults, read_faults=faults)
 def test_faults_never_yield_a_wrong_answer(twin, vectors_and_truth, write_faults, read_faults):
     xs, truth = vectors_and_truth

@@ -25,14 +25,16 @@ def test_encode_decode_roundtrip(msg, seq, payload):
     assert FrameDecoder().feed(wire) == [Frame(msg, seq, payload)]
 
 
-@given(frames=st.lists(st.tuples(st.integers(0, 255), payloads), max_size=5),
-       cuts=st.lists(st.integers(0, 4000), max_size=8))
+@given(
+    frames=st.lists(st.tuples(st.integers(0, 255), payloads), max_size=5),
+    cuts=st.lists(st.integers(0, 4000), max_size=8),
+)
 def test_stream_split_anywhere_decodes_the_same(frames, cuts):
     wire = b"".join(encode_frame(m, i, p) for i, (m, p) in enumerate(frames))
     dec = FrameDecoder()
     out = []
     prev = 0
-    for cut in sorted(c % (len(wire) + 1) for c in cuts) + [len(wire)]:
+    for cut in [*sorted(c % (len(wire) + 1) for c in cuts), len(wire)]:
         out += dec.feed(wire[prev:cut])
         prev = cut
     assert out == [Frame(m, i, p) for i, (m, p) in enumerate(frames)]
@@ -63,7 +65,9 @@ def _lib() -> CoreLibrary:
 
 def test_python_constants_match_the_c_header():
     header = (core_src_dir() / "hil_proto.h").read_text()
-    defines = {m[0]: int(m[1], 0) for m in re.findall(r"#define (HIL_\w+) (0x[0-9A-Fa-f]+|\d+)u", header)}
+    defines = {
+        m[0]: int(m[1], 0) for m in re.findall(r"#define (HIL_\w+) (0x[0-9A-Fa-f]+|\d+)u", header)
+    }
     expected = {
         **{f"HIL_MSG_{m.name}": m.value for m in constants.Msg},
         **{f"HIL_E_{e.name}": e.value for e in constants.Err},

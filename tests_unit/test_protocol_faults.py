@@ -46,7 +46,9 @@ def has_error(frames) -> bool:
     return any(isinstance(f, Frame) and f.type == Msg.ERROR for f in frames)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(garbage=st.binary(min_size=1, max_size=300))
 def test_garbage_before_a_frame_is_survived(client, garbage):
     client.send_raw(garbage)
@@ -119,7 +121,9 @@ def test_chunks_of_two_vectors_never_mix(client):
     n = client.info.input_bytes
     half = n // 2
     client.send_raw(encode_frame(Msg.SET_INPUT, 1, struct.pack("<BBI", 0, 10, 0) + b"\x01" * half))
-    client.send_raw(encode_frame(Msg.SET_INPUT, 2, struct.pack("<BBI", 1, 11, half) + b"\x02" * (n - half)))
+    client.send_raw(
+        encode_frame(Msg.SET_INPUT, 2, struct.pack("<BBI", 1, 11, half) + b"\x02" * (n - half))
+    )
     frames = wait_for(client, has_error)
     code, _, detail = first_error(frames)
     assert code == Err.GAP
@@ -154,7 +158,9 @@ def test_reboot_in_the_middle_of_a_vector_is_detected(digits_model):
         # after a new handshake the same vector gives the host runtime's answer
         c.hello()
         got = c.infer(x).output
-        want = HostTflm(digits_model).run((np.frombuffer(x, np.int8).reshape(1, *digits_model.inputs[0].shape),))
+        want = HostTflm(digits_model).run(
+            (np.frombuffer(x, np.int8).reshape(1, *digits_model.inputs[0].shape),)
+        )
         assert got == want[0][0].tobytes()
         c.link.close()
 

@@ -98,6 +98,6 @@ def resolve_board(name: str, catalog: dict[str, BoardSpec] | None = None) -> tup
         known = ", ".join(sorted(catalog))
         raise ConfigError(
             f"unknown board {name!r}: the catalog has {known} "
-            f"(prefix 'sim:' for a simulated twin, e.g. --board=sim:{next(iter(catalog), 'nano33')})"
+            f"(prefix 'sim:' for a simulated twin, e.g. --board=sim:{next(iter(catalog), '')})"
         )
     return catalog[board_id], simulated

@@ -14,7 +14,8 @@ def quantize(x: np.ndarray, t: TensorInfo) -> np.ndarray:
     if t.scale == 0:
         raise ValueError(f"tensor {t.name!r} is {t.dtype} without quantisation parameters")
     info = np.iinfo(t.dtype)
-    q = np.round(np.asarray(x, dtype=np.float64) / t.scale) + t.zero_point
+    v = np.asarray(x, dtype=np.float64) / t.scale
+    q = np.sign(v) * np.floor(np.abs(v) + 0.5) + t.zero_point  # np.round would go half to even
     return np.clip(q, info.min, info.max).astype(t.dtype)
 
 

@@ -77,7 +77,9 @@ class KerasReference(FloatReference):
     def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
         n = inputs[0].shape[0]
         # TFLite shapes carry the batch of 1: (N, 1, ...) becomes Keras's (N, ...)
-        feed = [x.reshape((n, *x.shape[2:])) if x.ndim > 1 and x.shape[1] == 1 else x for x in inputs]
+        feed = [
+            x.reshape((n, *x.shape[2:])) if x.ndim > 1 and x.shape[1] == 1 else x for x in inputs
+        ]
         batch = self.keras.inputs[0].shape[0] or 256  # a fixed batch size must be honoured
         out = self.keras.predict(feed if len(feed) > 1 else feed[0], batch_size=batch, verbose=0)
         return [np.asarray(o) for o in (out if isinstance(out, list) else [out])]
@@ -98,5 +100,7 @@ class TfliteFloatReference(FloatReference):
         return self._host.run(tuple(x.astype(np.float32) for x in inputs))
 
 
-def reference_outputs(ref: FloatReference, vectors: Vectors, model: TfliteModel) -> list[np.ndarray]:
+def reference_outputs(
+    ref: FloatReference, vectors: Vectors, model: TfliteModel
+) -> list[np.ndarray]:
     return ref.run(vectors.float_inputs(model))

@@ -19,9 +19,17 @@ from ..errors import ConfigError
 SCHEMA_DTYPES: dict[int, np.dtype] = {
     getattr(schema.TensorType, name): np.dtype(dt)
     for name, dt in (
-        ("FLOAT32", np.float32), ("FLOAT16", np.float16), ("FLOAT64", np.float64),
-        ("INT32", np.int32), ("UINT8", np.uint8), ("INT64", np.int64), ("BOOL", np.bool_),
-        ("INT16", np.int16), ("INT8", np.int8), ("UINT32", np.uint32), ("UINT16", np.uint16),
+        ("FLOAT32", np.float32),
+        ("FLOAT16", np.float16),
+        ("FLOAT64", np.float64),
+        ("INT32", np.int32),
+        ("UINT8", np.uint8),
+        ("INT64", np.int64),
+        ("BOOL", np.bool_),
+        ("INT16", np.int16),
+        ("INT8", np.int8),
+        ("UINT32", np.uint32),
+        ("UINT16", np.uint16),
     )
 }
 
@@ -94,7 +102,9 @@ class TfliteModel:
             zps = [] if q is None or q.zeroPoint is None else list(q.zeroPoint)
             shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
             if t.type not in SCHEMA_DTYPES:
-                raise ConfigError(f"{self.source}: tensor {i} has TFLite type {t.type}, not supported")
+                raise ConfigError(
+                    f"{self.source}: tensor {i} has TFLite type {t.type}, not supported"
+                )
             out.append(
                 TensorInfo(
                     index=i,

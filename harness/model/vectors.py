@@ -80,12 +80,14 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
         )
     inputs = tuple(_fit(n, data[n], t, str(p)) for n, t in zip(names, model.inputs, strict=True))
     if len({x.shape[0] for x in inputs}) != 1 or inputs[0].shape[0] == 0:
-        raise ConfigError(f"{p}: the input arrays must all hold the same, non-zero number of vectors")
+        raise ConfigError(
+            f"{p}: the input arrays must all hold the same, non-zero number of vectors"
+        )
     x_float = None
     if "x_float" in data and n_in == 1:
         xf = data["x_float"].astype(np.float32)
         x_float = (xf.reshape((xf.shape[0], *model.inputs[0].shape)),)
-    labels = data["labels"] if "labels" in data else None
+    labels = data.get("labels")
     if labels is not None and labels.shape[0] != inputs[0].shape[0]:
         raise ConfigError(f"{p}: {labels.shape[0]} labels for {inputs[0].shape[0]} vectors")
     return Vectors(inputs, str(p), x_float, labels)
@@ -100,7 +102,9 @@ def generate_vectors(model: TfliteModel, n: int = 64, seed: int = 0) -> Vectors:
             info = np.iinfo(t.dtype)
             lo, hi = info.min, info.max
             edges = [np.full(t.shape, v, t.dtype) for v in (lo, hi, np.clip(t.zero_point, lo, hi))]
-            noise = rng.integers(lo, hi, size=(max(n - 3, 0), *t.shape), endpoint=True, dtype=t.dtype)
+            noise = rng.integers(
+                lo, hi, size=(max(n - 3, 0), *t.shape), endpoint=True, dtype=t.dtype
+            )
         else:
             edges = [np.full(t.shape, v, t.dtype) for v in (-1.0, 1.0, 0.0)]
             noise = rng.uniform(-1, 1, size=(max(n - 3, 0), *t.shape)).astype(t.dtype)

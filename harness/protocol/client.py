@@ -123,7 +123,9 @@ class DeviceClient:
         reply = self._single(Msg.HELLO, struct.pack("<I", nonce), Msg.HELLO_R)
         info = parse_hello(reply.payload)
         if info.nonce != nonce:
-            raise LinkError(f"handshake answered nonce {info.nonce:#x}, sent {nonce:#x}: stale reply")
+            raise LinkError(
+                f"handshake answered nonce {info.nonce:#x}, sent {nonce:#x}: stale reply"
+            )
         if info.proto_version != PROTO_VERSION:
             raise LinkError(
                 f"device speaks protocol v{info.proto_version}, this harness v{PROTO_VERSION}: "
@@ -292,7 +294,9 @@ class DeviceClient:
                 self._write(encode_frame(msg_type, seq, payload))
                 inflight[seq] = _Sent(seq, job, idx, wire, time.monotonic())
                 in_flight_bytes += wire
-                self.counters.max_inflight_bytes = max(self.counters.max_inflight_bytes, in_flight_bytes)
+                self.counters.max_inflight_bytes = max(
+                    self.counters.max_inflight_bytes, in_flight_bytes
+                )
             while pending and pending[0].done:
                 yield pending.popleft()
             if not pending and exhausted:
@@ -300,6 +304,9 @@ class DeviceClient:
             if not inflight and not unsent:
                 continue
             for frame in self._poll(0.02):
+                if isinstance(frame, BadFrame):
+                    self.counters.bad_frames += 1
+                    continue
                 sent = self._match(frame, inflight)
                 if sent is None:
                     continue
@@ -315,7 +322,11 @@ class DeviceClient:
                         resend_incomplete()
                         break
                     sent.job.error = DeviceErrorReply(
-                        code, _err_name(code), detail, reason, _msg_name(sent.job.frames[sent.index][0])
+                        code,
+                        _err_name(code),
+                        detail,
+                        reason,
+                        _msg_name(sent.job.frames[sent.index][0]),
                     )
                     self._drop_job(sent.job, inflight, unsent)
                 elif sent.index == len(sent.job.frames) - 1:
@@ -346,16 +357,19 @@ class DeviceClient:
         so that a lost request costs seconds, not the full invoke timeout."""
         if self._slowest_invoke_s is None:
             return self.invoke_timeout
-        runs = struct.unpack_from("<HH", job.frames[-1][1]) if job.frames[-1][0] == Msg.INVOKE else (1, 0)
+        runs = (
+            struct.unpack_from("<HH", job.frames[-1][1])
+            if job.frames[-1][0] == Msg.INVOKE
+            else (1, 0)
+        )
         return min(self.invoke_timeout, max(1.0, 10 * self._slowest_invoke_s * sum(runs)))
 
-    def _match(self, frame: Frame | BadFrame, inflight: dict[int, _Sent]) -> _Sent | None:
-        """The request a frame answers, or None for noise, stale replies and notices."""
-        if isinstance(frame, BadFrame):
-            self.counters.bad_frames += 1
-            return None
+    def _match(self, frame: Frame, inflight: dict[int, _Sent]) -> _Sent | None:
+        """The request a frame answers, or None for stale replies and notices."""
         if frame.type == Msg.BOOT:
-            boot_id = struct.unpack_from("<I", frame.payload)[0] if len(frame.payload) >= 4 else None
+            boot_id = (
+                struct.unpack_from("<I", frame.payload)[0] if len(frame.payload) >= 4 else None
+            )
             if self.info is not None:
                 raise DeviceRebooted(self.info.boot_id, boot_id)
             return None

@@ -126,7 +126,8 @@ def parse_hello(payload: bytes) -> DeviceInfo:
     strs: dict[int, str] = {}
     ints: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    inputs, outputs = [], []
+    inputs: list[TensorDesc] = []
+    outputs: list[TensorDesc] = []
     for tag, value in iter_tlv(payload):
         if tag in (Tag.INPUT, Tag.OUTPUT):
             (inputs if tag == Tag.INPUT else outputs).append(_tensor(value))

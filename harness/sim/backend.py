@@ -60,7 +60,8 @@ class _Buffer:
         self.struct.data = ctypes.cast(self.mem, ctypes.POINTER(ctypes.c_uint8))
 
     def array(self) -> np.ndarray:
-        return np.frombuffer(self.mem, dtype=self.info.dtype, count=int(np.prod(self.info.shape)))
+        return np.frombuffer(memoryview(self.mem), dtype=self.info.dtype,
+                             count=int(np.prod(self.info.shape)))
 
     def store(self, values: np.ndarray) -> None:
         raw = np.ascontiguousarray(values, dtype=self.info.dtype).tobytes()
@@ -70,7 +71,9 @@ class _Buffer:
 class TflmBackend:
     """Owns a TFLM host interpreter with a fixed arena and the tensor buffers the core writes."""
 
-    def __init__(self, model: TfliteModel, arena_size: int, on_invoke: Callable[[], None] = lambda: None):
+    def __init__(
+        self, model: TfliteModel, arena_size: int, on_invoke: Callable[[], None] = lambda: None
+    ):
         self.model = model
         self.arena_size = arena_size
         self._on_invoke = on_invoke

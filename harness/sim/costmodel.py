@@ -32,7 +32,8 @@ def cpu_costs(cpu: str) -> CpuCosts:
         entry = table["cpus"][cpu]
     except KeyError:
         raise ConfigError(
-            f"no latency cost model for CPU {cpu!r}: add [cpus.{cpu}] to harness/data/cost_model.toml"
+            f"no latency cost model for CPU {cpu!r}: "
+            f"add [cpus.{cpu}] to harness/data/cost_model.toml"
         ) from None
     return CpuCosts(entry["op_overhead"], entry["invoke_overhead"], entry["mac"], entry["element"])
 

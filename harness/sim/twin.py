@@ -11,6 +11,7 @@ SIGUSR1 reboots the device (a watchdog or brown-out reset): state is lost, the b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -68,20 +69,20 @@ def _kib(n: int) -> str:
     return f"{n / 1024:.1f} KiB"
 
 
-def plan_image(board: BoardSpec, model: TfliteModel, arena_size: int | None, core_size: int) -> TwinImage:
+def plan_image(
+    board: BoardSpec, model: TfliteModel, arena_size: int | None, core_size: int
+) -> TwinImage:
     """Sizes the twin's image and refuses what would not fit the board, with the figures."""
     host_used = measure_host_arena(model)
-    if arena_size is None:
-        if host_used == 0:  # the runtime rejected the model; the device will report why
-            arena_size = board.ram_bytes // 2
-        else:
-            arena_size = plan_arena(host_used)
+    if arena_size is None:  # when the runtime rejected the model, the device will say why
+        arena_size = plan_arena(host_used) if host_used else board.ram_bytes // 2
     flash = board.footprint_flash_bytes + len(model.data)
     ram = board.footprint_ram_bytes + arena_size + core_size
     if flash > board.flash_bytes:
         raise BuildError(
-            f"the image does not fit {board.name}'s flash: model {_kib(len(model.data))} + firmware "
-            f"{_kib(board.footprint_flash_bytes)} (estimated) = {_kib(flash)} > {_kib(board.flash_bytes)}; "
+            f"the image does not fit {board.name}'s flash: model {_kib(len(model.data))} + "
+            f"firmware {_kib(board.footprint_flash_bytes)} (estimated) = {_kib(flash)} > "
+            f"{_kib(board.flash_bytes)}; "
             "shrink the model (quantize, prune, fewer filters) or pick a board with more flash"
         )
     if ram > board.ram_bytes:
@@ -139,7 +140,7 @@ class PacedWire:
     def next_due(self) -> float | None:
         if not self.queue:
             return None
-        data, start = self.queue[0]
+        start = self.queue[0][1]
         return start + (self.sent_of_head + 1) / self.rate
 
 
@@ -207,13 +208,18 @@ class Twin:
         self._feed_t0, self._feed_c0 = self.busy_until, self.cycles
         if self.protocol == "mlperf":
             self.core = MlperfCore(
-                self.lib, info, self.backend, self._emit, lambda: self.cycles,
+                self.lib,
+                info,
+                self.backend,
+                self._emit,
+                lambda: self.cycles,
                 db_bytes=sum(t.nbytes for t in self.image.model.inputs),
                 model_version=os.path.splitext(os.path.basename(self.image.model.source))[0],
             )
         else:
-            self.core = Core(self.lib, info, self.backend, self._emit, lambda: self.cycles,
-                             self._reset)
+            self.core = Core(
+                self.lib, info, self.backend, self._emit, lambda: self.cycles, self._reset
+            )
         self.core.announce()
 
     def _on_invoke(self) -> None:
@@ -267,8 +273,9 @@ class Twin:
             times.append(self.busy_until)
         return max(TICK_S, min(times) - now) if times else 0.25
 
-    def serve(self, stdin_fd: int | None = None, reboot_fd: int | None = None,
-              should_stop=lambda: False) -> None:
+    def serve(
+        self, stdin_fd: int | None = None, reboot_fd: int | None = None, should_stop=lambda: False
+    ) -> None:
         """Serves until should_stop() or, when stdin_fd is given, until it closes."""
         watch = [fd for fd in (self.master, stdin_fd, reboot_fd) if fd is not None]
         while not should_stop():
@@ -339,8 +346,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     p.add_argument("--baud", type=int, help="simulate a UART at this baud rate (8N1) instead")
     p.add_argument("--rx-window", type=int, help="device receive buffer bytes (default: catalog)")
-    p.add_argument("--protocol", choices=("hil", "mlperf"), default="hil",
-                   help="device protocol: ours (hil) or MLPerf Tiny's text protocol (a peer)")
+    p.add_argument(
+        "--protocol",
+        choices=("hil", "mlperf"),
+        default="hil",
+        help="device protocol: ours (hil) or MLPerf Tiny's text protocol (a peer)",
+    )
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
     return p
@@ -373,10 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     stdin_fd = sys.stdin.fileno() if args.exit_on_stdin_eof else None
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         twin.serve(stdin_fd, reboot_r, should_stop=lambda: bool(stopping))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
