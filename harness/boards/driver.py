@@ -73,7 +73,9 @@ class BoardDriver(abc.ABC):
         """Opens the device's port with pyserial (local path, or a URL such as rfc2217://)."""
         baud = self.spec.link.baud or 115200  # USB CDC ignores the rate
         try:
-            return serial.serial_for_url(device.port, baudrate=baud, timeout=timeout, exclusive=True)
+            return serial.serial_for_url(
+                device.port, baudrate=baud, timeout=timeout, exclusive=True
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"cannot open {device.port} for {self.spec.name}: {exc}") from exc
 

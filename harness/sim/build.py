@@ -55,6 +55,8 @@ def build_core_library() -> Path:
         cmd = [*cc, *CFLAGS, "-o", str(tmp), *map(str, core_sources())]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BuildError(f"compiling the firmware core failed ({shlex.join(cmd)}):\n{proc.stderr}")
+            raise BuildError(
+                f"compiling the firmware core failed ({shlex.join(cmd)}):\n{proc.stderr}"
+            )
         tmp.replace(lib)
     return lib

@@ -97,7 +97,12 @@ class Backend(Protocol):
 class CoreLibrary:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
-        for name in ("hil_core_init", "hil_core_announce", "hil_core_feed", "hil_core_note_overflow"):
+        for name in (
+            "hil_core_init",
+            "hil_core_announce",
+            "hil_core_feed",
+            "hil_core_note_overflow",
+        ):
             getattr(self.lib, name).restype = None
         self.lib.hil_crc32.restype = u32
         self.lib.hil_crc32.argtypes = [u32, ctypes.c_char_p, u32]

@@ -73,8 +73,16 @@ def start_twin(
     ``protocol="mlperf"`` serves MLPerf Tiny's text protocol instead of ours (benchmark peer).
     """
     build_core_library()  # compile in this process so a compiler error is reported as build
-    cmd = [sys.executable, "-m", "harness.sim.twin", "--board", board, "--model", str(model),
-           "--exit-on-stdin-eof"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.sim.twin",
+        "--board",
+        board,
+        "--model",
+        str(model),
+        "--exit-on-stdin-eof",
+    ]
     for flag, value in (("--arena", arena), ("--baud", baud), ("--rx-window", rx_window)):
         if value is not None:
             cmd += [flag, str(value)]
