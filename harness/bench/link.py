@@ -32,7 +32,7 @@ from ..model.tflite_info import TfliteModel
 from ..protocol.client import DeviceClient
 from ..sim.build import source_hash
 from ..sim.launcher import TwinProcess, start_twin
-from .mlperf_peer import LINE_BYTES, MlperfPeer, requantize
+from .mlperf_peer import DEFAULT_BAUD, LINE_BYTES, MlperfPeer, requantize
 from .models import write_fc_model
 
 TARGET_RATIO = 2.0
@@ -154,7 +154,7 @@ def compare(
     *,
     vectors: int = 32,
     rounds: int = 2,
-    baud: int = 115200,
+    baud: int = DEFAULT_BAUD,
     board: str = "nano33",
     vector_bytes: int = 1024,
     units: int = 10,
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--vectors", type=int, default=32, help="vectors per round (default 32)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
-    ap.add_argument("--baud", type=int, default=115200, help="UART baud rate, 8N1")
+    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART baud rate, 8N1")
     ap.add_argument("--board", default="nano33", help="catalog id of the simulated board")
     ap.add_argument("--vector-bytes", type=int, default=1024, help="int8 input size")
     ap.add_argument("--line-bytes", type=int, default=LINE_BYTES,
