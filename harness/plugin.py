@@ -23,6 +23,7 @@ from .model.reference import FloatReference, HostTflm
 from .model.tflite_info import TfliteModel
 from .model.vectors import Vectors, generate_vectors, load_vectors
 from .protocol.messages import Result
+from .results.store import ResultsStore, default_db_path
 
 # Exit status of a run whose failures include infrastructure faults (build, flash, link,
 # timeout, device): the model was not judged. pytest's own codes stop at 5.
@@ -31,6 +32,29 @@ DEFAULT_GENERATED_VECTORS = 64
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
 _device_info = pytest.StashKey[dict[str, str]]()
+_store = pytest.StashKey["RunRecorder | None"]()
+
+
+class RunRecorder:
+    """Writes this session's run, results and figures to the results store as they happen."""
+
+    def __init__(self, store: ResultsStore):
+        self.store = store
+        self.run_id: int | None = None
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        *,
+        nodeid: str | None = None,
+        unit: str = "",
+        estimated: bool = False,
+    ) -> None:
+        if self.run_id is not None:
+            self.store.add_metric(
+                self.run_id, name, value, nodeid=nodeid, unit=unit, estimated=estimated
+            )
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--no-flash", action="store_true", help="never flash; refuse a stale image")
     g.addoption("--link-baud", type=int, help="twin only: simulate a UART at this baud rate")
     g.addoption("--hil-log-dir", default="reports/logs", help="device and link logs [reports/logs]")
+    g.addoption(
+        "--hil-db",
+        default=None,
+        help="results store (SQLite) [$TFLM_HIL_DB or .tflm-hil/results.sqlite]; "
+        "'none' keeps no history",
+    )
     parser.addini("hil_model", "model used when --model is not given (relative to rootdir)")
     parser.addini("hil_vectors", "vectors of the ini model (ignored when --model is given)")
     parser.addini("hil_reference", "float reference of the ini model (ignored with --model)")
@@ -116,6 +146,8 @@ def resolve_config(config: pytest.Config) -> HilConfig:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_failures] = []
     config.stash[_device_info] = {}
+    config.stash[_store] = None
+    config.pluginmanager.register(_ResultsWriter(config), "tflm-hil-results")
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
 
 
@@ -181,8 +213,29 @@ def dut(
     record_testsuite_property,
 ) -> Iterator[Dut]:
     """The device under test, flashed with the model and handshaken."""
+    recorder = _recorder(pytestconfig)
+    if recorder:
+        recorder.run_id = recorder.store.start_run(
+            board=hil_config.board_name,
+            simulated=hil_config.simulated,
+            model_path=str(hil_config.model),
+            model_hash=hil_model.sha256,
+        )
     device = open_dut(hil_driver, hil_model, hil_config.driver_options.log_dir)
     info = device.info
+    if recorder and recorder.run_id is not None:
+        recorder.store.set_device(
+            recorder.run_id,
+            image_hash=info.image_hash,
+            fw_version=info.fw_version,
+            tflm_version=info.tflm_version,
+            core_version=info.core_version,
+        )
+        sized = device.image.estimated
+        recorder.metric("arena_used_bytes", info.arena_used, unit="B")
+        recorder.metric("arena_size_bytes", info.arena_size, unit="B")
+        recorder.metric("flash_bytes", device.image.flash_bytes, unit="B", estimated=sized)
+        recorder.metric("ram_bytes", device.image.ram_bytes, unit="B", estimated=sized)
     kind = "simulated" if info.simulated else "real"
     estimated = " (latency estimated)" if info.clock_estimated else ""
     figures = {
@@ -212,6 +265,30 @@ def device_run(dut: Dut, hil_vectors: Vectors) -> tuple[list[np.ndarray], list[R
 def host_outputs(hil_model: TfliteModel, hil_vectors: Vectors) -> list[np.ndarray]:
     """The TFLM host runtime's outputs for every vector: the bit-exact reference."""
     return HostTflm(hil_model).run(hil_vectors.inputs)
+
+
+@pytest.fixture
+def hil_record(request: pytest.FixtureRequest, record_property):
+    """Records a figure: in the report (a property) and, at once, in the results store."""
+
+    def record(name: str, value: float, *, unit: str = "", estimated: bool = False) -> None:
+        record_property(name, value)
+        recorder = _recorder(request.config)
+        if recorder:
+            recorder.metric(name, value, nodeid=request.node.nodeid, unit=unit, estimated=estimated)
+
+    return record
+
+
+def _recorder(config: pytest.Config) -> RunRecorder | None:
+    """The session's recorder, opened on first use (unit-test sessions never create a store)."""
+    if config.stash[_store] is None:
+        value = config.option.hil_db
+        if value == "none":
+            return None
+        path = Path(value) if value else default_db_path(config.rootpath)
+        config.stash[_store] = RunRecorder(ResultsStore(path))
+    return config.stash[_store]
 
 
 @pytest.fixture(scope="session")
@@ -257,7 +334,36 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             )
 
 
+class _ResultsWriter:
+    """Writes each test's outcome to the store when its report is made (a plugin object, so the
+    hook knows the session's config)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        recorder = self.config.stash[_store]
+        if recorder is None or recorder.run_id is None:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "error" if report.when == "setup" and report.failed else report.outcome
+            category = dict(report.user_properties).get("failure_category")
+            text = report.longreprtext if report.failed else ""
+            recorder.store.add_result(
+                recorder.run_id,
+                report.nodeid,
+                outcome,
+                category=str(category) if category else None,
+                message=text.strip().splitlines()[-1] if text else "",
+                duration=report.duration,
+            )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     failures = session.config.stash.get(_failures, [])
     if any(cat in INFRA_CATEGORIES for _, cat, _ in failures):
         session.exitstatus = EXIT_INFRA
+    recorder = session.config.stash.get(_store, None)
+    if recorder and recorder.run_id is not None:
+        recorder.store.finish_run(recorder.run_id, int(session.exitstatus))
+        recorder.store.close()

@@ -19,12 +19,12 @@ def test_every_vector_answered(device_run, hil_vectors):
     assert all(o.shape[0] == len(hil_vectors) for o in outputs)
 
 
-def test_bit_exact_with_tflm_host_runtime(device_run, host_outputs, record_property):
+def test_bit_exact_with_tflm_host_runtime(device_run, host_outputs, hil_record):
     outputs, _ = device_run
     for k, (dev, host) in enumerate(zip(outputs, host_outputs, strict=True)):
         dev2, host2 = dev.reshape(len(dev), -1), host.reshape(len(host), -1)
         differs = np.flatnonzero(np.any(dev2 != host2, axis=1))
-        record_property(f"output{k}_vectors_differing", int(differs.size))
+        hil_record(f"output{k}_vectors_differing", int(differs.size))
         if differs.size:
             i = int(differs[0])
             pytest.fail(
@@ -34,7 +34,7 @@ def test_bit_exact_with_tflm_host_runtime(device_run, host_outputs, record_prope
 
 
 def test_top1_agrees_with_float_reference(
-    device_run, float_reference, hil_vectors, hil_model, record_property
+    device_run, float_reference, hil_vectors, hil_model, hil_record
 ):
     if float_reference is None:
         pytest.skip("no float reference given: pass --reference MODEL.keras|.h5|.tflite")
@@ -43,9 +43,9 @@ def test_top1_agrees_with_float_reference(
     dev_top1 = outputs[0].reshape(len(outputs[0]), -1).argmax(axis=1)
     ref_top1 = ref[0].reshape(len(ref[0]), -1).argmax(axis=1)
     agreement = float(np.mean(dev_top1 == ref_top1))
-    record_property("top1_agreement_vs_float", agreement)
+    hil_record("top1_agreement_vs_float", agreement)
     if hil_vectors.labels is not None:
-        record_property("top1_accuracy_device", float(np.mean(dev_top1 == hil_vectors.labels)))
+        hil_record("top1_accuracy_device", float(np.mean(dev_top1 == hil_vectors.labels)))
     assert agreement >= MIN_TOP1_AGREEMENT, (
         f"top-1 agreement with the float model {agreement:.3f} < {MIN_TOP1_AGREEMENT} "
         f"({int(np.sum(dev_top1 != ref_top1))} of {len(dev_top1)} vectors disagree)"
