@@ -10,6 +10,8 @@ from .errors import HilError
 # name -> (module, one-line help); modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("harness.sim.twin", "start a simulated board on a pseudo-terminal and print its port"),
+    "firmware": ("harness.firmware.cli", "generate a buildable firmware project for a model"),
+    "boards": ("harness.boards.cli", "list the board catalog and the boards attached now"),
 }
 
 

@@ -1,0 +1,59 @@
+"""How much flash and static RAM a board leaves to the application, and the check against it.
+
+The limits are the catalog's optional ``app_flash_bytes`` / ``app_ram_bytes`` (the chip's
+totals minus the bootloader and the core's reserved regions); an entry without them falls
+back to ``flash_bytes`` / ``ram_bytes``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from ..errors import BuildError
+from ..firmware.elfsize import ElfSizes
+from .catalog import BoardSpec
+
+
+@dataclass(frozen=True)
+class AppLimits:
+    flash_bytes: int
+    ram_bytes: int
+
+
+@cache
+def _catalog_tables() -> dict:
+    text = resources.files("harness").joinpath("data/boards.toml").read_text()
+    return dict(tomllib.loads(text).get("boards", {}))
+
+
+def app_limits(spec: BoardSpec, tables: Mapping[str, Mapping] | None = None) -> AppLimits:
+    entry = (tables if tables is not None else _catalog_tables()).get(spec.id, {})
+    return AppLimits(
+        flash_bytes=int(entry.get("app_flash_bytes", spec.flash_bytes)),
+        ram_bytes=int(entry.get("app_ram_bytes", spec.ram_bytes)),
+    )
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def check_fits(spec: BoardSpec, sizes: ElfSizes, limits: AppLimits, arena: int) -> None:
+    """Refuses an image that does not fit, with the figures and what to change."""
+    if sizes.flash > limits.flash_bytes:
+        raise BuildError(
+            f"the firmware does not fit {spec.name}'s flash: {_kib(sizes.flash)} > "
+            f"{_kib(limits.flash_bytes)} available ({sizes.breakdown()}); shrink the model "
+            "(quantize, prune, fewer filters) or pick a board with more flash"
+        )
+    if sizes.ram > limits.ram_bytes:
+        raise BuildError(
+            f"the firmware does not fit {spec.name}'s RAM: {_kib(sizes.ram)} static > "
+            f"{_kib(limits.ram_bytes)} available, of which the tensor arena is {_kib(arena)} "
+            f"({sizes.breakdown()}); reduce the activations or --arena, or pick a board "
+            "with more RAM"
+        )
