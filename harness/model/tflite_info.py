@@ -11,7 +11,11 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+try:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+except ImportError:  # tflite-micro builds before late 2026 ship the schema under lite/python
+    from tflite_micro.tensorflow.lite.python import schema_py_generated as schema
 
 from ..errors import ConfigError
 
