@@ -17,8 +17,17 @@ def _table(rows: list[list[str]]) -> list[str]:
 def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:
     rows = [["id", "name", "mcu", "usb app", "bootloader", "platformio env", "upload"]]
     for b in catalog.values():
-        rows.append([b.id, b.name, b.mcu, b.usb_app, b.usb_bootloader or "-",
-                     b.platformio.env, b.platformio.upload_protocol])
+        rows.append(
+            [
+                b.id,
+                b.name,
+                b.mcu,
+                b.usb_app,
+                b.usb_bootloader or "-",
+                b.platformio.env,
+                b.platformio.upload_protocol,
+            ]
+        )
     lines = ["catalog (each board also has a simulated twin: --board=sim:<id>):"]
     lines += ["  " + ln for ln in _table(rows)]
     lines.append("")
@@ -29,8 +38,15 @@ def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:
     for p in ports:
         found = matches_for_port(p, catalog)
         match = ", ".join(m.board.id for m in found) + f" ({found[0].role})" if found else "-"
-        rows.append([p.device, p.usb_id or "-", p.serial_number or "-",
-                     p.product or p.description or "-", match])
+        rows.append(
+            [
+                p.device,
+                p.usb_id or "-",
+                p.serial_number or "-",
+                p.product or p.description or "-",
+                match,
+            ]
+        )
     lines.append("attached:")
     lines += ["  " + ln for ln in _table(rows)]
     return "\n".join(lines)
@@ -39,15 +55,26 @@ def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:
 def as_json(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> dict:
     return {
         "catalog": [
-            {"id": b.id, "name": b.name, "mcu": b.mcu, "usb_app": b.usb_app,
-             "usb_bootloader": b.usb_bootloader, "platformio_env": b.platformio.env}
+            {
+                "id": b.id,
+                "name": b.name,
+                "mcu": b.mcu,
+                "usb_app": b.usb_app,
+                "usb_bootloader": b.usb_bootloader,
+                "platformio_env": b.platformio.env,
+            }
             for b in catalog.values()
         ],
         "attached": [
-            {"port": p.device, "usb_id": p.usb_id, "serial_number": p.serial_number,
-             "description": p.product or p.description,
-             "matches": [{"board": m.board.id, "role": m.role}
-                         for m in matches_for_port(p, catalog)]}
+            {
+                "port": p.device,
+                "usb_id": p.usb_id,
+                "serial_number": p.serial_number,
+                "description": p.product or p.description,
+                "matches": [
+                    {"board": m.board.id, "role": m.role} for m in matches_for_port(p, catalog)
+                ],
+            }
             for p in ports
         ],
     }

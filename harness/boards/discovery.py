@@ -112,8 +112,9 @@ def _same_device(a: str, b: str) -> bool:
     return a == b or os.path.realpath(a) == os.path.realpath(b)
 
 
-def _by_port(spec: BoardSpec, port: str, ports: list[AttachedPort],
-             catalog: dict[str, BoardSpec] | None) -> Match:
+def _by_port(
+    spec: BoardSpec, port: str, ports: list[AttachedPort], catalog: dict[str, BoardSpec] | None
+) -> Match:
     for p in ports:
         if not _same_device(p.device, port):
             continue

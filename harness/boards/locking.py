@@ -69,13 +69,20 @@ class Holder:
     port: str
 
     def describe(self) -> str:
-        return (f"pid {self.pid} on {self.host} since {self.since} (port {self.port}): "
-                f"{self.command}")
+        return (
+            f"pid {self.pid} on {self.host} since {self.since} (port {self.port}): {self.command}"
+        )
 
 
 class BoardLock:
-    def __init__(self, key: str, *, port: str = "", timeout: float | None = None,
-                 directory: Path | None = None):
+    def __init__(
+        self,
+        key: str,
+        *,
+        port: str = "",
+        timeout: float | None = None,
+        directory: Path | None = None,
+    ):
         directory = directory or lock_dir()
         self.key = key
         self.port = port

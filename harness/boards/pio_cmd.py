@@ -61,8 +61,20 @@ def build_command(pio: list[str], project: Path, env: str) -> list[str]:
 
 def upload_command(pio: list[str], project: Path, env: str, port: str) -> list[str]:
     # nobuild: upload the ELF this run already built and checked, never a rebuilt one.
-    return [*pio, "run", "-e", env, "-d", str(project), "-t", "nobuild", "-t", "upload",
-            "--upload-port", port]
+    return [
+        *pio,
+        "run",
+        "-e",
+        env,
+        "-d",
+        str(project),
+        "-t",
+        "nobuild",
+        "-t",
+        "upload",
+        "--upload-port",
+        port,
+    ]
 
 
 def config_command(pio: list[str], project: Path) -> list[str]:
@@ -89,16 +101,27 @@ def pio_environ(pins: Pins, cache: Path, base: Mapping[str, str] | None = None) 
     return env
 
 
-def run_streaming(cmd: list[str], env: Mapping[str, str], log_path: Path,
-                  on_line: Callable[[str], None], timeout: float) -> int:
+def run_streaming(
+    cmd: list[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    on_line: Callable[[str], None],
+    timeout: float,
+) -> int:
     """Runs cmd, its output going line by line to the log file and to on_line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", errors="replace") as logf:
         logf.write(f"$ {shlex.join(cmd)}\n")
         logf.flush()
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(env),
-            text=True, errors="replace", bufsize=1, start_new_session=True,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            text=True,
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
         )
         expired = threading.Event()
 
@@ -202,14 +225,22 @@ def build_failure(tail: list[str], log_path: Path, env: str) -> BuildError:
 
 
 _UPLOAD_HINTS = (
-    (re.compile(r"Permission denied|Access denied|LIBUSB_ERROR_ACCESS"),
-     "no permission on the USB device: install the udev rules from docs/boards.md"),
-    (re.compile(r"No device found|No DFU capable USB device|Cannot open DFU device"),
-     "no bootloader answered: double-tap the board's reset button and retry"),
-    (re.compile(r"No accessible RP2040 devices in BOOTSEL mode"),
-     "the RP2040 is not in BOOTSEL mode: hold BOOTSEL while plugging it in, then retry"),
-    (re.compile(r"could not open port|No such file or directory"),
-     "the upload port vanished: check the cable and `tflm-hil boards`"),
+    (
+        re.compile(r"Permission denied|Access denied|LIBUSB_ERROR_ACCESS"),
+        "no permission on the USB device: install the udev rules from docs/boards.md",
+    ),
+    (
+        re.compile(r"No device found|No DFU capable USB device|Cannot open DFU device"),
+        "no bootloader answered: double-tap the board's reset button and retry",
+    ),
+    (
+        re.compile(r"No accessible RP2040 devices in BOOTSEL mode"),
+        "the RP2040 is not in BOOTSEL mode: hold BOOTSEL while plugging it in, then retry",
+    ),
+    (
+        re.compile(r"could not open port|No such file or directory"),
+        "the upload port vanished: check the cable and `tflm-hil boards`",
+    ),
 )
 
 

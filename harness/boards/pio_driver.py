@@ -154,7 +154,6 @@ class PioDriver(BoardDriver):
         self._clock = clock
         self._match: Match | None = None
         self._lock: BoardLock | None = None
-        self._pins: Pins | None = None
 
     # ---- build -----------------------------------------------------------------------------
 
@@ -177,10 +176,11 @@ class PioDriver(BoardDriver):
     def build(self, model: TfliteModel) -> Image:
         # Fail fast: no point in a long build for a board that is not there.
         self._match = self.find()
-        pins = self._pins = resolve_pins()
+        pins = resolve_pins()
         limits = app_limits(self.spec)
-        inputs = ImageInputs(self.spec, model, choose_arena(model, limits.ram_bytes,
-                                                            self.options.arena))
+        inputs = ImageInputs(
+            self.spec, model, choose_arena(model, limits.ram_bytes, self.options.arena)
+        )
         ident, files = plan_files(inputs, pins)
         env = self.spec.platformio.env
         project = self.cache_root / "images" / self.spec.id / ident[:16]
@@ -209,18 +209,34 @@ class PioDriver(BoardDriver):
         # The copy must still be what the hash says (nobody edited it since).
         return recompute_image_hash(project, pins, self.spec.id, self.spec.platformio.env) == ident
 
-    def _image(self, model: TfliteModel, ident: str, arena: int, elf: Path | None,
-               project: Path, pins: Pins) -> Image:
+    def _image(
+        self,
+        model: TfliteModel,
+        ident: str,
+        arena: int,
+        elf: Path | None,
+        project: Path,
+        pins: Pins,
+    ) -> Image:
         flash = ram = 0
         if elf is not None:
             sizes = read_elf_sizes(elf)
             flash, ram = sizes.flash, sizes.ram
         return Image(
-            board=self.spec, model=model, image_hash=ident, arena_size=arena,
-            flash_bytes=flash, ram_bytes=ram, estimated=False, path=elf,
-            extra={"project": str(project), "env": self.spec.platformio.env,
-                   "pins": dict(pins.items()),
-                   "sizes": "from the ELF" if elf else "not built (--no-flash)"},
+            board=self.spec,
+            model=model,
+            image_hash=ident,
+            arena_size=arena,
+            flash_bytes=flash,
+            ram_bytes=ram,
+            estimated=False,
+            path=elf,
+            extra={
+                "project": str(project),
+                "env": self.spec.platformio.env,
+                "pins": dict(pins.items()),
+                "sizes": "from the ELF" if elf else "not built (--no-flash)",
+            },
         )
 
     def _compile(self, project: Path, pins: Pins) -> None:
@@ -235,8 +251,13 @@ class PioDriver(BoardDriver):
         libdeps_lock.parent.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(str(libdeps_lock)):
-                rc = self._runner(pio_cmd.build_command(pio, project, name), env, log_path,
-                                  progress.line, pio_cmd.BUILD_TIMEOUT_S)
+                rc = self._runner(
+                    pio_cmd.build_command(pio, project, name),
+                    env,
+                    log_path,
+                    progress.line,
+                    pio_cmd.BUILD_TIMEOUT_S,
+                )
         except TimeoutError as exc:
             raise BuildError(f"{exc} (log: {log_path})") from exc
         except OSError as exc:
@@ -250,10 +271,18 @@ class PioDriver(BoardDriver):
         match = self.find()  # again: it may have re-enumerated since build()
         self._acquire(match)
         where = match.port.describe()
-        probe = (self._prober(match.port.device, self.spec.link.bytes_per_s)
-                 if match.role == "app" else Probe(None, "the board waiting in its bootloader"))
-        flash = must_flash(probe, image.image_hash, reflash=self.options.reflash,
-                           no_flash=self.options.no_flash, where=where)
+        probe = (
+            self._prober(match.port.device, self.spec.link.bytes_per_s)
+            if match.role == "app"
+            else Probe(None, "the board waiting in its bootloader")
+        )
+        flash = must_flash(
+            probe,
+            image.image_hash,
+            reflash=self.options.reflash,
+            no_flash=self.options.no_flash,
+            where=where,
+        )
         if flash:
             if image.path is None:
                 raise FlashError(f"no firmware was built for {self.spec.id}: cannot flash it")
@@ -262,15 +291,23 @@ class PioDriver(BoardDriver):
                     f"cannot flash a board reached through {match.port.device} (no USB device "
                     "here): flash it where it is attached, or pass --no-flash"
                 )
-            self._emit(f"[flash {self.spec.id}] {where} runs {probe.detail}; flashing image "
-                       f"{image.image_hash[:12]}")
+            self._emit(
+                f"[flash {self.spec.id}] {where} runs {probe.detail}; flashing image "
+                f"{image.image_hash[:12]}"
+            )
             match = self._upload(image, match)
         else:
-            self._emit(f"[flash {self.spec.id}] {where} already runs image "
-                       f"{image.image_hash[:12]}: not flashed")
+            self._emit(
+                f"[flash {self.spec.id}] {where} already runs image "
+                f"{image.image_hash[:12]}: not flashed"
+            )
         self._match = match
-        return Device(port=match.port.device, byte_rate=self.spec.link.bytes_per_s,
-                      image=image, serial_number=match.port.serial_number or "")
+        return Device(
+            port=match.port.device,
+            byte_rate=self.spec.link.bytes_per_s,
+            image=image,
+            serial_number=match.port.serial_number or "",
+        )
 
     def _acquire(self, match: Match) -> None:
         key = lock_key(match.port.serial_number, match.port.device)
@@ -280,19 +317,29 @@ class PioDriver(BoardDriver):
         self._lock = BoardLock(key, port=match.port.device, timeout=self._lock_timeout)
         self._lock.acquire()
 
-    def _find_again(self, before: list[AttachedPort], serial_number: str | None, role: str,
-                    timeout: float) -> Match | None:
+    def _find_again(
+        self, before: list[AttachedPort], serial_number: str | None, role: str, timeout: float
+    ) -> Match | None:
         """The board in ``role`` again: by serial number; without one, the only new such port."""
         if serial_number:
-            found, _ = wait_for_board(self.spec, serial_number, role, timeout,
-                                      list_ports=self._list_ports, sleep=self._sleep,
-                                      clock=self._clock)
+            found, _ = wait_for_board(
+                self.spec,
+                serial_number,
+                role,
+                timeout,
+                list_ports=self._list_ports,
+                sleep=self._sleep,
+                clock=self._clock,
+            )
             return found
         deadline = self._clock() + timeout
         old = {p.device for p in before}
         while True:
-            fresh = [p for p in attached_ports(self._list_ports)
-                     if role_of(self.spec, p) == role and p.device not in old]
+            fresh = [
+                p
+                for p in attached_ports(self._list_ports)
+                if role_of(self.spec, p) == role and p.device not in old
+            ]
             if len(fresh) == 1:
                 return Match(self.spec, fresh[0], role)
             if self._clock() >= deadline:
@@ -315,17 +362,22 @@ class PioDriver(BoardDriver):
                     "Double-tap the reset button and retry"
                 )
             upload_port = boot.port.device
-        assert self._pins is not None and image.extra.get("project")
+        # The upload runs with the pins the image was built with.
         project = Path(image.extra["project"])
+        pins = Pins(**image.extra["pins"])
         pio = pio_cmd.pio_command()
-        env = pio_cmd.pio_environ(self._pins, self.cache_root)
+        env = pio_cmd.pio_environ(pins, self.cache_root)
         log_path = self._log_path("upload")
         progress = pio_cmd.Progress(f"upload {self.spec.id}", self._emit, clock=self._clock)
         before = attached_ports(self._list_ports)
         try:
             rc = self._runner(
                 pio_cmd.upload_command(pio, project, self.spec.platformio.env, upload_port),
-                env, log_path, progress.line, pio_cmd.UPLOAD_TIMEOUT_S)
+                env,
+                log_path,
+                progress.line,
+                pio_cmd.UPLOAD_TIMEOUT_S,
+            )
         except TimeoutError as exc:
             raise FlashError(f"{exc} (log: {log_path})") from exc
         except OSError as exc:
@@ -333,7 +385,8 @@ class PioDriver(BoardDriver):
         if rc != 0:
             raise pio_cmd.upload_failure(list(progress.tail), log_path, upload_port)
         back = self._find_again(
-            [p for p in before if p.device != match.port.device], serial_number, "app", APP_WAIT_S)
+            [p for p in before if p.device != match.port.device], serial_number, "app", APP_WAIT_S
+        )
         if back is None:
             raise FlashError(
                 f"the upload finished but {self.spec.name} (serial {serial_number}) did not come "

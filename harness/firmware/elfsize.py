@@ -41,8 +41,10 @@ class ElfSizes:
 
 
 def _is_static_ram(name: str) -> bool:
-    return any(name == p or name.startswith(p + ".") or name.startswith(p + "_")
-               for p in STATIC_RAM_PREFIXES)
+    return any(
+        name == p or name.startswith(p + ".") or name.startswith(p + "_")
+        for p in STATIC_RAM_PREFIXES
+    )
 
 
 def read_elf_sizes(path: Path) -> ElfSizes:

@@ -88,8 +88,9 @@ def zero_image_hash(header: str) -> str:
     return _BYTES_RE.sub(lambda m: m.group(1) + zero_bytes, text)
 
 
-def plan_files(inputs: ImageInputs, pins: Pins, sources: Mapping[str, bytes] | None = None
-               ) -> tuple[str, dict[str, bytes]]:
+def plan_files(
+    inputs: ImageInputs, pins: Pins, sources: Mapping[str, bytes] | None = None
+) -> tuple[str, dict[str, bytes]]:
     """(image hash, every file of the project copy with the hash filled in)."""
     sources = dict(firmware_sources() if sources is None else sources)
     env = inputs.board.platformio.env
@@ -154,8 +155,9 @@ def write_files(out: Path, files: Mapping[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def generate_project(model: TfliteModel, board: BoardSpec, out: Path, arena_size: int,
-                     pins: Pins) -> Project:
+def generate_project(
+    model: TfliteModel, board: BoardSpec, out: Path, arena_size: int, pins: Pins
+) -> Project:
     """Writes the project copy for this model and board into ``out``; returns what it is."""
     inputs = ImageInputs(board=board, model=model, arena_size=arena_size)
     ident, files = plan_files(inputs, pins)
