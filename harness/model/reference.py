@@ -104,3 +104,18 @@ def reference_outputs(
     ref: FloatReference, vectors: Vectors, model: TfliteModel
 ) -> list[np.ndarray]:
     return ref.run(vectors.float_inputs(model))
+
+
+def align_outputs(outs: list[np.ndarray], model: TfliteModel) -> list[np.ndarray]:
+    """Orders a float model's outputs as the .tflite's: the converter may reorder them (a
+    two-output Keras model can come out reversed), so match by size when sizes are distinct."""
+    sizes = [int(np.prod(t.shape)) for t in model.outputs]
+    if len(outs) != len(sizes):
+        raise ConfigError(
+            f"the float reference has {len(outs)} outputs, the .tflite {len(sizes)}: "
+            "pass the float model this .tflite was converted from"
+        )
+    got = [int(np.prod(o.shape[1:])) for o in outs]
+    if len(set(sizes)) == len(sizes) and sorted(got) == sorted(sizes):
+        return [outs[got.index(n)] for n in sizes]
+    return outs

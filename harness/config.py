@@ -1,0 +1,68 @@
+"""The session's configuration, read from pytest options and the ini, checked before anything
+is built or flashed: every problem is a ConfigError that names the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .boards.catalog import BoardSpec, resolve_board
+from .boards.driver import DriverOptions
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HilConfig:
+    board_name: str
+    spec: BoardSpec
+    simulated: bool
+    model: Path
+    vectors: Path | None
+    reference: Path | None
+    gates: Path | None
+    driver_options: DriverOptions
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    if not value:
+        return None
+    p = Path(value)
+    return p if p.is_absolute() else base / p
+
+
+def resolve_config(config: pytest.Config) -> HilConfig:
+    opt = config.option
+    spec, simulated = resolve_board(opt.board)
+    cwd, root = config.invocation_params.dir, config.rootpath
+    if opt.model:  # --model replaces the ini's example: its vectors and reference go with it
+        paths = [_path(cwd, v) for v in (opt.model, opt.vectors, opt.reference)]
+    else:
+        ini = [_path(root, config.getini(k)) for k in ("hil_model", "hil_vectors", "hil_reference")]
+        if ini[0] is None:
+            raise ConfigError(
+                "no model to test: pass --model PATH.tflite (or set hil_model in the ini)"
+            )
+        paths = [ini[0], _path(cwd, opt.vectors) or ini[1], _path(cwd, opt.reference) or ini[2]]
+    if opt.reflash and opt.no_flash:
+        raise ConfigError("--reflash and --no-flash contradict each other: pass one of them")
+    if simulated and (opt.port or opt.board_serial):
+        raise ConfigError(
+            f"{opt.board} is simulated: --port and --board-serial are for real boards"
+        )
+    gates = _path(cwd, opt.gates)
+    for label, p in (*zip(("model", "vectors", "reference"), paths, strict=True), ("gates", gates)):
+        if p is not None and not p.is_file():
+            raise ConfigError(f"the {label} file {p} does not exist: check --{label}")
+    assert paths[0] is not None
+    options = DriverOptions(
+        port=opt.port,
+        board_serial=opt.board_serial,
+        arena=opt.arena,
+        reflash=opt.reflash,
+        no_flash=opt.no_flash,
+        log_dir=_path(cwd, opt.hil_log_dir),
+        baud=opt.link_baud,
+    )
+    return HilConfig(opt.board, spec, simulated, paths[0], paths[1], paths[2], gates, options)

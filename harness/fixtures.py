@@ -1,0 +1,216 @@
+"""Session fixtures of the HIL suite: the model, its vectors, the device and the references.
+
+Each is computed once per session; the references are cached across sessions by content.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from .bench.latency import Latency, measure_latency
+from .boards.driver import BoardDriver
+from .config import HilConfig, resolve_config
+from .dut import Dut, open_dut
+from .metrics.gates import Gate, load_gates
+from .metrics.validation import Validation, validate
+from .model.cache import cached, file_digest, package_version, vectors_digest
+from .model.reference import FloatReference, HostTflm, align_outputs
+from .model.tflite_info import TfliteModel
+from .model.vectors import Vectors, generate_vectors, load_vectors
+from .protocol.messages import Result
+from .recorder import recorder
+from .report_state import device_summary, reference_notes, session_results
+
+log = logging.getLogger("harness")
+DEFAULT_GENERATED_VECTORS = 64
+
+
+@pytest.fixture(scope="session")
+def hil_config(pytestconfig: pytest.Config) -> HilConfig:
+    return resolve_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def hil_model(hil_config: HilConfig) -> TfliteModel:
+    return TfliteModel.load(hil_config.model)
+
+
+@pytest.fixture(scope="session")
+def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
+    if hil_config.vectors is None:
+        return generate_vectors(hil_model, DEFAULT_GENERATED_VECTORS)
+    return load_vectors(hil_config.vectors, hil_model)
+
+
+@pytest.fixture(scope="session")
+def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
+    return load_gates(hil_config.model, hil_config.gates)
+
+
+@pytest.fixture(scope="session")
+def hil_driver(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
+    driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
+        spec=hil_config.spec, simulated=hil_config.simulated, options=hil_config.driver_options
+    )
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(scope="session")
+def dut(
+    pytestconfig: pytest.Config,
+    hil_config: HilConfig,
+    hil_driver: BoardDriver,
+    hil_model: TfliteModel,
+    record_testsuite_property,
+) -> Iterator[Dut]:
+    """The device under test, flashed with the model and handshaken."""
+    rec = recorder(pytestconfig)
+    if rec:
+        rec.run_id = rec.store.start_run(
+            board=hil_config.board_name,
+            simulated=hil_config.simulated,
+            model_path=str(hil_config.model),
+            model_hash=hil_model.sha256,
+        )
+    device = open_dut(hil_driver, hil_model, hil_config.driver_options.log_dir)
+    info, image = device.info, device.image
+    if rec and rec.run_id is not None:
+        rec.store.set_device(
+            rec.run_id,
+            image_hash=info.image_hash,
+            fw_version=info.fw_version,
+            tflm_version=info.tflm_version,
+            core_version=info.core_version,
+        )
+        for name, figure in memory_metrics(device).items():
+            sized = name in ("flash_bytes", "ram_bytes") and image.estimated
+            rec.metric(name, figure, unit="B", estimated=sized)
+    summary = device_summary(pytestconfig)
+    summary.update(
+        {
+            "board": f"{hil_config.board_name} ({info.board}, "
+            f"{'simulated' if info.simulated else 'real'})",
+            "firmware": info.fw_version,
+            "tflm": info.tflm_version,
+            "arduino_core": info.core_version,
+            "model_hash": info.model_hash,
+            "image_hash": info.image_hash,
+            "arena_used": f"{info.arena_used} of {info.arena_size} bytes",
+            "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes"
+            f"{' (estimated)' if image.estimated else ''}",
+            "clock": f"{info.clock_hz / 1e6:g} MHz"
+            f"{' (latency estimated)' if info.clock_estimated else ''}",
+        }
+    )
+    for key, value in summary.items():
+        record_testsuite_property(key, value)
+    yield device
+    device.close()
+
+
+@pytest.fixture(scope="session")
+def device_run(dut: Dut, hil_vectors: Vectors) -> tuple[list[np.ndarray], list[Result]]:
+    """Every vector streamed through the device once, shared by the tests that judge it."""
+    return dut.infer_vectors(hil_vectors)
+
+
+@pytest.fixture(scope="session")
+def host_outputs(
+    pytestconfig: pytest.Config, hil_model: TfliteModel, hil_vectors: Vectors
+) -> list[np.ndarray]:
+    """The TFLM host runtime's outputs for every vector: the bit-exact reference."""
+    key = [hil_model.sha256, vectors_digest(hil_vectors), package_version("tflite-micro")]
+    outs, hit = cached("host-tflm", key, lambda: HostTflm(hil_model).run(hil_vectors.inputs))
+    reference_notes(pytestconfig)["host TFLM"] = "reused from the cache" if hit else "computed"
+    return outs
+
+
+@pytest.fixture(scope="session")
+def float_outputs(
+    pytestconfig: pytest.Config, hil_config: HilConfig, hil_model: TfliteModel, hil_vectors: Vectors
+) -> list[np.ndarray] | None:
+    """The float reference's outputs for every vector, or None without a reference."""
+    path = hil_config.reference
+    if path is None:
+        return None
+    key = [
+        file_digest(path),
+        path.suffix,
+        vectors_digest(hil_vectors),
+        package_version("tensorflow-cpu", "tensorflow"),
+        package_version("tflite-micro"),
+    ]
+
+    def compute() -> list[np.ndarray]:
+        ref = FloatReference.load(path)  # imports TensorFlow for a Keras model
+        return align_outputs(ref.run(hil_vectors.float_inputs(hil_model)), hil_model)
+
+    outs, hit = cached("float", key, compute)
+    reference_notes(pytestconfig)[f"float ({path.name})"] = (
+        "reused from the cache" if hit else "computed"
+    )
+    return outs
+
+
+@pytest.fixture(scope="session")
+def validation(
+    pytestconfig: pytest.Config,
+    hil_model: TfliteModel,
+    hil_vectors: Vectors,
+    device_run,
+    host_outputs,
+    float_outputs,
+) -> Validation:
+    """Every comparison of the device's outputs; each figure is stored as soon as it exists."""
+    result = validate(hil_model, hil_vectors, device_run[0], host_outputs, float_outputs)
+    session_results(pytestconfig)["validation"] = result
+    rec = recorder(pytestconfig)
+    if rec:
+        for name, value in result.metrics.items():
+            rec.metric(name, value)
+    return result
+
+
+@pytest.fixture(scope="session")
+def device_latency(pytestconfig: pytest.Config, dut: Dut, hil_vectors: Vectors) -> Latency:
+    """Device cycle counts over --bench-runs inferences of the first vector, stored at once."""
+    opt = pytestconfig.option
+    latency = measure_latency(dut, hil_vectors.payload(0), opt.bench_runs, opt.bench_warmup)
+    session_results(pytestconfig)["latency"] = latency
+    rec = recorder(pytestconfig)
+    if rec:
+        for name, value in latency.metrics().items():
+            unit = "cycles" if "cycles" in name else "us" if "_us_" in name else ""
+            rec.metric(name, value, unit=unit, estimated=latency.estimated)
+    return latency
+
+
+def memory_metrics(dut: Dut) -> dict[str, float]:
+    info, image = dut.info, dut.image
+    out = {
+        "arena_used_bytes": float(info.arena_used),
+        "arena_size_bytes": float(info.arena_size),
+        "flash_bytes": float(image.flash_bytes),
+        "ram_bytes": float(image.ram_bytes),
+    }
+    if info.stack_used:
+        out["stack_used_bytes"] = float(info.stack_used)
+    return out
+
+
+@pytest.fixture
+def hil_record(request: pytest.FixtureRequest, record_property) -> Callable[..., None]:
+    """Records a figure: in the report (a JUnit property) and, at once, in the results store."""
+
+    def record(name: str, value: float, *, unit: str = "", estimated: bool = False) -> None:
+        record_property(name, value)
+        rec = recorder(request.config)
+        if rec:
+            rec.metric(name, value, nodeid=request.node.nodeid, unit=unit, estimated=estimated)
+
+    return record

@@ -1,0 +1,87 @@
+"""Validation gates: thresholds on metrics, declared as data, judged with a message that names
+the metric, the figure, the threshold and where the threshold came from."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str
+    min: float | None
+    max: float | None
+    source: str
+
+    def judge(self, value: float | None) -> GateResult:
+        if value is None:
+            return GateResult(self, None, None)
+        ok = (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        return GateResult(self, value, ok)
+
+    @property
+    def condition(self) -> str:
+        parts = [
+            f">= {self.min:g}" if self.min is not None else "",
+            f"<= {self.max:g}" if self.max is not None else "",
+        ]
+        return " and ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    value: float | None
+    passed: bool | None  # None: the metric was not measured
+
+    def message(self) -> str:
+        g = self.gate
+        if self.value is None:
+            return f"{g.metric}: not measured (gate {g.condition} from {g.source})"
+        verdict = "passes" if self.passed else "FAILS"
+        return f"{g.metric} = {self.value:.6g} {verdict} the gate {g.condition} (from {g.source})"
+
+
+def _parse(table: dict, source: str) -> dict[str, Gate]:
+    gates = {}
+    for metric, spec in table.get("gates", {}).items():
+        if not isinstance(spec, dict) or not set(spec) <= {"min", "max"} or not spec:
+            raise ConfigError(
+                f"{source}: gate {metric!r} must be {{ min = X }} and/or {{ max = X }}, "
+                f"got {spec!r}"
+            )
+        try:
+            lo = float(spec["min"]) if "min" in spec else None
+            hi = float(spec["max"]) if "max" in spec else None
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: gate {metric!r} needs numbers, got {spec!r}") from None
+        gates[metric] = Gate(metric, lo, hi, source)
+    return gates
+
+
+def gates_file_for(model: Path) -> Path | None:
+    for candidate in (model.with_suffix(".gates.toml"), model.parent / "gates.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_gates(model: Path | None = None, explicit: Path | None = None) -> dict[str, Gate]:
+    """Defaults, overridden by the model's gates file (or an explicit one)."""
+    text = resources.files("harness").joinpath("data/gates.toml").read_text()
+    gates = _parse(tomllib.loads(text), "tflm-hil defaults")
+    path = explicit or (gates_file_for(model) if model else None)
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"gates file {path} does not exist: check --gates")
+        try:
+            table = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"gates file {path} is not valid TOML: {exc}") from exc
+        gates.update(_parse(table, str(path)))
+    return gates

@@ -1,0 +1,68 @@
+"""Puts the session into the results store as it happens: a killed run keeps what finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .results.store import ResultsStore, default_db_path
+
+_recorder = pytest.StashKey["RunRecorder | None"]()
+
+
+class RunRecorder:
+    def __init__(self, store: ResultsStore):
+        self.store = store
+        self.run_id: int | None = None
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        *,
+        nodeid: str | None = None,
+        unit: str = "",
+        estimated: bool = False,
+    ) -> None:
+        if self.run_id is not None:
+            self.store.add_metric(
+                self.run_id, name, value, nodeid=nodeid, unit=unit, estimated=estimated
+            )
+
+    # ---- a pytest plugin object: it knows the session's config in its hooks ----
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.run_id is None:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "error" if report.when == "setup" and report.failed else report.outcome
+            category = dict(report.user_properties).get("failure_category")
+            text = report.longreprtext.strip() if report.failed else ""
+            self.store.add_result(
+                self.run_id,
+                report.nodeid,
+                outcome,
+                category=str(category) if category else None,
+                message=text.splitlines()[-1] if text else "",
+                duration=report.duration,
+            )
+
+    @pytest.hookimpl(trylast=True)  # after the plugin settled the exit status
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.run_id is not None:
+            self.store.finish_run(self.run_id, int(session.exitstatus))
+        self.store.close()
+
+
+def recorder(config: pytest.Config) -> RunRecorder | None:
+    """The session's recorder, opened on first use (unit-test sessions never create a store)."""
+    if _recorder not in config.stash:
+        value = config.option.hil_db
+        rec = None
+        if value != "none":
+            path = Path(value) if value else default_db_path(config.rootpath)
+            rec = RunRecorder(ResultsStore(path))
+            config.pluginmanager.register(rec, "tflm-hil-recorder")
+        config.stash[_recorder] = rec
+    return config.stash[_recorder]

@@ -1,0 +1,1 @@
+"""Report content: plots and escaped HTML fragments for pytest-html, from the run's figures."""
