@@ -89,12 +89,14 @@ class SideStats:
             "link_efficiency": round(vps * vector_bytes / byte_rate, 4),
             "wire_bytes_up_per_vector": round(up, 1),
             "wire_bytes_down_per_vector": round(self.bytes_down / self.vectors, 1)
-            if self.vectors else 0.0,
+            if self.vectors
+            else 0.0,
             # what the upstream wire alone allows; the rest is round trips and device time
             "wire_bound_vectors_per_s": round(byte_rate / up, 3) if up else None,
             "mismatches": self.mismatches,
             "device_latency_us_estimated": round(float(np.median(self.latency_us_estimated)), 1)
-            if self.latency_us_estimated else None,
+            if self.latency_us_estimated
+            else None,
         }
 
 
@@ -109,8 +111,12 @@ def reference_outputs(model_path: Path, vectors: np.ndarray) -> list[bytes]:
     for x in vectors:
         interp.set_input(x.reshape(shape), 0)
         interp.invoke()
-        out.append(b"".join(np.ascontiguousarray(interp.get_output(i)).tobytes()
-                            for i in range(len(model.outputs))))
+        out.append(
+            b"".join(
+                np.ascontiguousarray(interp.get_output(i)).tobytes()
+                for i in range(len(model.outputs))
+            )
+        )
     return out
 
 
@@ -118,8 +124,14 @@ def _open(twin: TwinProcess, baud: int) -> CountingLink:
     return CountingLink(serial.Serial(twin.port, baud, timeout=0.1))
 
 
-def run_ours(client: DeviceClient, link: CountingLink, vectors: Sequence[bytes],
-             refs: Sequence[bytes], stats: SideStats, clock_hz: int) -> None:
+def run_ours(
+    client: DeviceClient,
+    link: CountingLink,
+    vectors: Sequence[bytes],
+    refs: Sequence[bytes],
+    stats: SideStats,
+    clock_hz: int,
+) -> None:
     up0, down0 = link.sent, link.received
     t0 = time.perf_counter()
     results = list(client.infer_stream(vectors))
@@ -133,8 +145,14 @@ def run_ours(client: DeviceClient, link: CountingLink, vectors: Sequence[bytes],
             stats.latency_us_estimated.append(res.cycles[0] / clock_hz * 1e6)
 
 
-def run_peer(peer: MlperfPeer, link: CountingLink, vectors: Sequence[bytes],
-             refs: Sequence[bytes], stats: SideStats, outputs: Sequence) -> None:
+def run_peer(
+    peer: MlperfPeer,
+    link: CountingLink,
+    vectors: Sequence[bytes],
+    refs: Sequence[bytes],
+    stats: SideStats,
+    outputs: Sequence,
+) -> None:
     up0, down0 = link.sent, link.received
     t0 = time.perf_counter()
     results = [peer.infer_vector(v) for v in vectors]
@@ -168,8 +186,9 @@ def compare(
         raise ValueError("vectors and rounds must be >= 1")
     byte_rate = baud / 10  # UART 8N1: ten bit times per byte
     with tempfile.TemporaryDirectory(prefix="tflm-hil-bench-") as tmp:
-        model_path = write_fc_model(Path(workdir or tmp) / f"fc{vector_bytes}.tflite",
-                                    vector_bytes, units, seed)
+        model_path = write_fc_model(
+            Path(workdir or tmp) / f"fc{vector_bytes}.tflite", vector_bytes, units, seed
+        )
         model = TfliteModel.load(model_path)
         rng = np.random.default_rng(seed)
         xs = rng.integers(-128, 128, size=(vectors, vector_bytes), dtype=np.int8)
@@ -179,8 +198,7 @@ def compare(
         warm_ref = reference_outputs(model_path, warm)
 
         ours_twin = start_twin(board, model_path, baud=baud, rx_window=rx_window)
-        peer_twin = start_twin(board, model_path, baud=baud, rx_window=rx_window,
-                               protocol="mlperf")
+        peer_twin = start_twin(board, model_path, baud=baud, rx_window=rx_window, protocol="mlperf")
         ours_link = _open(ours_twin, baud)
         peer_link = _open(peer_twin, baud)
         client = DeviceClient(ours_link, byte_rate=byte_rate)
@@ -224,7 +242,8 @@ def compare(
         "targets": {
             "ratio_vs_mlperf": TARGET_RATIO,
             "link_efficiency": TARGET_EFFICIENCY,
-            "met": verified and ratio >= TARGET_RATIO
+            "met": verified
+            and ratio >= TARGET_RATIO
             and ours_sum["link_efficiency"] >= TARGET_EFFICIENCY,
         },
         "ours": ours_sum,
@@ -252,21 +271,34 @@ def compare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.bench.link",
-                                 description=__doc__.splitlines()[0] if __doc__ else None)
+    ap = argparse.ArgumentParser(
+        prog="python -m harness.bench.link",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
     ap.add_argument("--vectors", type=int, default=32, help="vectors per round (default 32)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
     ap.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="UART baud rate, 8N1")
     ap.add_argument("--board", default="nano33", help="catalog id of the simulated board")
     ap.add_argument("--vector-bytes", type=int, default=1024, help="int8 input size")
-    ap.add_argument("--line-bytes", type=int, default=LINE_BYTES,
-                    help="bytes per MLPerf 'db' hex line (runner: 31)")
+    ap.add_argument(
+        "--line-bytes",
+        type=int,
+        default=LINE_BYTES,
+        help="bytes per MLPerf 'db' hex line (runner: 31)",
+    )
     ap.add_argument("--rx-window", type=int, help="device receive buffer (default: catalog)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    figures = compare(vectors=args.vectors, rounds=args.rounds, baud=args.baud, board=args.board,
-                      vector_bytes=args.vector_bytes, line_bytes=args.line_bytes,
-                      rx_window=args.rx_window, seed=args.seed)
+    figures = compare(
+        vectors=args.vectors,
+        rounds=args.rounds,
+        baud=args.baud,
+        board=args.board,
+        vector_bytes=args.vector_bytes,
+        line_bytes=args.line_bytes,
+        rx_window=args.rx_window,
+        seed=args.seed,
+    )
     print(json.dumps(figures, indent=2))
     return 0 if figures["verified_bit_exact"] else 1
 

@@ -102,8 +102,9 @@ class MlperfPeer:
         transcript: str | os.PathLike[str] | None = None,
     ):
         if not 1 <= line_bytes <= 38:  # "db " + 2 hex digits per byte within 80 characters
-            raise ValueError(f"line_bytes must be 1..38 to fit the 80-character command buffer, "
-                             f"got {line_bytes}")
+            raise ValueError(
+                f"line_bytes must be 1..38 to fit the 80-character command buffer, got {line_bytes}"
+            )
         self.link = link
         self.byte_rate = byte_rate
         self.line_bytes = line_bytes
@@ -194,8 +195,9 @@ class MlperfPeer:
         laps = [int(m.group(1)) for ln in lines if (m := _LAP.match(ln))]
         if len(laps) != 2:
             raise LinkError(f"'infer' reply has {len(laps)} m-lap-us- lines, expected 2: {lines}")
-        return InferResult(_parse_results(lines, "infer"), (laps[0], laps[1]), iterations,
-                           warmups, tuple(lines))
+        return InferResult(
+            _parse_results(lines, "infer"), (laps[0], laps[1]), iterations, warmups, tuple(lines)
+        )
 
     def results(self) -> tuple[float, ...]:
         return _parse_results(self.command("results", reply_bytes=256), "results")
@@ -282,14 +284,18 @@ def requantize(values: Sequence[float], outputs: Sequence[_Tensor]) -> bytes:
         if len(vals) != count:
             raise ValueError(f"m-results has {len(values)} values, the outputs hold more")
         if t.dtype.kind == "f":
-            raise ValueError("float outputs are printed to 6 decimals: compare them with a "
-                             "tolerance, they cannot be recovered bit-exactly")
+            raise ValueError(
+                "float outputs are printed to 6 decimals: compare them with a "
+                "tolerance, they cannot be recovered bit-exactly"
+            )
         steps = vals / t.scale + t.zero_point if t.scale > 0 else vals
         q = np.rint(steps)
         worst = float(np.max(np.abs(steps - q))) if count else 0.0
         if worst > 0.3:
-            raise ValueError(f"m-results value {worst:.2f} steps from the quantization grid "
-                             f"(scale {t.scale}, zero point {t.zero_point})")
+            raise ValueError(
+                f"m-results value {worst:.2f} steps from the quantization grid "
+                f"(scale {t.scale}, zero point {t.zero_point})"
+            )
         info = np.iinfo(t.dtype)
         if q.min(initial=0) < info.min or q.max(initial=0) > info.max:
             raise ValueError(f"m-results value outside the range of {t.dtype}")

@@ -28,8 +28,9 @@ def _quant(scale: float, zero_point: int) -> schema.QuantizationParametersT:
     return q
 
 
-def _tensor(name: str, shape: list[int], ttype: int, buffer: int, scale: float, zp: int
-            ) -> schema.TensorT:
+def _tensor(
+    name: str, shape: list[int], ttype: int, buffer: int, scale: float, zp: int
+) -> schema.TensorT:
     t = schema.TensorT()
     t.name = name.encode()
     t.shape = shape
@@ -45,8 +46,9 @@ def _buffer(data: bytes | None) -> schema.BufferT:
     return b
 
 
-def fc_model(input_bytes: int = 1024, units: int = 10, seed: int = 0,
-             out_scale: float | None = None) -> bytes:
+def fc_model(
+    input_bytes: int = 1024, units: int = 10, seed: int = 0, out_scale: float | None = None
+) -> bytes:
     """A valid int8 .tflite: input int8 [1, input_bytes] -> FULLY_CONNECTED -> int8 [1, units].
 
     ``out_scale`` overrides the output scale (tests of result printing use tiny scales).
@@ -99,8 +101,9 @@ def fc_model(input_bytes: int = 1024, units: int = 10, seed: int = 0,
     return bytes(builder.Output())
 
 
-def write_fc_model(path: str | Path, input_bytes: int = 1024, units: int = 10, seed: int = 0
-                   ) -> Path:
+def write_fc_model(
+    path: str | Path, input_bytes: int = 1024, units: int = 10, seed: int = 0
+) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(fc_model(input_bytes, units, seed))

@@ -75,8 +75,9 @@ def load_keras(path: str | os.PathLike[str]) -> KerasModel:
         raise ConfigError(f"cannot load Keras model {p}: {exc}") from exc
 
 
-def convert_int8(model: ModelSource, representative: np.ndarray | Sequence[np.ndarray], *,
-                 int8_io: bool = True) -> bytes:
+def convert_int8(
+    model: ModelSource, representative: np.ndarray | Sequence[np.ndarray], *, int8_io: bool = True
+) -> bytes:
     """Full integer quantisation: every op int8 (``TFLITE_BUILTINS_INT8``), as TFLM runs best.
 
     ``representative`` calibrates the activation ranges: for a one-input model an array of
@@ -140,8 +141,9 @@ def _converter(model: ModelSource) -> tuple[Any, list[tuple[int | None, ...]]]:
     return tf.lite.TFLiteConverter.from_keras_model(model), shapes
 
 
-def _representative(data: np.ndarray | Sequence[np.ndarray],
-                    input_shapes: list[tuple[int | None, ...]]) -> list[np.ndarray]:
+def _representative(
+    data: np.ndarray | Sequence[np.ndarray], input_shapes: list[tuple[int | None, ...]]
+) -> list[np.ndarray]:
     """Validates the calibration samples; returns, per input, an array (N, *input_shape)."""
     arrays = [data] if isinstance(data, np.ndarray) else list(data)
     if len(arrays) != len(input_shapes):

@@ -60,8 +60,9 @@ class _Buffer:
         self.struct.data = ctypes.cast(self.mem, ctypes.POINTER(ctypes.c_uint8))
 
     def array(self) -> np.ndarray:
-        return np.frombuffer(memoryview(self.mem), dtype=self.info.dtype,
-                             count=int(np.prod(self.info.shape)))
+        return np.frombuffer(
+            memoryview(self.mem), dtype=self.info.dtype, count=int(np.prod(self.info.shape))
+        )
 
     def store(self, values: np.ndarray) -> None:
         raw = np.ascontiguousarray(values, dtype=self.info.dtype).tobytes()

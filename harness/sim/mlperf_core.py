@@ -56,14 +56,22 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     """The library with the MLPerf entry points typed and its struct layouts checked."""
     cdll = lib.lib
     if not hasattr(cdll, "hil_mlperf_init"):
-        raise BuildError("the compiled firmware core has no hil_mlperf_* functions: hil_mlperf.c "
-                         "is missing from firmware/lib/hil_core/src")
-    for name in ("hil_mlperf_init", "hil_mlperf_announce", "hil_mlperf_feed",
-                 "hil_mlperf_note_overflow"):
+        raise BuildError(
+            "the compiled firmware core has no hil_mlperf_* functions: hil_mlperf.c "
+            "is missing from firmware/lib/hil_core/src"
+        )
+    for name in (
+        "hil_mlperf_init",
+        "hil_mlperf_announce",
+        "hil_mlperf_feed",
+        "hil_mlperf_note_overflow",
+    ):
         getattr(cdll, name).restype = None
     cdll.hil_mlperf_micros.restype = ctypes.c_uint64
-    for name, struct in (("hil_mlperf_sizeof_config", MlperfConfigC),
-                         ("hil_mlperf_sizeof_stats", MlperfStatsC)):
+    for name, struct in (
+        ("hil_mlperf_sizeof_config", MlperfConfigC),
+        ("hil_mlperf_sizeof_stats", MlperfStatsC),
+    ):
         getattr(cdll, name).restype = u32
         native = getattr(cdll, name)()
         if native != ctypes.sizeof(struct):
@@ -101,12 +109,22 @@ class MlperfCore:
         self._vendor = vendor.encode()
         self._model = model_version.encode()
         self._info = info
-        self._cfg = MlperfConfigC(self._vendor, self._model,
-                                  ctypes.cast(self._db, ctypes.POINTER(u8)), db_bytes, min_decimals)
+        self._cfg = MlperfConfigC(
+            self._vendor,
+            self._model,
+            ctypes.cast(self._db, ctypes.POINTER(u8)),
+            db_bytes,
+            min_decimals,
+        )
         self._keep = self._callbacks(backend, write, cycles)
         be, plat = self._keep
-        self.cdll.hil_mlperf_init(self._mem, ctypes.byref(info), ctypes.byref(self._cfg),
-                                  ctypes.byref(plat), ctypes.byref(be))
+        self.cdll.hil_mlperf_init(
+            self._mem,
+            ctypes.byref(info),
+            ctypes.byref(self._cfg),
+            ctypes.byref(plat),
+            ctypes.byref(be),
+        )
 
     def _cstr(self, text: str | None) -> int | None:
         if text is None:
@@ -116,8 +134,9 @@ class MlperfCore:
             buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
         return ctypes.addressof(buf)
 
-    def _callbacks(self, be: Backend, write: Callable[[bytes], None], cycles: Callable[[], int]
-                   ) -> tuple[BackendC, PlatformC]:
+    def _callbacks(
+        self, be: Backend, write: Callable[[bytes], None], cycles: Callable[[], int]
+    ) -> tuple[BackendC, PlatformC]:
         def tensor(_ctx, output, index, out):
             out[0] = be.tensor(bool(output), int(index))
             return 0
