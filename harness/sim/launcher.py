@@ -94,7 +94,7 @@ def start_twin(
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     if log_path:
         stderr.close()  # type: ignore[union-attr]
-    line = _read_line(proc, START_TIMEOUT_S)
+    line = _read_ready_line(proc, START_TIMEOUT_S)
     if not line:
         code = proc.poll()
         proc.kill()
@@ -110,6 +110,27 @@ def start_twin(
         kind = BuildError if ready.get("category") == "build" else ConfigError
         raise kind(ready["error"])
     return TwinProcess(proc, ready["port"], ready, log_path)
+
+
+def _read_ready_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The twin's first JSON line. Lines before it are skipped: some tflite-micro builds
+    (2024-2026) print to stdout when an interpreter is created."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buf = b""
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.lstrip().startswith(b"{"):
+                return line.decode()
+        if not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+    return ""
 
 
 def _read_line(proc: subprocess.Popen, timeout: float) -> str:
