@@ -1,13 +1,15 @@
 """Test vectors: loaded from an .npz next to the model, or generated over the input's range.
 
-File format (docs/vectors.md): ``x`` (one input) or ``x0``, ``x1``... (several), each of
-shape (N, *input_shape) or (N, *input_shape[1:]) in the input's dtype — float arrays are
-quantised with the input's parameters; optional ``x_float`` (the float inputs, for the float
-reference) and ``labels`` (true classes, for accuracy).
+File format (docs/validation.md): ``x`` (one input) or ``x0``, ``x1``... (several), each of
+shape (N, *input_shape) or (N, *input_shape[1:]) in the input's dtype (float arrays are
+quantised with the input's parameters); ``x_float``, the float inputs of a one-input model,
+which when present take precedence (quantised with the model's own parameters); optional
+``labels`` (true classes, for accuracy).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +64,10 @@ def _fit(name: str, arr: np.ndarray, t: TensorInfo, source: str) -> np.ndarray:
     return arr
 
 
+def _as_float(t: TensorInfo) -> TensorInfo:
+    return dataclasses.replace(t, dtype=np.dtype(np.float32))
+
+
 def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
     p = Path(path)
     if not p.is_file():
@@ -71,22 +77,28 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
     except Exception as exc:  # numpy raises several types for a non-npz file
         raise ConfigError(f"{p} is not a NumPy .npz file: {exc}") from exc
     n_in = len(model.inputs)
-    names = ["x"] if n_in == 1 and "x" in data else [f"x{i}" for i in range(n_in)]
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise ConfigError(
-            f"{p} lacks {', '.join(missing)} (has {', '.join(data.files)}): the model has "
-            f"{n_in} input(s); store them as 'x' (one input) or 'x0', 'x1', ..."
+    x_float = None
+    if "x_float" in data and n_in == 1:
+        # The float inputs are the truth: quantised with *this* model's input parameters, so
+        # vectors made for one model stay right for its retrained or reconverted successor.
+        xf = data["x_float"].astype(np.float32)
+        x_float = (_fit("x_float", xf, _as_float(model.inputs[0]), str(p)),)
+        inputs = (_fit("x_float", xf, model.inputs[0], str(p)),)
+    else:
+        names = ["x"] if n_in == 1 and "x" in data else [f"x{i}" for i in range(n_in)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ConfigError(
+                f"{p} lacks {', '.join(missing)} (has {', '.join(data.files)}): the model has "
+                f"{n_in} input(s); store them as 'x' (one input) or 'x0', 'x1', ..."
+            )
+        inputs = tuple(
+            _fit(n, data[n], t, str(p)) for n, t in zip(names, model.inputs, strict=True)
         )
-    inputs = tuple(_fit(n, data[n], t, str(p)) for n, t in zip(names, model.inputs, strict=True))
     if len({x.shape[0] for x in inputs}) != 1 or inputs[0].shape[0] == 0:
         raise ConfigError(
             f"{p}: the input arrays must all hold the same, non-zero number of vectors"
         )
-    x_float = None
-    if "x_float" in data and n_in == 1:
-        xf = data["x_float"].astype(np.float32)
-        x_float = (xf.reshape((xf.shape[0], *model.inputs[0].shape)),)
     labels = data.get("labels")
     if labels is not None and labels.shape[0] != inputs[0].shape[0]:
         raise ConfigError(f"{p}: {labels.shape[0]} labels for {inputs[0].shape[0]} vectors")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import html, plots
+from . import html
 
 STYLE = """<style>
 table.tflm-hil { border-collapse: collapse; margin: 6px 0 12px 0; }
@@ -35,6 +35,8 @@ def summary_html(
             else ""
         )
         parts.append(html.mapping_table(metrics, caption=caption))
+    from . import plots  # matplotlib: only when there is something to draw
+
     images = []
     if latency is not None:
         images.append(

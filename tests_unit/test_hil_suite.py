@@ -1,0 +1,139 @@
+"""The HIL suite run as a user runs it (pytest in a subprocess): caching, latency comparison
+across runs, a degraded model caught by its gate, the HTML report, and collection without
+TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .conftest import DIGITS_KERAS, DIGITS_VECTORS, REPO
+
+
+def run_suite(tmp: Path, *args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests_hil",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--hil-db",
+        str(tmp / "results.sqlite"),
+        "--hil-log-dir",
+        str(tmp / "logs"),
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_second_run_reuses_references_and_compares_latency(tmp_path):
+    bench = ["--benchmark-storage", f"file://{tmp_path / 'bench'}", "--property-examples", "5"]
+    first = run_suite(tmp_path, *bench, "--benchmark-autosave")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "host TFLM computed" in first.stdout
+    assert "float (digits.keras) computed" in first.stdout
+    second = run_suite(
+        tmp_path, *bench, "--benchmark-compare", "--benchmark-compare-fail=median:5%"
+    )
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert "host TFLM reused from the cache" in second.stdout
+    assert "float (digits.keras) reused from the cache" in second.stdout
+    # pytest-benchmark compared this run's device latency with the saved one
+    assert re.search(r"test_latency\[sim_nano33-estimated\] \(NOW\)", second.stdout)
+    assert re.search(r"test_latency\[sim_nano33-estimated\] \(0001", second.stdout)
+
+
+def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
+    """Calibrated on inputs normalised twice (x 0.05), the int8 model saturates everywhere."""
+    from harness.model.convert import convert_int8
+
+    xf = np.load(DIGITS_VECTORS)["x_float"].reshape(-1, 8, 8, 1)[:100]
+    bad = tmp_path / "digits_bad.tflite"
+    bad.write_bytes(convert_int8(DIGITS_KERAS, (xf * 0.05).astype(np.float32)))
+    run = run_suite(
+        tmp_path,
+        "--model",
+        str(bad),
+        "--vectors",
+        str(DIGITS_VECTORS),
+        "--reference",
+        str(DIGITS_KERAS),
+        "-k",
+        "gate or bit_exact",
+    )
+    assert run.returncode == 1, run.stdout[-3000:]
+    m = re.search(
+        r"top1_agreement_vs_float = ([0-9.]+) FAILS the gate >= 0.95 \(from ([^)]+)\)", run.stdout
+    )
+    assert m, run.stdout[-3000:]
+    assert float(m.group(1)) < 0.95
+    assert m.group(2) == "tflm-hil defaults"
+    # only gates fail: the device still matches the host runtime bit for bit, so the model
+    # is bad, not the rig
+    failed = re.findall(r"^FAILED (\S+)", run.stdout, flags=re.M)
+    assert failed and all("test_gate[" in f for f in failed), failed
+
+
+def test_html_report_renders_with_its_plots(tmp_path):
+    import matplotlib.image as mpimg
+
+    assert shutil.which("chromium"), "Debian's chromium is missing: ./dev setup installs it"
+    report = tmp_path / "report.html"
+    run = run_suite(
+        tmp_path, "--html", str(report), "--self-contained-html", "--property-examples", "5"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    page = report.read_text()
+    assert page.count('class="tflm-hil-plot"') == 3  # latency, error histogram, confusion
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--window-size=1300,2000",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    pixels = mpimg.imread(shot)[..., :3]
+    assert pixels.shape[0] == 2000 and pixels.shape[1] == 1300
+    # the plots' bars, lines and the confusion matrix's cells are saturated colours that
+    # pytest-html's grey and white page does not have: count them
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    assert np.count_nonzero(saturation > 0.3) > 5000
+
+
+def test_collecting_the_suite_imports_no_tensorflow():
+    code = (
+        "import sys, pytest\n"
+        "rc = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', "
+        "'tests_unit', 'tests_hil'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "print('LOADED', loaded)\n"
+        "sys.exit(rc)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "LOADED []" in run.stdout, run.stdout[-2000:]
