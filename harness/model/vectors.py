@@ -78,6 +78,7 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
         raise ConfigError(f"{p} is not a NumPy .npz file: {exc}") from exc
     n_in = len(model.inputs)
     x_float = None
+    inputs: tuple[np.ndarray, ...]
     if "x_float" in data and n_in == 1:
         # The float inputs are the truth: quantised with *this* model's input parameters, so
         # vectors made for one model stay right for its retrained or reconverted successor.
