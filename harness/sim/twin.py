@@ -342,7 +342,7 @@ def start(args: argparse.Namespace) -> Twin:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tflm-hil sim", description=__doc__.splitlines()[0])
     p.add_argument("--board", default="nano33", help="catalog id of the board to simulate")
-    p.add_argument("--model", required=True, help="the .tflite model the image carries")
+    p.add_argument("--model", help="the .tflite model the image carries (required)")
     p.add_argument("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     p.add_argument("--baud", type=int, help="simulate a UART at this baud rate (8N1) instead")
     p.add_argument("--rx-window", type=int, help="device receive buffer bytes (default: catalog)")
@@ -354,11 +354,20 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
+    # Data-forwarder mode (harness/pipeline/forwarder_twin.py): no model, streams a CSV.
+    p.add_argument("--forward", metavar="CSV", help="stream the CSV's labelled windows instead")
+    p.add_argument("--forward-rate", type=int, default=0, help="forward: samples/s (0: link)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.forward:
+        from ..pipeline.forwarder_twin import serve_forward
+
+        return serve_forward(args)
+    if not args.model:
+        parser().error("--model is required (or --forward CSV for the data-forwarder mode)")
     try:
         twin = start(args)
     except HilError as exc:
