@@ -65,9 +65,10 @@ def mlperf_twin(fc_path: Path) -> Iterator[TwinProcess]:
         yield tw
 
 
-def _peer(port: str, **kw) -> MlperfPeer:
+def _peer(port: str, flush: bool = True, **kw) -> MlperfPeer:
     link = serial.Serial(port, timeout=0.05)
-    link.reset_input_buffer()
+    if flush:
+        link.reset_input_buffer()
     return MlperfPeer(link, byte_rate=USB_RATE, reply_timeout=0.5, **kw)
 
 
@@ -84,7 +85,7 @@ def peer(mlperf_twin: TwinProcess) -> Iterator[MlperfPeer]:
 def fresh_peer(fc_path: Path) -> Iterator[tuple[MlperfPeer, list[str]]]:
     """A newly booted device (no load, no results yet) and its boot banner."""
     with start_twin("nano33", fc_path, protocol="mlperf") as tw:
-        p = _peer(tw.port)
+        p = _peer(tw.port, flush=False)  # the banner may already be waiting in the port
         banner = p.wait_ready()
         yield p, banner
         p.close()
