@@ -110,6 +110,10 @@ def baseline_for(store: ResultsStore, registry: Registry | None, board: str
 
 def check_board(runs: list[RunFigures], baseline: RunFigures | None, cfg: MonitorConfig
                 ) -> BoardReport:
+    """With a promoted baseline only the promoted model's runs are judged (a candidate's
+    validation is the promotion's business, not the deployed model's health)."""
+    if baseline is not None:
+        runs = [r for r in runs if r.model == baseline.model]
     board = runs[-1].board if runs else (baseline.board if baseline else "?")
     report = BoardReport(board, runs[-1] if runs else None, baseline, 0)
     if not runs:

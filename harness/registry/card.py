@@ -56,7 +56,10 @@ def what_changed(entry: ModelEntry, previous: ModelEntry | None,
     ops_new = set(entry.conversion.get("ops", {}))
     if ops_old != ops_new:
         out.append(f"ops: added {sorted(ops_new - ops_old)}, removed {sorted(ops_old - ops_new)}")
-    out.extend(c.describe("the previous model") for c in changes)
+    out.extend(c.describe("the previous model") for c in changes if c.changed)
+    unchanged = [c.name for c in changes if not c.changed]
+    if unchanged:
+        out.append(f"unchanged figures: {', '.join(unchanged)}")
     return out
 
 
@@ -119,14 +122,17 @@ def write_card_and_changelog(registry: Registry, entry: ModelEntry, card: str,
                              previous: ModelEntry | None, changes: list[Change],
                              board: str) -> None:
     atomic.write_text(registry.root / "cards" / f"{entry.sha256}.md", card)
+    lines = [f"Replaces {previous.short}.", ""] if previous is not None else []
+    lines += [f"- {line}" for line in what_changed(entry, previous, changes)]
+    add_changelog(registry, f"{entry.short} promoted on {board}", lines)
+
+
+def add_changelog(registry: Registry, title: str, lines: list[str]) -> None:
+    """Prepends a section (newest first) to the registry's CHANGELOG.md."""
     log = registry.root / "CHANGELOG.md"
     old = log.read_text(encoding="utf-8") if log.is_file() else "# Changelog of promoted models\n"
     head, _, rest = old.partition("\n")
-    section = [f"## {_when(time.time())}: {entry.short} promoted on {board}", ""]
-    if previous is not None:
-        section.append(f"Replaces {previous.short}.")
-        section.append("")
-    section += [f"- {line}" for line in what_changed(entry, previous, changes)]
+    section = [f"## {_when(time.time())}: {title}", "", *lines]
     atomic.write_text(log, head + "\n\n" + "\n".join(section) + "\n" + rest)
 
 

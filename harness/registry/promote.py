@@ -17,7 +17,7 @@ from typing import Any
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
 from ..pipeline import atomic
-from .card import model_card, write_card_and_changelog
+from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare
 from .store import IntegrityError, ModelEntry, Registry, board_dir_name
 from .validate import EXIT_MEANING, Validation
@@ -182,6 +182,8 @@ def apply_rollback(registry: Registry, board: str, current: ModelEntry, target: 
         registry.save_state(state)
         registry.log("rolled back", model=target.sha256, board=board, previous=current.sha256,
                      reason=reason)
+        add_changelog(registry, f"{target.short} restored on {board} (rollback)",
+                      [f"Rolled back from {current.short}: {reason}."])
     return dest
 
 
