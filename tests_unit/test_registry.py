@@ -1,0 +1,216 @@
+"""The model registry without running the HIL suite: content addressing, the promotion
+decision, promote/rollback state and deployed files, cards, backup and restore."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main as cli
+from harness.errors import ConfigError
+from harness.pipeline import atomic
+from harness.registry.archive import backup, restore
+from harness.registry.gates import Figure, load_rules
+from harness.registry.promote import (
+    apply_rollback,
+    decide,
+    promote,
+    rollback_target,
+    verify_deployed,
+)
+from harness.registry.store import IntegrityError, Registry
+from harness.registry.validate import Validation
+
+from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, ZOO
+
+BOARD = "sim:nano33"
+RULES = load_rules()
+
+
+def _val(exit_status: int = 0, **figures: float) -> Validation:
+    figs = {k: Figure(v, estimated=k.startswith("latency")) for k, v in figures.items()}
+    return Validation(BOARD, exit_status, 1, "db", figs)
+
+
+GOOD = {"accuracy_vs_labels": 0.98, "top1_agreement_vs_float": 1.0, "latency_us_median": 1900.0,
+        "arena_used_bytes": 5888.0, "vectors_differing_vs_host": 0.0}
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return Registry(tmp_path / "registry")
+
+
+@pytest.fixture
+def models(registry: Registry):
+    a = registry.register_files(DIGITS_MODEL, reference=DIGITS_KERAS, vectors=DIGITS_VECTORS)
+    b = registry.register_files(ZOO / "conv_maxpool.tflite")
+    c = registry.register_files(ZOO / "fc_only.tflite")
+    return a, b, c
+
+
+def test_models_are_content_addressed_and_verified(registry: Registry, models):
+    a, _, _ = models
+    assert a.sha256 == atomic.sha256_file(DIGITS_MODEL)
+    assert registry.get(a.sha256[:8]).sha256 == a.sha256
+    assert registry.get(str(DIGITS_MODEL)).sha256 == a.sha256
+    # Registering the same file again gives the same entry, not a second one.
+    assert registry.register_files(DIGITS_MODEL).created == a.created
+    assert len(registry.entries()) == 3
+    # A damaged blob is detected when read, never used.
+    blob = registry.blob_path(a.files["reference"].sha256)
+    blob.write_bytes(b"damaged")
+    with pytest.raises(IntegrityError, match="damaged"):
+        registry.export(a, registry.root / "out")
+
+
+def test_a_file_that_is_not_tflite_is_refused(registry: Registry, tmp_path: Path):
+    fake = tmp_path / "model.tflite"
+    fake.write_bytes(b"definitely not a flatbuffer")
+    with pytest.raises(ConfigError, match="not a TFLite flatbuffer"):
+        registry.register_files(fake)
+    with pytest.raises(ConfigError, match=r"neither a \.tflite file nor a model hash"):
+        registry.get("xyz")
+    assert not (registry.root / "models").exists()  # nothing changed
+
+
+def test_decide_promotes_a_passing_candidate_without_regressions():
+    d = decide(_val(**GOOD), _val(**GOOD), RULES)
+    assert d.promote and not d.reasons
+
+
+def test_decide_refuses_with_the_reason():
+    worse = {**GOOD, "accuracy_vs_labels": 0.90}
+    d = decide(_val(**worse), _val(**GOOD), RULES)
+    assert not d.promote
+    assert d.reasons == ["accuracy_vs_labels 0.98 -> 0.9 (-8.2%): worse than the promoted model, "
+                         "beyond the allowed drop of 0.02"]
+    slower = {**GOOD, "latency_us_median": 2300.0}
+    d = decide(_val(**slower), _val(**GOOD), RULES)
+    assert "latency_us_median 1900 -> 2300" in d.reasons[0] and "10% rise" in d.reasons[0]
+    d = decide(_val(**{**GOOD, "accuracy_vs_labels": 0.5}), None, RULES)
+    assert d.reasons == ["gate: accuracy_vs_labels = 0.5 is below the gate's minimum 0.8"]
+    d = decide(_val(6), None, RULES)
+    assert "the rig failed" in d.reasons[0] and "not judged" in d.reasons[0]
+
+
+def test_estimated_and_measured_figures_are_never_compared():
+    measured = _val(**GOOD)
+    measured.figures["latency_us_median"] = Figure(5000.0, "us", estimated=False)
+    d = decide(measured, _val(**GOOD), RULES)
+    assert d.promote
+    assert any("not compared (measured vs estimated" in c.describe() for c in d.changes)
+
+
+def test_user_rules_override_the_defaults(tmp_path: Path):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[regression.accuracy_vs_labels]\nbetter = "higher"\nmax_drop = 0.5\n')
+    worse = {**GOOD, "accuracy_vs_labels": 0.90}
+    assert decide(_val(**worse), _val(**GOOD), load_rules(rules_file)).promote
+    rules_file.write_text('[regression.x]\nbetter = "sideways"\n')
+    with pytest.raises(ConfigError, match="better must be"):
+        load_rules(rules_file)
+
+
+def test_promote_deploys_refuses_and_rolls_back_with_hashes_checked(registry: Registry, models):
+    a, b, c = models
+    decision, prev = promote(registry, a, _val(**GOOD), RULES)
+    assert decision.promote and prev is None
+    assert registry.promoted(BOARD) == a.sha256
+    files = verify_deployed(registry, BOARD)
+    assert files["model.tflite"] == a.sha256
+    assert (registry.root / "cards" / f"{a.sha256}.md").is_file()
+
+    decision, prev = promote(registry, b, _val(**{**GOOD, "accuracy_vs_labels": 0.5}), RULES)
+    assert not decision.promote and prev is not None and prev.sha256 == a.sha256
+    assert registry.promoted(BOARD) == a.sha256  # a refusal changes nothing deployed
+    assert verify_deployed(registry, BOARD)["model.tflite"] == a.sha256
+
+    decision, _ = promote(registry, c, _val(**{**GOOD, "accuracy_vs_labels": 0.99}), RULES)
+    assert decision.promote and registry.promoted(BOARD) == c.sha256
+    changelog = (registry.root / "CHANGELOG.md").read_text()
+    assert changelog.index(c.short) < changelog.index(a.short)  # newest first
+
+    current, target, record = rollback_target(registry, BOARD)
+    assert (current.sha256, target.sha256) == (c.sha256, a.sha256)
+    apply_rollback(registry, BOARD, current, target, record, "field complaints")
+    assert registry.promoted(BOARD) == a.sha256
+    assert verify_deployed(registry, BOARD)["model.tflite"] == a.sha256
+    assert atomic.sha256_file(registry.root / "deployed" / "sim-nano33" / "model.tflite") == (
+        a.sha256)
+    # The rolled-back model is never a rollback target again: nothing earlier is left.
+    with pytest.raises(ConfigError, match="no earlier good model"):
+        rollback_target(registry, BOARD)
+    kinds = [e["event"] for e in registry.events()]
+    assert kinds.count("promoted") == 2 and "refused" in kinds and "rolled back" in kinds
+
+
+def test_tampered_deployed_file_is_detected(registry: Registry, models):
+    promote(registry, models[0], _val(**GOOD), RULES)
+    (registry.root / "deployed" / "sim-nano33" / "model.tflite").write_bytes(b"x")
+    with pytest.raises(IntegrityError, match="does not match its hash"):
+        verify_deployed(registry, BOARD)
+
+
+def test_backup_and_restore_round_trip(registry: Registry, models, tmp_path: Path):
+    promote(registry, models[0], _val(**GOOD), RULES)
+    archive = tmp_path / "registry.tar.gz"
+    n, digest = backup(registry, archive)
+    assert n > 5 and (tmp_path / "registry.tar.gz.sha256").read_text().startswith(digest)
+    before = {p.relative_to(registry.root): atomic.sha256_file(p)
+              for p in (registry.root / "objects").rglob("*") if p.is_file()}
+    shutil.rmtree(registry.root / "objects")  # a lost disk
+    kept = restore(archive, registry.root)
+    assert kept is not None and kept.is_dir()
+    after = {p.relative_to(registry.root): atomic.sha256_file(p)
+             for p in (registry.root / "objects").rglob("*") if p.is_file()}
+    assert after == before
+    assert registry.promoted(BOARD) == models[0].sha256
+
+
+def test_restore_refuses_a_tampered_archive_and_changes_nothing(registry: Registry, models,
+                                                                tmp_path: Path):
+    archive = tmp_path / "registry.tar.gz"
+    backup(registry, archive)
+    # Rebuild the archive with one blob's content changed (and no .sha256 to catch it first).
+    work = tmp_path / "x"
+    with tarfile.open(archive) as tar:
+        tar.extractall(work, filter="data")
+    blob = next(p for p in (work / "objects").rglob("*") if p.is_file())
+    blob.write_bytes(b"tampered")
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        for p in sorted(work.rglob("*")):
+            if p.is_file():
+                tar.add(p, arcname=str(p.relative_to(work)))
+    state_before = (registry.root / "models").stat().st_mtime_ns, len(registry.entries())
+    with pytest.raises(IntegrityError, match="does not match its manifest hash"):
+        restore(bad, registry.root)
+    assert (state_before[0], len(registry.entries())) == state_before
+    (tmp_path / "registry.tar.gz.sha256").write_text("0" * 64 + "  registry.tar.gz\n")
+    with pytest.raises(IntegrityError, match="does not have the sha256 recorded"):
+        restore(archive, registry.root)
+    assert not list(tmp_path.glob("registry.before-restore-*"))
+
+
+def test_cli_refuses_an_unknown_board_before_anything_runs(registry: Registry, models, capsys):
+    code = cli(["model", "promote", models[0].sha256[:10], "--board", "sim:nano99",
+                "--registry", str(registry.root)])
+    assert code == 3
+    assert "nano99" in capsys.readouterr().err
+    assert not any(e["event"] == "validated" for e in registry.events())
+
+
+def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, capsys):
+    promote(registry, models[0], _val(**GOOD), RULES)
+    assert cli(["model", "list", "--registry", str(registry.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"{models[0].short}" in out and "[promoted on sim:nano33]" in out
+    assert cli(["model", "card", models[0].short, "--registry", str(registry.root)]) == 0
+    card = capsys.readouterr().out
+    assert card.startswith(f"# Model card: {models[0].short}") and "## What changed" in card
+    assert cli(["model", "backup", "--output", str(tmp_path / "b.tar.gz"), "--registry",
+                str(registry.root)]) == 0
