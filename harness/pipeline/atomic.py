@@ -59,3 +59,11 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copies atomically; a copy onto itself (model.h5 and model.tflite share
+    model.preprocess.json) is a no-op, not an error."""
+    if Path(dst).exists() and os.path.samefile(src, dst):
+        return
+    write_bytes(dst, Path(src).read_bytes())

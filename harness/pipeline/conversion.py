@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +102,7 @@ def convert(opts: ConvertOptions) -> StepResult:
     host = _host_metrics(info, x_q, x_f, labels, keras_model)
 
     atomic.write_bytes(opts.output, blob)
-    shutil.copyfile(record, out_record)
+    atomic.copy_file(record, out_record)
     buf = io.BytesIO()
     np.savez_compressed(buf, x=x_q, x_float=x_f, labels=labels)
     atomic.write_bytes(out_vectors, buf.getvalue())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,7 @@ def train(opts: TrainOptions) -> StepResult:
                             opts)
     with atomic.atomic_path(opts.output) as tmp:
         _save(model, tmp)
-    shutil.copyfile(record, out_record)
+    atomic.copy_file(record, out_record)
     record_outputs(stamp, opts.output, out_record)
     stamp.info = {
         "architecture": arch, "float_accuracy": round(float_acc, 6),
@@ -149,10 +148,13 @@ def _fit(arch: str, prep: Preprocessing, x_train: np.ndarray, y_train: np.ndarra
 
 
 def _save(model: Any, path: Path) -> None:
-    import warnings
+    import logging
 
-    with warnings.catch_warnings():
-        # Keras calls .h5 "legacy" on every save: the user chose it, on purpose.
-        warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy.*")
-        warnings.filterwarnings("ignore", message=".*legacy.*")
+    # Keras logs that .h5 is "legacy" on every save: the user chose it, on purpose.
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
         model.save(path)
+    finally:
+        absl.setLevel(level)
