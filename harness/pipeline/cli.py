@@ -1,4 +1,4 @@
-"""``tflm-hil model COMMAND``: the maintenance loop, as users script it.
+"""The model maintenance loop: collect, preprocess, train, convert, promote, roll back.
 
     tflm-hil model collect    --output new_data.csv
     tflm-hil model preprocess --input new_data.csv --output processed_data.csv
