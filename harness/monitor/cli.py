@@ -64,7 +64,9 @@ def summarize(reports: list[BoardReport], extra: list[Finding]) -> str:
                      f"{base}, trend over {r.trend_runs} run(s)")
         for f in r.findings:
             lines.append(f"  ALERT [{f.against}] {f.message}")
-        if not r.findings:
+        if not r.findings and not r.compared:
+            lines.append("  ok: nothing to compare yet (no run since the baseline, no trend)")
+        elif not r.findings:
             lines.append(f"  ok: {len(r.compared)} comparison(s) within their thresholds")
     for f in extra:
         lines.append(f"  ALERT [{f.against}] {f.board}: {f.message}")
