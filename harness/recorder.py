@@ -38,13 +38,12 @@ class RunRecorder:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             outcome = "error" if report.when == "setup" and report.failed else report.outcome
             category = dict(report.user_properties).get("failure_category")
-            text = report.longreprtext.strip() if report.failed else ""
             self.store.add_result(
                 self.run_id,
                 report.nodeid,
                 outcome,
                 category=str(category) if category else None,
-                message=text.splitlines()[-1] if text else "",
+                message=failure_message(report),
                 duration=report.duration,
             )
 
@@ -53,6 +52,17 @@ class RunRecorder:
         if self.run_id is not None:
             self.store.finish_run(self.run_id, int(session.exitstatus))
         self.store.close()
+
+
+def failure_message(report: pytest.TestReport) -> str:
+    """The assertion or exception message (not the traceback's file:line), or the skip reason."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", ""):
+        return str(crash.message)
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    text = report.longreprtext.strip() if report.failed else ""
+    return text.splitlines()[-1] if text else ""
 
 
 def recorder(config: pytest.Config) -> RunRecorder | None:

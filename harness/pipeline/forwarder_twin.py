@@ -28,7 +28,7 @@ from ..boards.catalog import resolve_board
 from ..errors import BuildError, ConfigError, HilError
 from ..sim.build import build_core_library
 from ..sim.corelib import WRITE, CoreLibrary
-from ..sim.launcher import START_TIMEOUT_S, TwinProcess, _read_ready_line
+from ..sim.launcher import TwinProcess, launch
 from .config import section
 from .dataset import read_csv
 from .stamp import Stamp
@@ -236,21 +236,7 @@ def _stream(fwd: ForwarderCore, windows: np.ndarray, labels: tuple[str, ...]) ->
 def start_forward_twin(board: str, csv_path: str | os.PathLike[str], *,
                        rate_hz: int = 0, log_path: Path | None = None) -> TwinProcess:
     """Starts a twin in forwarder mode (``tflm-hil sim --forward``) and waits for its port."""
-    import subprocess
-
-    build_core_library()  # a compiler error is a build error here, not a silent twin
-    cmd = [sys.executable, "-m", "harness.sim.twin", "--board", board.removeprefix("sim:"),
-           "--forward", str(csv_path), "--exit-on-stdin-eof"]
+    args = ["--board", board.removeprefix("sim:"), "--forward", str(csv_path)]
     if rate_hz:
-        cmd += ["--forward-rate", str(rate_hz)]
-    stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
-    if log_path:
-        stderr.close()  # type: ignore[union-attr]
-    line = _read_ready_line(proc, START_TIMEOUT_S)
-    ready = json.loads(line) if line.startswith("{") else {"error": "no ready line"}
-    if "error" in ready:
-        proc.kill()
-        proc.wait()
-        raise ConfigError(f"the forwarding twin did not start: {ready['error']}")
-    return TwinProcess(proc, ready["port"], ready, log_path)
+        args += ["--forward-rate", str(rate_hz)]
+    return launch(args, log_path)

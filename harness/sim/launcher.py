@@ -72,24 +72,21 @@ def start_twin(
     A model that does not fit the board is a BuildError, raised here with the figures.
     ``protocol="mlperf"`` serves MLPerf Tiny's text protocol instead of ours (benchmark peer).
     """
-    build_core_library()  # compile in this process so a compiler error is reported as build
-    cmd = [
-        sys.executable,
-        "-m",
-        "harness.sim.twin",
-        "--board",
-        board,
-        "--model",
-        str(model),
-        "--exit-on-stdin-eof",
-    ]
+    args = ["--board", board, "--model", str(model)]
     for flag, value in (("--arena", arena), ("--baud", baud), ("--rx-window", rx_window)):
         if value is not None:
-            cmd += [flag, str(value)]
+            args += [flag, str(value)]
     if not timing:
-        cmd.append("--no-timing")
+        args.append("--no-timing")
     if protocol != "hil":
-        cmd += ["--protocol", protocol]
+        args += ["--protocol", protocol]
+    return launch(args, log_path)
+
+
+def launch(twin_args: list[str], log_path: Path | None = None) -> TwinProcess:
+    """Runs ``python -m harness.sim.twin ARGS`` and waits for the JSON line with its port."""
+    build_core_library()  # compile in this process so a compiler error is reported as build
+    cmd = [sys.executable, "-m", "harness.sim.twin", *twin_args, "--exit-on-stdin-eof"]
     stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     if log_path:
@@ -131,18 +128,3 @@ def _read_ready_line(proc: subprocess.Popen, timeout: float) -> str:
             break
         buf += chunk
     return ""
-
-
-def _read_line(proc: subprocess.Popen, timeout: float) -> str:
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buf = b""
-    end = time.monotonic() + timeout
-    while b"\n" not in buf and (left := end - time.monotonic()) > 0:
-        if not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-    return buf.split(b"\n", 1)[0].decode()
