@@ -29,8 +29,12 @@ def _opcode(name: str) -> schema.OperatorCodeT:
     return code
 
 
-def tiny_model_bytes(ops: list[str], *, seed: int = 0) -> bytes:
-    """ops: builtin names (CONV_2D) or 'custom:<code>'; seed changes the bytes, not the ops."""
+def tiny_model_bytes(ops: list[str], *, seed: int = 0, weight_scales: int = 0) -> bytes:
+    """ops: builtin names (CONV_2D) or 'custom:<code>'; seed changes the bytes, not the ops.
+
+    weight_scales > 0 gives each op a second input, a [4, 4] weight tensor quantized with that
+    many scales (more than one: per-channel).
+    """
     model = schema.ModelT()
     model.version = 3
     model.description = f"tflm-hil test model {seed}".encode()
@@ -50,6 +54,19 @@ def tiny_model_bytes(ops: list[str], *, seed: int = 0) -> bytes:
         sg.tensors.append(t)
     sg.inputs = [0]
     sg.outputs = [len(ops)]
+    weights = None
+    if weight_scales:
+        w = schema.TensorT()
+        w.shape = [4, 4]
+        w.type = schema.TensorType.INT8
+        w.buffer = 0
+        w.name = b"weights"
+        wq = schema.QuantizationParametersT()
+        wq.scale = [0.01 * (1 + i) for i in range(weight_scales)]
+        wq.zeroPoint = [0] * weight_scales
+        w.quantization = wq
+        weights = len(sg.tensors)
+        sg.tensors.append(w)
     names: list[str] = []
     sg.operators = []
     for i, name in enumerate(ops):
@@ -57,7 +74,7 @@ def tiny_model_bytes(ops: list[str], *, seed: int = 0) -> bytes:
             names.append(name)
         op = schema.OperatorT()
         op.opcodeIndex = names.index(name)
-        op.inputs = [i]
+        op.inputs = [i] if weights is None else [i, weights]
         op.outputs = [i + 1]
         sg.operators.append(op)
     model.operatorCodes = [_opcode(n) for n in names]
@@ -67,5 +84,7 @@ def tiny_model_bytes(ops: list[str], *, seed: int = 0) -> bytes:
     return bytes(builder.Output())
 
 
-def tiny_model(ops: list[str], *, seed: int = 0, source: str = "tiny.tflite") -> TfliteModel:
-    return TfliteModel(tiny_model_bytes(ops, seed=seed), source)
+def tiny_model(
+    ops: list[str], *, seed: int = 0, source: str = "tiny.tflite", weight_scales: int = 0
+) -> TfliteModel:
+    return TfliteModel(tiny_model_bytes(ops, seed=seed, weight_scales=weight_scales), source)

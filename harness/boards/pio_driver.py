@@ -27,6 +27,7 @@ from filelock import FileLock
 
 from ..errors import BuildError, ConfigError, FlashError, HilError
 from ..firmware.codegen import ImageInputs
+from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import read_elf_sizes
 from ..firmware.pins import Pins, resolve_pins
 from ..firmware.project import choose_arena, plan_files, recompute_image_hash, write_files
@@ -177,6 +178,9 @@ class PioDriver(BoardDriver):
         # Fail fast: no point in a long build for a board that is not there.
         self._match = self.find()
         pins = resolve_pins()
+        warnings = compat_warnings(model, pins)
+        for warning in warnings:
+            log.warning(warning)
         limits = app_limits(self.spec)
         inputs = ImageInputs(
             self.spec, model, choose_arena(model, limits.ram_bytes, self.options.arena)
@@ -189,7 +193,7 @@ class PioDriver(BoardDriver):
             write_files(project, files)
             if self.options.no_flash:
                 # Nothing will be uploaded: the board must already carry this image.
-                return self._image(model, ident, inputs.arena_size, None, project, pins)
+                return self._image(model, ident, inputs.arena_size, None, project, pins, warnings)
             self._compile(project, pins)
             if not elf.is_file():
                 raise BuildError(
@@ -198,7 +202,7 @@ class PioDriver(BoardDriver):
             sizes = read_elf_sizes(elf)
             check_fits(self.spec, sizes, limits, inputs.arena_size)
             (project / ".pio" / BUILT_STAMP).write_text(ident)
-        return self._image(model, ident, inputs.arena_size, elf, project, pins)
+        return self._image(model, ident, inputs.arena_size, elf, project, pins, warnings)
 
     def _built(self, project: Path, ident: str, pins: Pins) -> bool:
         stamp = project / ".pio" / BUILT_STAMP
@@ -217,6 +221,7 @@ class PioDriver(BoardDriver):
         elf: Path | None,
         project: Path,
         pins: Pins,
+        warnings: list[str],
     ) -> Image:
         flash = ram = 0
         if elf is not None:
@@ -236,6 +241,7 @@ class PioDriver(BoardDriver):
                 "env": self.spec.platformio.env,
                 "pins": dict(pins.items()),
                 "sizes": "from the ELF" if elf else "not built (--no-flash)",
+                "warnings": warnings,
             },
         )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
 from ..model.tflite_info import TfliteModel
+from .compat import compat_warnings
 from .pins import resolve_pins
 from .project import Project, choose_arena, generate_project
 
@@ -44,8 +45,10 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"{args.board} is a simulated twin: it needs no firmware; pass {spec.id}")
     model = TfliteModel.load(args.model)
     arena = choose_arena(model, spec.ram_bytes, args.arena)
-    project = generate_project(model, spec, args.out, arena, resolve_pins())
+    pins = resolve_pins()
+    project = generate_project(model, spec, args.out, arena, pins)
     summary = describe(project)
+    summary["warnings"] = compat_warnings(model, pins)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -54,4 +57,6 @@ def main(argv: list[str]) -> int:
         print(f"{'ops':>10}: {', '.join(summary['ops'])}")
         print(f"{'pins':>10}: {summary['pins']}")
         print(f"{'build':>10}: {summary['build']}")
+        for warning in summary["warnings"]:
+            print(f"   warning: {warning}")
     return 0
