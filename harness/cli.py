@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("harness.pipeline.cli", "the model loop: collect ... convert, promote, rollback"),
     "monitor": ("harness.monitor.cli", "watch the results store for regressions and alert"),
     "history": ("harness.results.history", "a model's figures over time and across boards"),
+    "matrix": ("harness.matrix.cli", "compatibility matrix: run a cell, report, gate, tox"),
 }
 
 

@@ -1,0 +1,71 @@
+"""Helpers for the matrix's child processes (probe, converter step): a report file updated at
+every stage, so that a child that dies leaves the stage it died in; and the C-level stderr
+captured, since TFLM and TensorFlow give their reasons there, not in the exception."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# TensorFlow's and absl's start-up chatter: never a reason.
+_NOISE = re.compile(
+    r"^(I0000|W0000|WARNING: All log messages|To enable the following instructions|"
+    r".*cuda|.*oneDNN|.*cpu_feature_guard|.*pkg_resources|\s*import pkg_resources|"
+    r"Number of resource variables)"
+)
+
+
+def reason_lines(text: str, limit: int = 8) -> str:
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip() and not _NOISE.match(ln)]
+    return "\n".join(lines[:limit])
+
+
+class Report:
+    """A JSON file rewritten (atomically) at every stage."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, Any] = {"ok": False, "stage": "start"}
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.data, f, default=str)
+        os.replace(tmp, self.path)
+
+    def stage(self, name: str) -> None:
+        self.update(stage=name)
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@contextmanager
+def captured_stderr() -> Iterator[Callable[[], str]]:
+    """Redirects file descriptor 2 to a temporary file; yields a function reading it so far."""
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+
+        def read() -> str:
+            tmp.flush()
+            tmp.seek(0)
+            return tmp.read().decode("utf-8", "replace")
+
+        try:
+            yield read
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

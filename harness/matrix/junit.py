@@ -1,0 +1,78 @@
+"""Reads pytest's JUnit XML: each test's outcome, message and properties.
+
+Run pytest with ``-o junit_family=legacy``: the xunit2 family drops per-test properties, and
+the plugin puts ``failure_category`` there.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str  # classname::name, close to the pytest node id
+    outcome: str  # passed, failed, error, skipped
+    message: str = ""
+    text: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def category(self) -> str | None:
+        return self.properties.get("failure_category")
+
+
+@dataclass(frozen=True)
+class JunitReport:
+    cases: tuple[CaseResult, ...]
+    suite_properties: dict[str, str]
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome in ("failed", "error")]
+
+
+def parse_junit(source: str | Path) -> JunitReport:
+    """``source`` is a path or the XML text. Raises ValueError if it is not JUnit XML."""
+    text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) else source
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"not XML: {exc}") from exc
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    if root.tag not in ("testsuite", "testsuites"):
+        raise ValueError(f"not JUnit XML: root element <{root.tag}>")
+    cases: list[CaseResult] = []
+    suite_props: dict[str, str] = {}
+    for suite in suites:
+        suite_props.update(_properties(suite))
+        for case in suite.iter("testcase"):
+            outcome, message, body = "passed", "", ""
+            # A test can carry both <failure> (call) and <error> (teardown); the failure decides.
+            for tag in ("failure", "error", "skipped"):
+                node = case.find(tag)
+                if node is not None:
+                    outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                    message = node.get("message", "")
+                    body = node.text or ""
+                    break
+            cls, name = case.get("classname", ""), case.get("name", "")
+            cases.append(
+                CaseResult(
+                    name=f"{cls}::{name}" if cls else name,
+                    outcome=outcome,
+                    message=message,
+                    text=body,
+                    properties=_properties(case),
+                )
+            )
+    return JunitReport(tuple(cases), suite_props)
+
+
+def _properties(node: ET.Element) -> dict[str, str]:
+    props = node.find("properties")
+    if props is None:
+        return {}
+    return {p.get("name", ""): p.get("value", "") for p in props.findall("property")}

@@ -1,0 +1,107 @@
+"""The probe: a runtime alone, in the cell's environment, before the HIL suite runs.
+
+    python -m harness.matrix.probe --model M.tflite [--vectors V.npz] --report R.json --out O.npz
+
+Imports tflite-micro, creates an interpreter for the model and runs every vector, updating the
+report at each stage. What it tells apart: a runtime that cannot be imported (``install``),
+one that rejects the model and says why on stderr (``unsupported``), one that dies (the parent
+sees the signal and the stage in the report: ``crash``). Its outputs are compared with the
+reference runtime's by the cell (harness/matrix/cell.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .child import Report, captured_stderr, reason_lines
+
+HOST_ARENA = 64 << 20  # the host has room: never fail for arena size
+GENERATED_VECTORS = 64
+
+
+def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vectors)
+    from ..model.tflite_info import TfliteModel
+    from ..model.vectors import generate_vectors, load_vectors
+
+    model = TfliteModel.load(model_path)
+    vecs = load_vectors(vectors, model) if vectors else generate_vectors(model, GENERATED_VECTORS)
+    return model, vecs
+
+
+def run_runtime(model, inputs: tuple[np.ndarray, ...], report: Report) -> list[np.ndarray]:
+    """Runs every vector on the installed tflite-micro; raises with TFLM's reason."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    report.stage("create")
+    with captured_stderr() as log:
+        try:
+            interp = runtime.Interpreter.from_bytes(model.data, arena_size=HOST_ARENA)
+        except Exception as exc:
+            report.update(log=reason_lines(log()))
+            raise RuntimeFailure(f"{type(exc).__name__}: {exc}") from exc
+    report.stage("invoke")
+    n = inputs[0].shape[0]
+    outs: list[list[np.ndarray]] = [[] for _ in model.outputs]
+    with captured_stderr() as log:
+        for i in range(n):
+            try:
+                for k, x in enumerate(inputs):
+                    interp.set_input(x[i], k)
+                interp.invoke()
+                for k in range(len(outs)):
+                    outs[k].append(np.array(interp.get_output(k)))
+            except Exception as exc:
+                report.update(log=reason_lines(log()), vector=i)
+                raise RuntimeFailure(f"vector {i}: {type(exc).__name__}: {exc}") from exc
+    return [np.stack(o) for o in outs]
+
+
+class RuntimeFailure(Exception):
+    pass
+
+
+def tflm_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tflite-micro")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.matrix.probe")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--vectors", type=Path)
+    p.add_argument("--report", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    report = Report(args.report)
+    report.update(stage="import", tflm_version=tflm_version(), python=sys.version.split()[0])
+    with captured_stderr() as log:
+        try:
+            from tflite_micro.python.tflite_micro import runtime  # noqa: F401
+
+            model, vectors = load_inputs(args.model, args.vectors)
+        except Exception as exc:  # ImportError, a numpy ABI SystemError, a missing symbol...
+            report.update(error=f"{type(exc).__name__}: {exc}", log=reason_lines(log()))
+            return 3
+    report.update(numpy=np.__version__, vectors=len(vectors))
+    try:
+        outputs = run_runtime(model, vectors.inputs, report)
+    except RuntimeFailure as exc:
+        # A numpy ABI mismatch surfaces here too, when the extension first sees an array: its
+        # message in the log tells the classifier it is an install problem, not the model.
+        report.update(error=str(exc))
+        return 4
+    np.savez(args.out, **{f"out{k}": o for k, o in enumerate(outputs)})  # type: ignore[arg-type]
+    report.update(stage="done", ok=True, outputs=len(outputs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Virtual environments for cells run without tox: one per requirement set, created once.
+
+uv is used when it is on PATH (its cache shares TensorFlow's files between environments),
+else ``python -m venv`` and pip. An environment is ready once its stamp file names the hash
+of its requirements; a failed install leaves no stamp and its log, for an ``install`` cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+INSTALL_TIMEOUT_S = 1800
+STAMP = ".tflm-hil-matrix-ready"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str  # a readable prefix: rt-tflm2401, conv-tf221
+    requirements: tuple[str, ...]
+    editable: Path | None = None  # the tflm-hil checkout, installed editable with [dev]
+
+    @property
+    def digest(self) -> str:
+        text = "\n".join([*self.requirements, str(self.editable or ""), sys.version])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class EnvResult:
+    python: Path | None
+    log: Path
+    output: str  # the installer's output when it failed
+
+
+def current_env_matches(requirements: Sequence[str]) -> bool:
+    """True when this interpreter already has every ``name==version`` pin (others ignored)."""
+    for req in requirements:
+        if "==" not in req:
+            continue
+        name, version = (s.strip() for s in req.split("==", 1))
+        try:
+            if metadata.version(name) != version:
+                return False
+        except metadata.PackageNotFoundError:
+            return False
+    return True
+
+
+def ensure_env(spec: EnvSpec, root: Path) -> EnvResult:
+    path = root / f"{spec.name}-{spec.digest}"
+    python = path / "bin" / "python"
+    log = root / f"{spec.name}-{spec.digest}.log"
+    stamp = path / STAMP
+    if stamp.is_file() and python.exists():
+        return EnvResult(python, log, "")
+    if path.exists():
+        shutil.rmtree(path)  # a half-made environment from an interrupted install
+    root.mkdir(parents=True, exist_ok=True)
+    install = list(spec.requirements)
+    if spec.editable is not None:
+        install = ["-e", f"{spec.editable}[dev]", *install]
+    uv = shutil.which("uv")
+    if uv:
+        steps = [
+            [uv, "venv", "--quiet", "--python", sys.executable, str(path)],
+            [uv, "pip", "install", "--python", str(python), *install],
+        ]
+    else:
+        steps = [
+            [sys.executable, "-m", "venv", str(path)],
+            [str(python), "-m", "pip", "install", "--disable-pip-version-check", *install],
+        ]
+    outputs: list[str] = []
+    for cmd in steps:
+        try:
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT_S,
+                env={**os.environ, "PIP_NO_INPUT": "1"},
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = f"$ {' '.join(cmd)}\n(killed after {INSTALL_TIMEOUT_S} s)\n{exc.output or ''}"
+            log.write_text("\n".join([*outputs, out]), encoding="utf-8")
+            return EnvResult(None, log, out)
+        outputs.append(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+        if proc.returncode != 0:
+            log.write_text("\n".join(outputs), encoding="utf-8")
+            return EnvResult(None, log, outputs[-1])
+    log.write_text("\n".join(outputs), encoding="utf-8")
+    stamp.write_text("\n".join(install) + "\n", encoding="utf-8")
+    return EnvResult(python, log, "")
