@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
-from .child import read_report
+from .child import read_report, stderr_path, with_stderr
 from .classify import (
     ProcessRun,
     StoredResult,
@@ -272,6 +272,7 @@ def run_sim_cell(
         return _done(result, verdict, out)
 
     # 4. the probe
+    stderr_path(work / "probe.json").unlink(missing_ok=True)
     probe_run = run_child(
         [
             str(py),
@@ -290,6 +291,7 @@ def run_sim_cell(
         cwd=axes.root,
         env=_child_env(),
     )
+    probe_run = with_stderr(probe_run, work / "probe.json")
     probe = read_report(work / "probe.json")
     result.logs["probe"] = str(work / "probe.log")
     result.details["probe"] = {

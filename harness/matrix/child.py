@@ -10,8 +10,11 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from .classify import ProcessRun
 
 # TensorFlow's and absl's start-up chatter: never a reason.
 _NOISE = re.compile(
@@ -53,15 +56,19 @@ def read_report(path: Path) -> dict[str, Any] | None:
 
 
 @contextmanager
-def captured_stderr() -> Iterator[Callable[[], str]]:
-    """Redirects file descriptor 2 to a temporary file; yields a function reading it so far."""
-    with tempfile.TemporaryFile() as tmp:
+def captured_stderr(keep: Path | None = None) -> Iterator[Callable[[], str]]:
+    """Redirects file descriptor 2 to a file; yields a function reading what came so far.
+
+    With ``keep`` the file is that path (appended to), so that what a process printed before
+    dying in native code (an LLVM abort, a segfault) survives it for the parent to read."""
+    with open(keep, "a+b") if keep else tempfile.TemporaryFile() as tmp:
+        start = tmp.seek(0, os.SEEK_END)
         saved = os.dup(2)
         os.dup2(tmp.fileno(), 2)
 
         def read() -> str:
             tmp.flush()
-            tmp.seek(0)
+            tmp.seek(start)
             return tmp.read().decode("utf-8", "replace")
 
         try:
@@ -69,3 +76,18 @@ def captured_stderr() -> Iterator[Callable[[], str]]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def stderr_path(report: Path) -> Path:
+    """Where a child keeps its captured stderr, beside its report."""
+    return report.with_suffix(".stderr")
+
+
+def with_stderr(run: ProcessRun, report: Path) -> ProcessRun:
+    """The run's output with the child's captured stderr appended (its reasons live there)."""
+    kept = stderr_path(report)
+    try:
+        text = kept.read_text(encoding="utf-8", errors="replace")[-8000:]
+    except OSError:
+        return run
+    return replace(run, output=f"{run.output}\n{text}")

@@ -22,6 +22,7 @@ CRASH_SIGNATURES = re.compile(
     r"Fatal Python error|Segmentation fault|Aborted \(core dumped\)|LLVM ERROR|"
     r"terminate called after throwing|double free or corruption|stack smashing detected"
 )
+ERROR_LINE = re.compile(r"\berror: ")
 IMPORT_FAILURE = re.compile(
     r"ModuleNotFoundError|ImportError|undefined symbol|_ARRAY_API not found|"
     r"compiled using NumPy 1\.x|cannot open shared object file"
@@ -83,10 +84,15 @@ def tail(text: str, chars: int = ERROR_CHARS) -> str:
     return text if len(text) <= chars else "…" + text[-chars:]
 
 
-def crash_lines(text: str, limit: int = 6) -> str:
-    """The lines of a log that say how a process died."""
-    lines = [ln for ln in text.splitlines() if CRASH_SIGNATURES.search(ln)]
-    return "\n".join(lines[:limit])
+def crash_lines(text: str, limit: int = 6, width: int = 300) -> str:
+    """The lines of a log that say how a process died (MLIR's error lines run to kilobytes:
+    each is cut to ``width``)."""
+    lines = [
+        ln if len(ln) <= width else ln[: width // 2] + " … " + ln[-width // 2 :]
+        for ln in text.splitlines()
+        if CRASH_SIGNATURES.search(ln) or ERROR_LINE.search(ln)
+    ]
+    return "\n".join(lines[-limit:])
 
 
 def _died(run: ProcessRun, stage: str, what: str) -> Verdict | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .child import Report, captured_stderr, reason_lines
+from .child import Report, captured_stderr, reason_lines, stderr_path
 from .probe import run_runtime, tflm_version
 
 # Before TensorFlow loads: the plain CPU kernels, as fixtures/digits/regenerate.py uses, so
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path = args.out / "model.tflite"
     vectors_path = args.out / "vectors.npz"
     report.stage("import")
-    with captured_stderr() as log:
+    with captured_stderr(stderr_path(report.path)) as log:
         try:
             if args.keras:
                 from ..model.convert import versions
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             report.update(error=f"{type(exc).__name__}: {exc}", log=reason_lines(log()))
             return 3
     report.stage("convert")
-    with captured_stderr() as log:
+    with captured_stderr(stderr_path(report.path)) as log:
         try:
             if args.keras:
                 model_path.write_bytes(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .axes import Axes, Converter, Model
-from .child import read_report
+from .child import read_report, with_stderr
 from .classify import Verdict, classify_convert, classify_env_failure
 from .process import run_child
 from .venvs import EnvSpec, current_env_matches, ensure_env
@@ -101,7 +101,7 @@ def convert(
     if reuse and existing is not None and existing.info.get("inputs") == digest:
         return existing
     d.mkdir(parents=True, exist_ok=True)
-    for stale in ("model.tflite", "vectors.npz", "golden.npz", "convert.json"):
+    for stale in ("model.tflite", "vectors.npz", "golden.npz", "convert.json", "step.stderr"):
         (d / stale).unlink(missing_ok=True)
     info: dict[str, Any] = {
         "model": model.id,
@@ -137,6 +137,7 @@ def convert(
     run = run_child(
         cmd, log=d / "convert.log", timeout=axes.convert_timeout_s, cwd=axes.root, env=env_vars
     )
+    run = with_stderr(run, d / "step.json")
     report = read_report(d / "step.json")
     info.update({k: v for k, v in (report or {}).items() if k not in ("ok", "stage")})
     info["python"] = str(python)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from .result import STATUSES, CellResult
+from .result import STATUSES, CellResult, headline
 
 DEFAULT_EXPECTED = Path(__file__).resolve().parents[2] / "matrix" / "expected.toml"
 
@@ -165,8 +165,7 @@ def render_expected(
 def _why(r: CellResult) -> str:
     if r.status == "pass":
         return ""
-    first = r.error.strip().splitlines()[0] if r.error.strip() else r.category
-    return first[:160]
+    return f"{r.stage}: {headline(r.error) or r.category}"
 
 
 def _toml_str(s: str) -> str:

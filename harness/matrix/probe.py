@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .child import Report, captured_stderr, reason_lines
+from .child import Report, captured_stderr, reason_lines, stderr_path
 
 HOST_ARENA = 64 << 20  # the host has room: never fail for arena size
 GENERATED_VECTORS = 64
@@ -37,7 +37,7 @@ def run_runtime(model, inputs: tuple[np.ndarray, ...], report: Report) -> list[n
     from tflite_micro.python.tflite_micro import runtime
 
     report.stage("create")
-    with captured_stderr() as log:
+    with captured_stderr(stderr_path(report.path)) as log:
         try:
             interp = runtime.Interpreter.from_bytes(model.data, arena_size=HOST_ARENA)
         except Exception as exc:
@@ -46,7 +46,7 @@ def run_runtime(model, inputs: tuple[np.ndarray, ...], report: Report) -> list[n
     report.stage("invoke")
     n = inputs[0].shape[0]
     outs: list[list[np.ndarray]] = [[] for _ in model.outputs]
-    with captured_stderr() as log:
+    with captured_stderr(stderr_path(report.path)) as log:
         for i in range(n):
             try:
                 for k, x in enumerate(inputs):
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     report = Report(args.report)
     report.update(stage="import", tflm_version=tflm_version(), python=sys.version.split()[0])
-    with captured_stderr() as log:
+    with captured_stderr(stderr_path(report.path)) as log:
         try:
             from tflite_micro.python.tflite_micro import runtime  # noqa: F401
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .axes import Axes
 from .expect import Expectation, GateReport, judge
-from .result import STATUSES, CellResult
+from .result import KEY_FIGURES, STATUSES, CellResult, headline
 
 COLOURS: dict[str, str] = {
     "pass": "#2e7d32",
@@ -132,13 +132,38 @@ def _col_label(grid: Grid, col: str) -> str:
     return f"{esc(col)}<br><small>{esc(sub)}</small>"
 
 
+SHORT_LABELS = {"agreement": ("agree ", ""), "latency_us": ("", " µs")}
+
+
+def _short_figures(r: CellResult) -> str:
+    figures = r.key_figures()
+    parts = []
+    for key, (before, after) in SHORT_LABELS.items():
+        if key in figures:
+            estimated = "~" if any(n in r.estimated for n in KEY_FIGURES[key]) else ""
+            parts.append(f"{before}{_fmt(key, figures[key])}{after}{estimated}")
+    return " · ".join(parts)
+
+
+def _cause(r: CellResult, width: int = 48) -> str:
+    """A few words on why a cell did not pass, for the grid itself."""
+    if r.status == "pass":
+        return ""
+    if r.status == "crash":
+        text = f"{r.category or 'died'} in {r.stage}"
+    elif r.stage == "gate":
+        text = "outputs differ from the reference runtime"
+    elif r.gate and r.status == "degraded":
+        text = r.gate
+    else:
+        text = headline(r.error) or r.category
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _cell_html(r: CellResult, change: str | None) -> str:
     figures = r.key_figures()
-    short = " · ".join(
-        f"{_fmt(k, v)}{'~' if k in ('latency_us', 'flash_bytes') and r.estimated else ''}"
-        for k, v in figures.items()
-        if k in ("agreement", "latency_us")
-    )
+    short = _short_figures(r)
+    cause = _cause(r)
     hover = [f"{r.status} ({r.stage})" if r.stage else r.status]
     if r.gate:
         hover.append(f"gate: {r.gate}")
@@ -172,7 +197,7 @@ def _cell_html(r: CellResult, change: str | None) -> str:
         f"<td class='cell' data-status='{esc(r.status)}' data-cell='{esc(r.cell_id)}' "
         f"style='--c:{COLOURS[r.status]}' title='{esc(chr(10).join(hover))}'>"
         f"<details><summary><span class='st'>{esc(r.status)}</span>{badge}"
-        f"<span class='fig'>{esc(short)}</span></summary>"
+        f"<span class='fig'>{esc(short)}</span><span class='why'>{esc(cause)}</span></summary>"
         f"<div class='more'><table class='kv'>{axes}</table>{''.join(extra)}"
         f"<table class='kv'>{rows}</table><p class='dim'>{esc(duration)}</p></div>"
         f"</details></td>"
@@ -240,6 +265,7 @@ td.cell{background:color-mix(in srgb,var(--c) 22%,white);border-left:6px solid v
  min-width:9em}
 td.cell summary{cursor:pointer;list-style:none}
 .st{font-weight:700;color:var(--c)} .fig{display:block;font-size:12px;color:#333}
+.why{display:block;font-size:11px;color:#555;max-width:16em;overflow-wrap:anywhere}
 .chg{font-size:11px;background:#fff;border:1px solid #999;border-radius:3px;padding:0 3px;
  margin-left:4px}
 .more{max-width:34em;font-size:12px} pre.err{white-space:pre-wrap;background:#fff;
@@ -296,7 +322,7 @@ def render(
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class='dim'>generated {esc(when)}; {len(cells)} cells. "
         "Hover a cell for its figures, click it for the details and the error. "
-        "Figures marked ~ are estimated by the twin's cost model.</p>"
+        "Latency marked ~ is estimated by the twin's cost model, not measured.</p>"
         f"<ul class='legend'>{legend}</ul>"
         f"<section><h2>Changes since the previous report</h2><ul>{changes}</ul></section>"
         f"{_gate_section(gate)}{''.join(sections)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -87,6 +88,16 @@ class CellResult:
     def from_json(cls, data: dict[str, Any]) -> CellResult:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_PATH = re.compile(r"\S*/\S*(:\s*|\s+)")
+
+
+def headline(error: str, width: int = 160) -> str:
+    """An error's first line without the source paths that open tool messages."""
+    first = error.strip().splitlines()[0] if error.strip() else ""
+    text = _PATH.sub("", first).strip() or first
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def write_result(result: CellResult, path: Path) -> None:
