@@ -136,7 +136,7 @@ def classify_convert(run: ProcessRun, report: dict[str, object] | None) -> Verdi
     died = _died(run, "convert", "the converter")
     if died:
         return died
-    if report is None or run.returncode not in (0, None):
+    if report is None or (run.returncode != 0 and report.get("stage") == "done"):
         if IMPORT_FAILURE.search(run.output):
             return Verdict("install", "convert", error=tail(run.output), category="import")
         if CRASH_SIGNATURES.search(run.output):

@@ -1,0 +1,184 @@
+"""Matrix outcome classification from synthetic evidence: exit statuses, JUnit XML, the results
+store's rows, probe and converter reports, signals and timeouts."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from harness.matrix.classify import (
+    ProcessRun,
+    StoredResult,
+    classify_convert,
+    classify_env_failure,
+    classify_probe,
+    classify_suite,
+)
+from harness.matrix.junit import parse_junit
+
+
+def junit(*cases: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="2">'
+        + "".join(cases)
+        + "</testsuite></testsuites>"
+    )
+
+
+PASSED = '<testcase classname="tests_hil.test_inference" name="test_every_vector_answered"/>'
+
+
+def failed(name: str, message: str, category: str | None = None, tag: str = "failure") -> str:
+    props = (
+        f'<properties><property name="failure_category" value="{category}"/></properties>'
+        if category
+        else ""
+    )
+    return (
+        f'<testcase classname="tests_hil.test_x" name="{name}">{props}'
+        f'<{tag} message="{message}">traceback</{tag}></testcase>'
+    )
+
+
+def ran(code: int | None, output: str = "", timed_out: bool = False) -> ProcessRun:
+    return ProcessRun(returncode=code, timed_out=timed_out, output=output, timeout_s=60)
+
+
+def test_exit_zero_without_failures_is_pass():
+    v = classify_suite(ran(0), parse_junit(junit(PASSED)))
+    assert (v.status, v.stage) == ("pass", "suite")
+
+
+def test_assertion_failure_is_degraded_and_names_the_gate():
+    report = parse_junit(
+        junit(PASSED, failed("test_gate[top1_agreement_vs_float]", "0.91 &lt; 0.95"))
+    )
+    v = classify_suite(ran(1), report)
+    assert v.status == "degraded"
+    assert v.gate == "tests_hil.test_x::test_gate[top1_agreement_vs_float]"
+    assert v.error == "0.91 < 0.95"
+
+
+@pytest.mark.parametrize(
+    ("category", "code", "status"),
+    [
+        ("model", 1, "unsupported"),
+        ("build", 6, "build"),
+        ("flash", 6, "flash"),
+        ("timeout", 6, "timeout"),
+        ("link", 6, "timeout"),
+        ("device", 6, "timeout"),
+    ],
+)
+def test_failure_category_decides(category, code, status):
+    report = parse_junit(junit(failed("test_a", "boom", category, tag="error")))
+    v = classify_suite(ran(code), report)
+    assert (v.status, v.category) == (status, category)
+
+
+def test_build_outranks_a_later_link_failure():
+    report = parse_junit(
+        junit(failed("test_a", "link lost", "link"), failed("test_b", "no fit", "build"))
+    )
+    assert classify_suite(ran(6), report).status == "build"
+
+
+def test_category_only_in_the_results_store_still_classifies():
+    # pytest's JUnit writer drops properties added to a setup report: the store has them.
+    report = parse_junit(junit(failed("test_a", "could not initialise", tag="error")))
+    stored = [StoredResult("tests_hil/test_x.py::test_a", "error", "model", "ModelRejected: ...")]
+    v = classify_suite(ran(1), report, stored)
+    assert (v.status, v.category) == ("unsupported", "model")
+
+
+def test_link_failure_with_a_crashed_twin_is_a_crash():
+    report = parse_junit(junit(failed("test_a", "peer closed", "link", tag="error")))
+    twin_log = "Fatal Python error: Segmentation fault\n\nCurrent thread ...\n"
+    v = classify_suite(ran(6), report, device_log=twin_log)
+    assert v.status == "crash"
+    assert "Segmentation fault" in v.error
+
+
+def test_signal_is_a_crash_named_by_the_signal():
+    v = classify_suite(ran(-signal.SIGSEGV, "Fatal Python error: Segmentation fault"), None)
+    assert (v.status, v.category) == ("crash", "SIGSEGV")
+
+
+def test_timeout_kill_is_timeout():
+    v = classify_suite(ran(None, "collected 13 items", timed_out=True), None)
+    assert (v.status, v.category) == ("timeout", "cell-timeout")
+
+
+def test_collection_import_error_is_install():
+    out = "ImportError while importing test module\nModuleNotFoundError: No module named 'x'"
+    assert classify_suite(ran(2, out), None).status == "install"
+
+
+@pytest.mark.parametrize(("code", "status"), [(3, "crash"), (4, "timeout"), (5, "timeout")])
+def test_other_pytest_statuses(code, status):
+    assert classify_suite(ran(code), None).status == status
+
+
+def test_probe_import_failure_is_install():
+    report = {"ok": False, "stage": "import", "error": "ImportError: undefined symbol: X"}
+    v = classify_probe(ran(3), report)
+    assert (v.status, v.stage) == ("install", "probe")
+
+
+def test_probe_numpy_abi_failure_at_create_is_install():
+    report = {
+        "ok": False,
+        "stage": "create",
+        "error": "SystemError: returned a result with an exception set",
+        "log": "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.4.6",
+    }
+    assert classify_probe(ran(4), report).status == "install"
+
+
+def test_probe_rejection_is_unsupported_with_the_runtime_reason():
+    report = {
+        "ok": False,
+        "stage": "create",
+        "error": "RuntimeError: TFLM failed to allocate tensors",
+        "log": "FullyConnected per-channel quantization not yet supported.",
+    }
+    v = classify_probe(ran(4), report)
+    assert v.status == "unsupported"
+    assert v.error.startswith("FullyConnected per-channel quantization not yet supported.")
+
+
+def test_probe_death_names_the_stage():
+    v = classify_probe(ran(-signal.SIGSEGV), {"ok": False, "stage": "invoke"})
+    assert v.status == "crash"
+    assert "during invoke" in v.error
+
+
+def test_probe_success_is_no_verdict():
+    assert classify_probe(ran(0), {"ok": True, "stage": "done"}) is None
+
+
+def test_converter_abort_is_a_crash_with_the_llvm_line():
+    out = (
+        "loc(fused[...]): error: missing attribute 'value'\n"
+        "LLVM ERROR: Failed to infer result type(s).\n"
+    )
+    v = classify_convert(ran(-signal.SIGABRT, out), {"ok": False, "stage": "convert"})
+    assert (v.status, v.category) == ("crash", "SIGABRT")
+    assert "LLVM ERROR" in v.error
+
+
+def test_converter_error_is_unsupported():
+    report = {"ok": False, "stage": "convert", "error": "ConfigError: TFLite conversion failed"}
+    assert classify_convert(ran(4), report).status == "unsupported"
+
+
+def test_env_failure_is_install_naming_the_requirements():
+    v = classify_env_failure(["tflite-micro==0.dev1"], "No matching distribution found")
+    assert v.status == "install"
+    assert "tflite-micro==0.dev1" in v.error
+
+
+def test_junit_rejects_other_xml():
+    with pytest.raises(ValueError):
+        parse_junit("<html></html>")
