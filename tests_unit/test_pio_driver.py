@@ -307,3 +307,16 @@ def test_flash_decision_table():
         must_flash(nothing, image, reflash=False, no_flash=True, where="p")
     with pytest.raises(ConfigError):
         must_flash(current, image, reflash=True, no_flash=True, where="p")
+
+
+def test_a_failed_rebuild_leaves_no_stale_build_behind(tmp_path, elf):
+    bench = Bench("nano33", elf)
+    image = bench.driver(tmp_path).build(MODEL)
+    main = Path(image.extra["project"]) / "src" / "main.cpp"
+    main.write_text(main.read_text() + "\n// edited\n")
+    bench.build_rc = 1
+    with pytest.raises(BuildError):
+        bench.driver(tmp_path).build(MODEL)
+    bench.build_rc = 0
+    bench.driver(tmp_path).build(MODEL)  # must build again, not trust the old ELF
+    assert len(bench.builds) == 3

@@ -189,19 +189,27 @@ class PioDriver(BoardDriver):
         env = self.spec.platformio.env
         project = self.cache_root / "images" / self.spec.id / ident[:16]
         elf = pio_cmd.firmware_elf(project, env)
-        if not self._built(project, ident, pins):
-            write_files(project, files)
-            if self.options.no_flash:
-                # Nothing will be uploaded: the board must already carry this image.
-                return self._image(model, ident, inputs.arena_size, None, project, pins, warnings)
-            self._compile(project, pins)
-            if not elf.is_file():
-                raise BuildError(
-                    f"pio run succeeded but left no {elf}: see {self._log_path('build')}"
-                )
-            sizes = read_elf_sizes(elf)
-            check_fits(self.spec, sizes, limits, inputs.arena_size)
-            (project / ".pio" / BUILT_STAMP).write_text(ident)
+        stamp = project / ".pio" / BUILT_STAMP
+        project.parent.mkdir(parents=True, exist_ok=True)
+        # Two runs building one image (two boards of a kind, one model) take turns: the
+        # second finds the first one's build.
+        with FileLock(f"{project}.lock"):
+            if not self._built(project, ident, pins):
+                write_files(project, files)
+                stamp.unlink(missing_ok=True)
+                if self.options.no_flash:
+                    # Nothing will be uploaded: the board must already carry this image.
+                    return self._image(
+                        model, ident, inputs.arena_size, None, project, pins, warnings
+                    )
+                self._compile(project, pins)
+                if not elf.is_file():
+                    raise BuildError(
+                        f"pio run succeeded but left no {elf}: see {self._log_path('build')}"
+                    )
+                sizes = read_elf_sizes(elf)
+                check_fits(self.spec, sizes, limits, inputs.arena_size)
+                stamp.write_text(ident)
         return self._image(model, ident, inputs.arena_size, elf, project, pins, warnings)
 
     def _built(self, project: Path, ident: str, pins: Pins) -> bool:
