@@ -148,3 +148,20 @@ def test_representative_of_the_wrong_shape_or_with_nan_is_refused(tiny: Any,
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ConfigError, match="not finite"):
         convert_int8(tiny, bad)
+
+
+def test_dense_layers_are_per_tensor_unless_asked(tiny: Any, samples: np.ndarray,
+                                                  int8_model: bytes) -> None:
+    """The Arduino TFLM library runs per-channel FULLY_CONNECTED with one scale (wrong answers,
+    no error): by default dense weights are per tensor; convolutions stay per channel."""
+
+    def weights_per_channel(data: bytes) -> dict[str, bool]:
+        m = TfliteModel(data)
+        return {op.name: m.tensors[op.inputs[1]].per_channel for op in m.ops
+                if op.name in ("CONV_2D", "FULLY_CONNECTED")}
+
+    from harness.model.convert import convert_int8
+
+    assert weights_per_channel(int8_model) == {"CONV_2D": True, "FULLY_CONNECTED": False}
+    per_channel = convert_int8(tiny, samples, per_channel_dense=True)
+    assert weights_per_channel(per_channel) == {"CONV_2D": True, "FULLY_CONNECTED": True}

@@ -1,8 +1,8 @@
 """Known numeric gaps of a pinned TFLM library for a given model, found before anything is built.
 
 Each rule names a TFLM ref (the Arduino library's git commit) and a model feature that ref gets
-wrong without an error. They were measured: the firmware's backend on QEMU against the TFLM
-host runtime (firmware/tools/qemu_check/check.py).
+wrong without an error. They were measured: the firmware's backend built with that library,
+run on QEMU and compared with the TFLM host runtime (docs/firmware.md).
 """
 
 from __future__ import annotations

@@ -76,7 +76,11 @@ def load_keras(path: str | os.PathLike[str]) -> KerasModel:
 
 
 def convert_int8(
-    model: ModelSource, representative: np.ndarray | Sequence[np.ndarray], *, int8_io: bool = True
+    model: ModelSource,
+    representative: np.ndarray | Sequence[np.ndarray],
+    *,
+    int8_io: bool = True,
+    per_channel_dense: bool = False,
 ) -> bytes:
     """Full integer quantisation: every op int8 (``TFLITE_BUILTINS_INT8``), as TFLM runs best.
 
@@ -86,6 +90,10 @@ def convert_int8(
 
     With ``int8_io`` the model's inputs and outputs are int8 too. Without it they stay float32
     and the converter adds QUANTIZE and DEQUANTIZE at the edges.
+
+    Dense (FULLY_CONNECTED) weights are quantised per tensor unless ``per_channel_dense``: the
+    Arduino TFLM library (2023) runs per-channel FULLY_CONNECTED weights with one scale and
+    silently gives other answers (docs/firmware.md). Convolutions stay per channel.
     """
     import tensorflow as tf
 
@@ -102,6 +110,11 @@ def convert_int8(
     if int8_io:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+    # A private switch (TF >= 2.16); older converters quantise dense layers per tensor anyway.
+    if hasattr(converter, "_experimental_disable_per_channel_quantization_for_dense_layers"):
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = (
+            not per_channel_dense
+        )
     return _run(converter)
 
 
