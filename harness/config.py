@@ -64,5 +64,6 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         no_flash=opt.no_flash,
         log_dir=_path(cwd, opt.hil_log_dir),
         baud=opt.link_baud,
+        lock_timeout=opt.lock_timeout,
     )
     return HilConfig(opt.board, spec, simulated, paths[0], paths[1], paths[2], gates, options)

@@ -40,6 +40,12 @@ class DeviceTimeout(HilError):
     category = "timeout"
 
 
+class BoardBusy(HilError):
+    """Another process held the board for longer than this one would wait."""
+
+    category = "timeout"
+
+
 class DeviceRebooted(HilError):
     category = "device"
 

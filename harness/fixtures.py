@@ -54,7 +54,10 @@ def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
 @pytest.fixture(scope="session")
 def hil_driver(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
     driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
-        spec=hil_config.spec, simulated=hil_config.simulated, options=hil_config.driver_options
+        spec=hil_config.spec,
+        simulated=hil_config.simulated,
+        options=hil_config.driver_options,
+        config=pytestconfig,
     )
     yield driver
     driver.close()
@@ -107,6 +110,8 @@ def dut(
             f"{' (latency estimated)' if info.clock_estimated else ''}",
         }
     )
+    for n, warning in enumerate(image.extra.get("warnings", []), 1):
+        summary[f"warning {n}"] = warning
     for key, value in summary.items():
         record_testsuite_property(key, value)
     yield device

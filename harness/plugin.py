@@ -52,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="validation gates file (default: <model>.gates.toml or gates.toml beside it)",
     )
     add("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
+    add("--lock-timeout", type=float,
+        help="seconds to wait for a board another run holds [$TFLM_HIL_LOCK_TIMEOUT or 600]")
     add("--reflash", action="store_true", help="flash even if the image is current")
     add("--no-flash", action="store_true", help="never flash; refuse a stale image")
     add("--link-baud", type=int, help="twin only: simulate a UART at this baud rate")
@@ -123,6 +125,9 @@ def pytest_runtest_makereport(
         report.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
+        if report.when == "setup" and exc.category in INFRA_CATEGORIES:
+            # no device: every later test would fail the same way; stop, once, with the cause
+            item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
     if report.when == "call" and "dut" in getattr(item, "fixturenames", ()):
         device = device_summary(item.config)
         if device:

@@ -57,8 +57,9 @@ class RunRecorder:
 def failure_message(report: pytest.TestReport) -> str:
     """The assertion or exception message (not the traceback's file:line), or the skip reason."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and getattr(crash, "message", ""):
-        return str(crash.message)
+    message = getattr(crash, "message", None)
+    if message:
+        return str(message)
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     text = report.longreprtext.strip() if report.failed else ""

@@ -137,3 +137,15 @@ def test_collecting_the_suite_imports_no_tensorflow():
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "LOADED []" in run.stdout, run.stdout[-2000:]
+
+
+def test_no_board_attached_is_an_infrastructure_failure_naming_the_fix(tmp_path):
+    """No Nano 33 on this machine: the run stops at once (the subprocess timeout bounds it),
+    as an infrastructure failure, never a pass or a model failure."""
+    run = run_suite(tmp_path, "--board=nano33")
+    assert run.returncode == 6, run.stdout[-3000:]
+    assert "[link] (infrastructure)" in run.stdout
+    assert "no Arduino Nano 33 BLE" in run.stdout and "found:" in run.stdout
+    assert "--board=sim:nano33" in run.stdout
+    assert "Interrupted: tflm-hil: no device to test (link)" in run.stdout
+    assert " passed" not in run.stdout.splitlines()[-1]

@@ -46,6 +46,10 @@ class BoardSpec:
     platformio: PlatformioSpec
     footprint_flash_bytes: int
     footprint_ram_bytes: int
+    # what the application may use once the bootloader and the core's reserved regions are
+    # taken: the limits a real image and the twin's image are checked against
+    app_flash_bytes: int = 0
+    app_ram_bytes: int = 0
 
 
 def _board(board_id: str, d: dict) -> BoardSpec:
@@ -74,6 +78,8 @@ def _board(board_id: str, d: dict) -> BoardSpec:
             platformio=PlatformioSpec(**d["platformio"]),
             footprint_flash_bytes=int(d["footprint"]["flash_bytes"]),
             footprint_ram_bytes=int(d["footprint"]["ram_bytes"]),
+            app_flash_bytes=int(d.get("app_flash_bytes", d["flash_bytes"])),
+            app_ram_bytes=int(d.get("app_ram_bytes", d["ram_bytes"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"board catalog entry {board_id!r} is invalid: {exc!r}") from exc

@@ -52,6 +52,7 @@ class DriverOptions:
     no_flash: bool = False
     log_dir: Path | None = None
     baud: int | None = None
+    lock_timeout: float | None = None  # seconds to wait for a board another run holds
 
 
 class BoardDriver(abc.ABC):

@@ -1,17 +1,12 @@
 """How much flash and static RAM a board leaves to the application, and the check against it.
 
-The limits are the catalog's optional ``app_flash_bytes`` / ``app_ram_bytes`` (the chip's
-totals minus the bootloader and the core's reserved regions); an entry without them falls
-back to ``flash_bytes`` / ``ram_bytes``.
+The limits are the catalog's ``app_flash_bytes`` / ``app_ram_bytes`` (the chip's totals minus
+the bootloader and the core's reserved regions; ``flash_bytes`` / ``ram_bytes`` when absent).
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from ..errors import BuildError
 from ..firmware.elfsize import ElfSizes
@@ -24,18 +19,8 @@ class AppLimits:
     ram_bytes: int
 
 
-@cache
-def _catalog_tables() -> dict:
-    text = resources.files("harness").joinpath("data/boards.toml").read_text()
-    return dict(tomllib.loads(text).get("boards", {}))
-
-
-def app_limits(spec: BoardSpec, tables: Mapping[str, Mapping] | None = None) -> AppLimits:
-    entry = (tables if tables is not None else _catalog_tables()).get(spec.id, {})
-    return AppLimits(
-        flash_bytes=int(entry.get("app_flash_bytes", spec.flash_bytes)),
-        ram_bytes=int(entry.get("app_ram_bytes", spec.ram_bytes)),
-    )
+def app_limits(spec: BoardSpec) -> AppLimits:
+    return AppLimits(flash_bytes=spec.app_flash_bytes, ram_bytes=spec.app_ram_bytes)
 
 
 def _kib(n: int) -> str:

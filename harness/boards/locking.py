@@ -22,17 +22,11 @@ from pathlib import Path
 
 import filelock
 
-from ..errors import HilError
+from ..errors import BoardBusy
 
 LOCK_DIR_VAR = "TFLM_HIL_LOCK_DIR"
 LOCK_TIMEOUT_VAR = "TFLM_HIL_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 600.0
-
-
-class BoardBusy(HilError):
-    """Another process held the board for longer than this one would wait."""
-
-    category = "timeout"
 
 
 def lock_dir() -> Path:

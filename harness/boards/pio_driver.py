@@ -149,7 +149,7 @@ class PioDriver(BoardDriver):
         self._prober = prober or probe_image
         self._touch = touch or touch_1200
         self._emit = progress or log.info
-        self._lock_timeout = lock_timeout
+        self._lock_timeout = lock_timeout if lock_timeout is not None else self.options.lock_timeout
         self._cache = cache
         self._sleep = sleep
         self._clock = clock

@@ -78,19 +78,19 @@ def plan_image(
         arena_size = plan_arena(host_used) if host_used else board.ram_bytes // 2
     flash = board.footprint_flash_bytes + len(model.data)
     ram = board.footprint_ram_bytes + arena_size + core_size
-    if flash > board.flash_bytes:
+    if flash > board.app_flash_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s flash: model {_kib(len(model.data))} + "
             f"firmware {_kib(board.footprint_flash_bytes)} (estimated) = {_kib(flash)} > "
-            f"{_kib(board.flash_bytes)}; "
+            f"{_kib(board.app_flash_bytes)} available; "
             "shrink the model (quantize, prune, fewer filters) or pick a board with more flash"
         )
-    if ram > board.ram_bytes:
+    if ram > board.app_ram_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s RAM: arena {_kib(arena_size)} + firmware "
             f"{_kib(board.footprint_ram_bytes + core_size)} (estimated) = {_kib(ram)} > "
-            f"{_kib(board.ram_bytes)}; reduce the activations (smaller input or layers) or pick a "
-            "board with more RAM"
+            f"{_kib(board.app_ram_bytes)} available; reduce the activations (smaller input or "
+            "layers) or pick a board with more RAM"
         )
     cycles = estimate_cycles(model, board.cpu)["total"]
     ident = hashlib.sha256(
