@@ -95,7 +95,7 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(trylast=True)
 def pytest_tflm_hil_make_driver(
-    spec: BoardSpec, simulated: bool, options: DriverOptions
+    spec: BoardSpec, simulated: bool, options: DriverOptions, config: pytest.Config
 ) -> BoardDriver:
     if simulated:
         from .sim.driver import SimDriver
@@ -103,7 +103,13 @@ def pytest_tflm_hil_make_driver(
         return SimDriver(spec, options)
     from .boards.pio_driver import PioDriver
 
-    return PioDriver(spec, options)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(line: str) -> None:  # builds and uploads take minutes: show where they are
+        if reporter is not None:
+            reporter.write_line(f"tflm-hil: {line}")
+
+    return PioDriver(spec, options, progress=progress)
 
 
 # ---- reporting ----------------------------------------------------------------------------
