@@ -14,11 +14,9 @@ do) leaves its stage there for the parent to classify.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,34 +31,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@contextlib.contextmanager
-def per_tensor_dense_layers() -> Iterator[None]:
-    """Sets the converter option TFLM's error names for runtimes without per-channel
-    FULLY_CONNECTED. harness.model.convert does not expose its converter, so the converter
-    it creates is given the option on its way out."""
-    import tensorflow as tf
-
-    original = tf.lite.TFLiteConverter.from_keras_model
-
-    def patched(model: Any) -> Any:
-        converter = original(model)
-        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-        return converter
-
-    tf.lite.TFLiteConverter.from_keras_model = patched
-    try:
-        yield
-    finally:
-        tf.lite.TFLiteConverter.from_keras_model = original
-
-
 def convert(keras: Path, calibration: Path, per_channel_dense: bool) -> bytes:
     from ..model.convert import convert_int8
 
     with np.load(calibration) as data:
         samples = data["x"]
-    with per_tensor_dense_layers() if not per_channel_dense else contextlib.nullcontext():
-        return convert_int8(keras, samples)
+    return convert_int8(keras, samples, per_channel_dense=per_channel_dense)
 
 
 def write_vectors(source: Path | None, out: Path, float_inputs: bool) -> None:
