@@ -129,6 +129,8 @@ def pytest_runtest_makereport(
     exc = call.excinfo.value if call.excinfo else None
     if isinstance(exc, HilError) and report.failed:
         report.user_properties.append(("failure_category", exc.category))
+        # JUnit XML takes a test's properties from the item: a setup error's category too
+        item.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
