@@ -56,8 +56,9 @@ def test_pins_resolve_from_the_environment_in_every_env(project):
     cfg = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})
     assert cfg["hil"]["tflm_ref"] == "0123abcd"
     envs = [s for s in cfg if s.startswith("env:")]
-    assert {f"env:{b.platformio.env}" for b in CATALOG.values()} <= set(envs)
-    for section in envs:
+    test_envs = {f"env:{b.platformio.env}" for b in CATALOG.values()}
+    assert test_envs <= set(envs)
+    for section in sorted(test_envs):
         opts = cfg[section]
         assert opts["lib_deps"] == [
             "https://github.com/tensorflow/tflite-micro-arduino-examples.git#0123abcd"
@@ -359,3 +360,22 @@ def test_upload_failures_are_classified(tmp_path, tail, hint):
     err = pio_cmd.upload_failure(tail, tmp_path / "u.log", "/dev/ttyACM1")
     assert isinstance(err, FlashError) and err.category == "flash"
     assert hint in str(err) and "/dev/ttyACM1" in str(err)
+
+
+def test_forwarder_env_builds_the_forwarder_alone(project):
+    """The data-forwarder firmware: the core's forwarder and the IMU, no model, no TFLM."""
+    opts = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})[
+        "env:nano33ble_forwarder"
+    ]
+    assert opts["board"] == "nano33ble"
+    assert "-DHIL_FORWARDER" in opts["build_flags"]
+    assert opts["build_src_filter"] == ["+<forwarder_main.cpp>"]
+    assert [d.split("@")[0].strip() for d in opts["lib_deps"]] == [
+        "arduino-libraries/Arduino_LSM9DS1"
+    ]
+    src = (project / "src" / "forwarder_main.cpp").read_text()
+    assert '#include "hil_forwarder.h"' in src and "#ifdef HIL_FORWARDER" in src
+    assert (project / "src" / "main.cpp").read_text().startswith("//") and (
+        "#ifndef HIL_FORWARDER" in (project / "src" / "main.cpp").read_text()
+    )
+

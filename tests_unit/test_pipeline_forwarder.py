@@ -137,6 +137,13 @@ def test_twin_forwards_a_csv_and_collect_reads_it_back(tmp_path: Path):
     got = read_csv(out, shape=(4, 2))
     assert list(got.labels) == labels
     assert np.allclose(got.x, values, atol=5e-5)  # 4 decimals on the wire
+    # --label: only the windows recorded under that label are kept, the rest counted
+    with start_forward_twin("sim:nano33", shaped) as twin:
+        walk = tmp_path / "walk.csv"
+        result = collect(CollectOptions(output=walk, source=f"serial:{twin.port}", timeout=10,
+                                        label="walk"))
+    assert list(read_csv(walk, shape=(4, 2)).labels) == ["walk"] * 4
+    assert "collected 4 rows" in result.summary
 
 
 def test_twin_forward_mode_refuses_a_bad_csv(tmp_path: Path):

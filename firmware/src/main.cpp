@@ -1,5 +1,6 @@
 // tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core).
 // The core does the protocol; this file gives it bytes, a clock, a boot id and a backend.
+#ifndef HIL_FORWARDER  // the data-forwarder build (forwarder_main.cpp) has no model
 #include <Arduino.h>
 #include <string.h>
 
@@ -109,3 +110,4 @@ void loop() {
   }
   tx_flush();
 }
+#endif  // HIL_FORWARDER

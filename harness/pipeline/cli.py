@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=c["serial_timeout_s"],
                    help="serial: stop after this many seconds without a window [%(default)s]")
     s.add_argument("--baud", type=int, default=115200, help="serial: baud rate [%(default)s]")
+    s.add_argument("--label", help="serial: tell the board what it records now; keep only that")
     _common(s)
 
     s = sub.add_parser("preprocess", help="split, fit and apply the recorded preprocessing")
@@ -95,7 +96,7 @@ def run_pipeline_step(args: argparse.Namespace) -> int:
         result = collect(CollectOptions(
             output=args.output, source=args.source, seed=args.seed, limit=args.limit,
             shape=parse_shape(args.shape), windows=args.windows, timeout=args.timeout,
-            baud=args.baud, force=args.force))
+            baud=args.baud, label=args.label, force=args.force))
     elif args.command == "preprocess":
         from .prepare import PreprocessOptions, preprocess
 

@@ -30,6 +30,7 @@ class CollectOptions:
     windows: int | None = None  # serial: stop after this many windows
     timeout: float = 30.0  # serial: stop after this long without a window
     baud: int = 115200
+    label: str | None = None  # serial: the label of what the board records now
     force: bool = False
 
 
@@ -133,6 +134,7 @@ def _from_serial(port: str, opts: CollectOptions) -> tuple[Dataset, dict]:
         parser, windows = read_windows(
             link, max_windows=opts.windows, idle_timeout=opts.timeout,
             on_window=(lambda n: progress.update(n)) if progress else None,
+            label=opts.label,
         )
     finally:
         link.close()

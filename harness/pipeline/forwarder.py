@@ -174,13 +174,19 @@ def read_windows(
     max_windows: int | None,
     idle_timeout: float,
     on_window: Callable[[int], None] | None = None,
+    label: str | None = None,
 ) -> tuple[StreamParser, list[Window]]:
     """Reads until ``@D``, ``max_windows`` windows, or ``idle_timeout`` without a new window.
 
     It first writes a newline: the twin (and a glue that waits for its host) starts then.
+    With ``label`` it first tells the board what it is recording (``label NAME``, as the
+    forwarder firmware reads it) and keeps only windows with that label: the ones already on
+    their way under the previous label are dropped and counted.
     """
     parser = StreamParser()
     windows: list[Window] = []
+    if label is not None:
+        link.write(f"label {label}\n".encode())
     link.write(b"\n")
     buf = b""
     last = time.monotonic()
@@ -194,13 +200,16 @@ def read_windows(
         *lines, buf = buf.split(b"\n")
         for raw in lines:
             w = parser.feed(raw)
-            if w is not None:
+            if w is not None and label is not None and w.label != label:
+                parser.stats.drop("another label")
+            elif w is not None:
                 windows.append(w)
                 last = time.monotonic()
                 if on_window:
                     on_window(len(windows))
                 if max_windows is not None and len(windows) >= max_windows:
                     break
+    link.write(b"stop\n")  # the forwarder firmware stops streaming; the twin ignores it
     return parser, windows
 
 
