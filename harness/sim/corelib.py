@@ -128,6 +128,52 @@ class CoreLibrary:
         return int(self.lib.hil_crc32(crc, data, len(data)))
 
 
+class Callbacks:
+    """The backend and platform structs a C module is given, and the Python callables behind
+    them: kept alive here for as long as the module may call them."""
+
+    def __init__(
+        self,
+        be: Backend,
+        write: Callable[[bytes], None],
+        cycles: Callable[[], int],
+        reset: Callable[[], None] | None = None,
+    ):
+        self._strings: dict[str, ctypes.Array[ctypes.c_char]] = {}
+
+        def tensor(_ctx, output, index, out):
+            out[0] = be.tensor(bool(output), int(index))
+            return 0
+
+        def do_write(_ctx, data, n):
+            write(ctypes.string_at(data, n))
+
+        self.backend = BackendC(
+            None,
+            INIT_ERROR(lambda _ctx: self._cstr(be.init_error())),
+            TENSOR_COUNT(lambda _ctx, output: be.tensor_count(bool(output))),
+            TENSOR(tensor),
+            INVOKE(lambda _ctx: be.invoke()),
+            LAST_ERROR(lambda _ctx: self._cstr(be.last_error())),
+            ARENA_USED(lambda _ctx: be.arena_used()),
+        )
+        self.platform = PlatformC(
+            None,
+            WRITE(do_write),
+            CYCLES(lambda _ctx: cycles() & 0xFFFFFFFF),
+            STACK_USED(),  # the host cannot measure a board stack: reported as 0
+            RESET(lambda _ctx: reset()) if reset else RESET(),  # NULL: RESET is refused
+        )
+
+    def _cstr(self, text: str | None) -> int | None:
+        if text is None:
+            return None
+        buf = self._strings.get(text)
+        if buf is None:
+            buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
+        return ctypes.addressof(buf)
+
+
 class Core:
     """One instance of the device core, driven from Python."""
 
@@ -142,45 +188,12 @@ class Core:
     ):
         self.lib = lib
         self._mem = ctypes.create_string_buffer(lib.core_size)
-        self._strings: dict[str, ctypes.Array[ctypes.c_char]] = {}
-        self._keep = self._callbacks(backend, write, cycles, reset)
+        self._callbacks = Callbacks(backend, write, cycles, reset)
         self._info = info
-        be, plat = self._keep
-        lib.lib.hil_core_init(self._mem, ctypes.byref(info), ctypes.byref(plat), ctypes.byref(be))
-
-    def _cstr(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        buf = self._strings.get(text)
-        if buf is None:
-            buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
-        return ctypes.addressof(buf)
-
-    def _callbacks(self, be: Backend, write, cycles, reset) -> tuple[BackendC, PlatformC]:
-        def tensor(_ctx, output, index, out):
-            out[0] = be.tensor(bool(output), int(index))
-            return 0
-
-        def do_write(_ctx, data, n):
-            write(ctypes.string_at(data, n))
-
-        backend = BackendC(
-            None,
-            INIT_ERROR(lambda _ctx: self._cstr(be.init_error())),
-            TENSOR_COUNT(lambda _ctx, output: be.tensor_count(bool(output))),
-            TENSOR(tensor),
-            INVOKE(lambda _ctx: be.invoke()),
-            LAST_ERROR(lambda _ctx: self._cstr(be.last_error())),
-            ARENA_USED(lambda _ctx: be.arena_used()),
+        cb = self._callbacks
+        lib.lib.hil_core_init(
+            self._mem, ctypes.byref(info), ctypes.byref(cb.platform), ctypes.byref(cb.backend)
         )
-        platform = PlatformC(
-            None,
-            WRITE(do_write),
-            CYCLES(lambda _ctx: cycles() & 0xFFFFFFFF),
-            STACK_USED(),  # the host cannot measure a board stack: reported as 0
-            RESET(lambda _ctx: reset()) if reset else RESET(),
-        )
-        return backend, platform
 
     def announce(self) -> None:
         self.lib.lib.hil_core_announce(self._mem)

@@ -11,23 +11,7 @@ import ctypes
 from collections.abc import Callable
 
 from ..errors import BuildError
-from .corelib import (
-    ARENA_USED,
-    CYCLES,
-    INIT_ERROR,
-    INVOKE,
-    LAST_ERROR,
-    RESET,
-    STACK_USED,
-    TENSOR,
-    TENSOR_COUNT,
-    WRITE,
-    Backend,
-    BackendC,
-    CoreLibrary,
-    InfoC,
-    PlatformC,
-)
+from .corelib import Backend, Callbacks, CoreLibrary, InfoC
 
 u8, u32 = ctypes.c_uint8, ctypes.c_uint32
 
@@ -103,7 +87,6 @@ class MlperfCore:
     ):
         self.cdll = _bind(lib)
         self._mem = ctypes.create_string_buffer(self.cdll.hil_mlperf_sizeof())
-        self._strings: dict[str, ctypes.Array[ctypes.c_char]] = {}
         # The db buffer is the glue's on a board (static RAM); here Python owns it.
         self._db = (u8 * max(db_bytes, 1))()
         self._vendor = vendor.encode()
@@ -116,51 +99,15 @@ class MlperfCore:
             db_bytes,
             min_decimals,
         )
-        self._keep = self._callbacks(backend, write, cycles)
-        be, plat = self._keep
+        # the text protocol has no reset command: no reset callback
+        self._callbacks = Callbacks(backend, write, cycles)
         self.cdll.hil_mlperf_init(
             self._mem,
             ctypes.byref(info),
             ctypes.byref(self._cfg),
-            ctypes.byref(plat),
-            ctypes.byref(be),
+            ctypes.byref(self._callbacks.platform),
+            ctypes.byref(self._callbacks.backend),
         )
-
-    def _cstr(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        buf = self._strings.get(text)
-        if buf is None:
-            buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
-        return ctypes.addressof(buf)
-
-    def _callbacks(
-        self, be: Backend, write: Callable[[bytes], None], cycles: Callable[[], int]
-    ) -> tuple[BackendC, PlatformC]:
-        def tensor(_ctx, output, index, out):
-            out[0] = be.tensor(bool(output), int(index))
-            return 0
-
-        def do_write(_ctx, data, n):
-            write(ctypes.string_at(data, n))
-
-        backend = BackendC(
-            None,
-            INIT_ERROR(lambda _ctx: self._cstr(be.init_error())),
-            TENSOR_COUNT(lambda _ctx, output: be.tensor_count(bool(output))),
-            TENSOR(tensor),
-            INVOKE(lambda _ctx: be.invoke()),
-            LAST_ERROR(lambda _ctx: self._cstr(be.last_error())),
-            ARENA_USED(lambda _ctx: be.arena_used()),
-        )
-        platform = PlatformC(
-            None,
-            WRITE(do_write),
-            CYCLES(lambda _ctx: cycles() & 0xFFFFFFFF),
-            STACK_USED(),
-            RESET(),  # the text protocol has no reset command
-        )
-        return backend, platform
 
     def announce(self) -> None:
         self.cdll.hil_mlperf_announce(self._mem)
