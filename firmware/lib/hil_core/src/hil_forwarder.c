@@ -1,6 +1,8 @@
 /* Data-forwarder mode: labelled windows of sensor values as text lines (see hil_forwarder.h). */
 #include "hil_forwarder.h"
 
+#include "hil_text.h"
+
 #include <string.h>
 
 #include "hil_core.h" /* hil_crc32 */
@@ -24,14 +26,13 @@ static void put_str(hil_forwarder_t *f, const char *s) {
   while (s && *s) put_char(f, *s++);
 }
 
+static void put_chars(hil_forwarder_t *f, const char *s, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) put_char(f, s[i]);
+}
+
 static void put_u64(hil_forwarder_t *f, uint64_t v) {
   char digits[20];
-  uint32_t n = 0;
-  do {
-    digits[n++] = (char)('0' + (int)(v % 10u));
-    v /= 10u;
-  } while (v);
-  while (n) put_char(f, digits[--n]);
+  put_chars(f, digits, hil_text_u64(digits, v));
 }
 
 static void put_hex32(hil_forwarder_t *f, uint32_t v) {
@@ -60,16 +61,8 @@ static hil_fwd_status_t fixed(double v, uint32_t decimals, uint64_t *mag, int *n
 }
 
 static void put_fixed(hil_forwarder_t *f, uint64_t mag, int neg, uint32_t decimals) {
-  uint64_t scale = pow10u(decimals);
-  if (neg && mag) put_char(f, '-');
-  put_u64(f, mag / scale);
-  if (!decimals) return;
-  put_char(f, '.');
-  uint64_t frac = mag % scale;
-  for (uint64_t div = scale / 10u; div; div /= 10u) {
-    put_char(f, (char)('0' + (int)(frac / div)));
-    frac %= div;
-  }
+  char text[HIL_TEXT_FIXED_MAX];
+  put_chars(f, text, hil_text_fixed(text, mag, neg, decimals));
 }
 
 static hil_fwd_status_t refuse(hil_forwarder_t *f, hil_fwd_status_t status) {

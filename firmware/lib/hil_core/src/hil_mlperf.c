@@ -1,6 +1,8 @@
 /* The MLPerf Tiny text protocol on the device side (see hil_mlperf.h). */
 #include "hil_mlperf.h"
 
+#include "hil_text.h"
+
 #include <string.h>
 
 #define MAX_ARGS 4u
@@ -26,14 +28,13 @@ static void out_strn(hil_mlperf_t *m, const char *s, uint32_t n) {
   for (uint32_t i = 0; s && s[i] && i < n; i++) out_char(m, s[i]);
 }
 
+static void out_chars(hil_mlperf_t *m, const char *s, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) out_char(m, s[i]);
+}
+
 static void out_u64(hil_mlperf_t *m, uint64_t v) {
   char digits[20];
-  uint32_t n = 0;
-  do {
-    digits[n++] = (char)('0' + (int)(v % 10u));
-    v /= 10u;
-  } while (v);
-  while (n) out_char(m, digits[--n]);
+  out_chars(m, digits, hil_text_u64(digits, v));
 }
 
 static void out_hex(hil_mlperf_t *m, uint8_t b) {
@@ -78,16 +79,8 @@ static void out_fixed(hil_mlperf_t *m, double v, uint32_t decimals) {
     out_str(m, neg ? "-inf" : "inf");
     return;
   }
-  uint64_t n = (uint64_t)(a * (double)scale + 0.5);
-  if (neg && n) out_char(m, '-');
-  out_u64(m, n / scale);
-  if (!decimals) return;
-  out_char(m, '.');
-  uint64_t frac = n % scale;
-  for (uint64_t div = scale / 10u; div; div /= 10u) {
-    out_char(m, (char)('0' + (int)(frac / div)));
-    frac %= div;
-  }
+  char text[HIL_TEXT_FIXED_MAX];
+  out_chars(m, text, hil_text_fixed(text, (uint64_t)(a * (double)scale + 0.5), neg, decimals));
 }
 
 /* ---- Time: the platform's 32-bit cycle counter, extended, in microseconds. */
