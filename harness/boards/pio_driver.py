@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -253,6 +254,24 @@ class PioDriver(BoardDriver):
             },
         )
 
+    def _run_pio(
+        self,
+        cmd: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        progress: pio_cmd.Progress,
+        timeout: float,
+        error: type[HilError],
+    ) -> int:
+        """Runs one PlatformIO command; a hang or a missing executable is a failure of the
+        stage (``error``: BuildError or FlashError), with the log."""
+        try:
+            return self._runner(cmd, env, log_path, progress.line, timeout)
+        except TimeoutError as exc:
+            raise error(f"{exc} (log: {log_path})") from exc
+        except OSError as exc:
+            raise error(f"cannot run PlatformIO ({shlex.join(cmd)}): {exc}") from exc
+
     def _compile(self, project: Path, pins: Pins) -> None:
         pio = pio_cmd.pio_command()
         env = pio_cmd.pio_environ(pins, self.cache_root)
@@ -263,19 +282,15 @@ class PioDriver(BoardDriver):
         # Builds with one TFLM ref share the library checkout: one at a time.
         libdeps_lock = Path(env["PLATFORMIO_LIBDEPS_DIR"] + ".lock")
         libdeps_lock.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with FileLock(str(libdeps_lock)):
-                rc = self._runner(
-                    pio_cmd.build_command(pio, project, name),
-                    env,
-                    log_path,
-                    progress.line,
-                    pio_cmd.BUILD_TIMEOUT_S,
-                )
-        except TimeoutError as exc:
-            raise BuildError(f"{exc} (log: {log_path})") from exc
-        except OSError as exc:
-            raise BuildError(f"cannot run PlatformIO ({' '.join(pio)}): {exc}") from exc
+        with FileLock(str(libdeps_lock)):
+            rc = self._run_pio(
+                pio_cmd.build_command(pio, project, name),
+                env,
+                log_path,
+                progress,
+                pio_cmd.BUILD_TIMEOUT_S,
+                BuildError,
+            )
         if rc != 0:
             raise pio_cmd.build_failure(list(progress.tail), log_path, name)
 
@@ -384,18 +399,14 @@ class PioDriver(BoardDriver):
         log_path = self._log_path("upload")
         progress = pio_cmd.Progress(f"upload {self.spec.id}", self._emit, clock=self._clock)
         before = attached_ports(self._list_ports)
-        try:
-            rc = self._runner(
-                pio_cmd.upload_command(pio, project, self.spec.platformio.env, upload_port),
-                env,
-                log_path,
-                progress.line,
-                pio_cmd.UPLOAD_TIMEOUT_S,
-            )
-        except TimeoutError as exc:
-            raise FlashError(f"{exc} (log: {log_path})") from exc
-        except OSError as exc:
-            raise FlashError(f"cannot run PlatformIO ({' '.join(pio)}): {exc}") from exc
+        rc = self._run_pio(
+            pio_cmd.upload_command(pio, project, self.spec.platformio.env, upload_port),
+            env,
+            log_path,
+            progress,
+            pio_cmd.UPLOAD_TIMEOUT_S,
+            FlashError,
+        )
         if rc != 0:
             raise pio_cmd.upload_failure(list(progress.tail), log_path, upload_port)
         back = self._find_again(
