@@ -16,13 +16,18 @@ pytestmark = pytest.mark.hil
 
 
 @pytest.mark.benchmark(timer=DEVICE_CLOCK, group="device latency", disable_gc=False)
-def test_latency(benchmark, device_kind, device_latency, dut, extras, pytestconfig):
+def test_latency(
+    benchmark, device_kind, device_latency, dut, extras, pytestconfig, record_property
+):
     lat = device_latency
     assert len(lat.cycles) == pytestconfig.option.bench_runs
     assert np.all(lat.cycles > 0), "a run took no cycles: the cycle counter is not running"
     replay = iter(lat.seconds.tolist())
     benchmark.pedantic(lambda: DEVICE_CLOCK.advance(next(replay)), rounds=len(lat.cycles))
     figures = lat.metrics()
+    for name in ("latency_us_median", "latency_us_p95", "latency_cycles_median"):
+        record_property(name, figures[name])
+    record_property("latency_estimated", lat.estimated)
     benchmark.extra_info.update(
         {
             "unit": "device seconds",

@@ -19,12 +19,14 @@ def _reference_of(metric: str) -> tuple[str, int]:
     return name, int(rest.rstrip("]")) if rest else 0
 
 
-def test_gate(gate: Gate, request, validation, dut, extras):
+def test_gate(gate: Gate, request, validation, dut, extras, record_property):
     metrics = {**validation.metrics, **memory_metrics(dut)}
     if gate.metric.startswith("latency_"):
         latency = request.getfixturevalue("device_latency")
         metrics.update(latency.metrics())
     result = gate.judge(metrics.get(gate.metric))
+    if result.value is not None:
+        record_property(gate.metric, result.value)  # into the JUnit XML
     extras.append(html_extras.html(html.table([[result.message()]], caption="gate")))
     ref, output = _reference_of(gate.metric)
     comparison = validation.find(ref, output)
