@@ -53,7 +53,7 @@ def test_an_arena_larger_than_the_ram_is_refused_with_the_figures(tmp_path):
 
 
 def test_the_launcher_reports_the_refusal_as_a_build_failure(huge_model):
-    with pytest.raises(BuildError, match="does not fit .*flash"):
+    with pytest.raises(BuildError, match=r"does not fit .*flash"):
         start_twin("nano33", huge_model)
 
 
