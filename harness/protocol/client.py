@@ -302,6 +302,9 @@ class DeviceClient:
             if not pending and exhausted:
                 return
             if not inflight and not unsent:
+                if exhausted or len(pending) >= MAX_JOBS_AHEAD:
+                    # unfinished jobs and nothing on its way to answer them: never spin
+                    resend_incomplete()
                 continue
             for frame in self._poll(0.02):
                 if isinstance(frame, BadFrame):
@@ -428,7 +431,8 @@ class DeviceClient:
 
     def _poll(self, timeout: float) -> list[Frame | BadFrame]:
         try:
-            self.link.timeout = timeout
+            if self.link.timeout != timeout:  # pyserial reconfigures the port on every set
+                self.link.timeout = timeout
             data = self.link.read(max(1, self.link.in_waiting))
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"reading from the device failed (port gone?): {exc}") from exc
