@@ -10,6 +10,7 @@ TensorFlow is imported only when a Keras model is loaded.
 from __future__ import annotations
 
 import abc
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..errors import ConfigError, ModelRejected
 from .tflite_info import TfliteModel
 from .vectors import Vectors
 
+log = logging.getLogger(__name__)
 HOST_ARENA = 64 << 20  # the host has room: never let the reference fail for arena size
 
 
@@ -68,6 +70,8 @@ class FloatReference(abc.ABC):
 
 
 class KerasReference(FloatReference):
+    BATCH = 256
+
     def __init__(self, path: Path):
         super().__init__(path)
         from .convert import load_keras  # imports TensorFlow
@@ -80,9 +84,22 @@ class KerasReference(FloatReference):
         feed = [
             x.reshape((n, *x.shape[2:])) if x.ndim > 1 and x.shape[1] == 1 else x for x in inputs
         ]
-        batch = self.keras.inputs[0].shape[0] or 256  # a fixed batch size must be honoured
+        try:
+            # Models for microcontrollers fix the batch at 1, yet most run in batches when
+            # called directly: ~20x faster than predict() one vector at a time.
+            parts = [
+                self._call([x[i : i + self.BATCH] for x in feed]) for i in range(0, n, self.BATCH)
+            ]
+            return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        except (ValueError, TypeError) as exc:  # a layer that needs the declared batch size
+            log.info("batched float reference failed (%s); one vector at a time", exc)
+        batch = self.keras.inputs[0].shape[0] or self.BATCH
         out = self.keras.predict(feed if len(feed) > 1 else feed[0], batch_size=batch, verbose=0)
         return [np.asarray(o) for o in (out if isinstance(out, list) else [out])]
+
+    def _call(self, feed: list[np.ndarray]) -> list[np.ndarray]:
+        out = self.keras(feed if len(feed) > 1 else feed[0], training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
 
 
 class TfliteFloatReference(FloatReference):
