@@ -52,7 +52,9 @@ def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
 
 
 @pytest.fixture(scope="session")
-def hil_driver(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
+def board(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
+    """The board: its catalog entry (``board.spec``), whether it is a twin
+    (``board.simulated``), and the driver that builds, flashes and links to it."""
     driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
         spec=hil_config.spec,
         simulated=hil_config.simulated,
@@ -67,7 +69,7 @@ def hil_driver(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[B
 def dut(
     pytestconfig: pytest.Config,
     hil_config: HilConfig,
-    hil_driver: BoardDriver,
+    board: BoardDriver,
     hil_model: TfliteModel,
     record_testsuite_property,
 ) -> Iterator[Dut]:
@@ -80,7 +82,7 @@ def dut(
             model_path=str(hil_config.model),
             model_hash=hil_model.sha256,
         )
-    device = open_dut(hil_driver, hil_model, hil_config.driver_options.log_dir)
+    device = open_dut(board, hil_model, hil_config.driver_options.log_dir)
     info, image = device.info, device.image
     if rec and rec.run_id is not None:
         rec.store.set_device(

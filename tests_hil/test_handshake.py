@@ -37,8 +37,9 @@ def test_arena_used_is_reported_and_fits(dut):
     assert info.arena_size + dut.image.board.footprint_ram_bytes <= dut.image.board.ram_bytes
 
 
-def test_simulated_figures_are_labelled_estimated(dut, hil_config):
+def test_simulated_figures_are_labelled_estimated(dut, board):
     """A twin's clock is a cost model: its latency must never pass for a measurement."""
-    assert dut.info.simulated == hil_config.simulated
-    assert dut.info.clock_estimated == hil_config.simulated
-    assert dut.image.estimated == hil_config.simulated
+    assert dut.info.simulated == board.simulated
+    assert dut.info.clock_estimated == board.simulated
+    assert dut.image.estimated == board.simulated
+    assert dut.info.board == board.spec.id
