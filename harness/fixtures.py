@@ -22,7 +22,7 @@ from .model.reference import FloatReference, HostTflm, align_outputs
 from .model.tflite_info import TfliteModel
 from .model.vectors import Vectors, generate_vectors, load_vectors
 from .protocol.messages import Result
-from .recorder import recorder
+from .recorder import RunRecorder, recorder
 from .report_state import device_summary, reference_notes, session_results
 
 log = logging.getLogger("harness")
@@ -83,41 +83,49 @@ def dut(
             model_hash=hil_model.sha256,
         )
     device = open_dut(board, hil_model, hil_config.driver_options.log_dir)
-    info, image = device.info, device.image
     if rec and rec.run_id is not None:
-        rec.store.set_device(
-            rec.run_id,
-            image_hash=info.image_hash,
-            fw_version=info.fw_version,
-            tflm_version=info.tflm_version,
-            core_version=info.core_version,
-        )
-        for name, figure in memory_metrics(device).items():
-            sized = name in ("flash_bytes", "ram_bytes") and image.estimated
-            rec.metric(name, figure, unit="B", estimated=sized)
+        _record_device(rec, rec.run_id, device)
     summary = device_summary(pytestconfig)
-    summary.update(
-        {
-            "board": f"{hil_config.board_name} ({info.board}, "
-            f"{'simulated' if info.simulated else 'real'})",
-            "firmware": info.fw_version,
-            "tflm": info.tflm_version,
-            "arduino_core": info.core_version,
-            "model_hash": info.model_hash,
-            "image_hash": info.image_hash,
-            "arena_used": f"{info.arena_used} of {info.arena_size} bytes",
-            "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes"
-            f"{' (estimated)' if image.estimated else ''}",
-            "clock": f"{info.clock_hz / 1e6:g} MHz"
-            f"{' (latency estimated)' if info.clock_estimated else ''}",
-        }
-    )
-    for n, warning in enumerate(image.extra.get("warnings", []), 1):
-        summary[f"warning {n}"] = warning
+    summary.update(describe_device(hil_config.board_name, device))
     for key, value in summary.items():
         record_testsuite_property(key, value)
     yield device
     device.close()
+
+
+def _record_device(rec: RunRecorder, run_id: int, device: Dut) -> None:
+    info, image = device.info, device.image
+    rec.store.set_device(
+        run_id,
+        image_hash=info.image_hash,
+        fw_version=info.fw_version,
+        tflm_version=info.tflm_version,
+        core_version=info.core_version,
+    )
+    for name, figure in memory_metrics(device).items():
+        sized = name in ("flash_bytes", "ram_bytes") and image.estimated
+        rec.metric(name, figure, unit="B", estimated=sized)
+
+
+def describe_device(board_name: str, device: Dut) -> dict[str, str]:
+    """The device's figures for the report's summary and the JUnit suite properties."""
+    info, image = device.info, device.image
+    described = {
+        "board": f"{board_name} ({info.board}, {'simulated' if info.simulated else 'real'})",
+        "firmware": info.fw_version,
+        "tflm": info.tflm_version,
+        "arduino_core": info.core_version,
+        "model_hash": info.model_hash,
+        "image_hash": info.image_hash,
+        "arena_used": f"{info.arena_used} of {info.arena_size} bytes",
+        "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes"
+        f"{' (estimated)' if image.estimated else ''}",
+        "clock": f"{info.clock_hz / 1e6:g} MHz"
+        f"{' (latency estimated)' if info.clock_estimated else ''}",
+    }
+    for n, warning in enumerate(image.extra.get("warnings", []), 1):
+        described[f"warning {n}"] = warning
+    return described
 
 
 @pytest.fixture(scope="session")
