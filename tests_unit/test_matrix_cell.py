@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import ConfigError
 from harness.matrix.axes import Axes, load_axes
 from harness.matrix.cell import Places, installed_tflm, run_sim_cell
+from harness.matrix.cli import main as matrix_main
 from harness.matrix.converter import convert
 from harness.matrix.result import read_result
 
@@ -131,3 +133,16 @@ def test_cell_killed_half_way_leaves_a_provisional_timeout(axes, places, tmp_pat
         True,
         "unfinished",
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["--tflm-ref", "abc"], "missing: --board (a catalog id such as nano33), --arduino-core"),
+        (["--board", "nano33", "--arduino-core", "4.5.0"], "missing: --tflm-ref"),
+    ],
+)
+def test_incomplete_hardware_cell_names_what_is_missing(argv, missing):
+    with pytest.raises(ConfigError) as info:
+        matrix_main(["run", *argv])
+    assert missing in str(info.value)

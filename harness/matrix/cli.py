@@ -17,13 +17,14 @@ import re
 import sys
 from pathlib import Path
 
+from ..boards.catalog import SIM_PREFIX
 from ..errors import ConfigError
 from ..results.store import default_db_path
 from .axes import DEFAULT_AXES, Axes, Model, Pinned, load_axes
-from .cell import Places, run_hw_cell, run_sim_cell
+from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
 from .converter import convert
 from .expect import DEFAULT_EXPECTED, judge, load_expected, render_expected
-from .report import previous_results, render
+from .report import latest, previous_results, render
 from .result import CellResult, read_results
 from .storeio import record, results_from_store
 from .toxgen import is_current, render_block, splice
@@ -61,19 +62,30 @@ def _models(axes: Axes, name: str, accept) -> list[Model]:
 def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
     base = args.dir or _default_dir(axes)
     places = Places.under(base)
-    hardware = bool(args.tflm_ref or args.arduino_core) or not args.board.startswith("sim:")
+    simulated = args.board.startswith(SIM_PREFIX)
     results: list[CellResult] = []
-    if hardware:
-        if not (args.tflm_ref and args.arduino_core) or args.board.startswith("sim:"):
+    if args.tflm_ref or args.arduino_core or not simulated:
+        missing = [
+            option
+            for option, given in (
+                ("--board (a catalog id such as nano33)", not simulated),
+                ("--tflm-ref", args.tflm_ref),
+                ("--arduino-core", args.arduino_core),
+            )
+            if not given
+        ]
+        if missing:
             raise ConfigError(
-                "a hardware cell needs --board (a catalog id), --tflm-ref and --arduino-core"
+                "a hardware cell needs --board, --tflm-ref and --arduino-core; missing: "
+                + ", ".join(missing)
+                + " (a simulated cell takes --tflm-runtime and --converter instead)"
             )
         ref = _pinned(axes.hardware.tflm_refs, args.tflm_ref, "lib")
         core = _pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
         names = axes.hardware.models if args.model == "all" else (args.model,)
         for model in (axes.model(n) for n in names):
-            probe = _result_path(base, _hw_stub(model, args.board, ref, core))
-            out = args.json if args.json and len(names) == 1 else probe
+            default = _result_path(base, hw_cell_base(model, args.board, ref, core))
+            out = args.json if args.json and len(names) == 1 else default
             results.append(
                 run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
             )
@@ -95,8 +107,6 @@ def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
                         else "is a prebuilt .tflite: use --converter prebuilt"
                     )
                 )
-            from .cell import sim_cell_base
-
             default = _result_path(base, sim_cell_base(model, runtime, converter))
             out = args.json if args.json and len(models) == 1 else default
             results.append(
@@ -124,12 +134,6 @@ def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
             + (f" — {first}" if first else "")
         )
     return 0
-
-
-def _hw_stub(model: Model, board: str, ref: Pinned, core: Pinned) -> CellResult:
-    from .cell import hw_cell_base
-
-    return hw_cell_base(model, board, ref, core)
 
 
 def cmd_convert(args: argparse.Namespace, axes: Axes) -> int:
@@ -179,8 +183,6 @@ def cmd_report(args: argparse.Namespace, axes: Axes) -> int:
 
 
 def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
-    from .report import latest
-
     results = latest(_gather(args, axes))
     expected_path = args.expected or DEFAULT_EXPECTED
     expected = load_expected(expected_path)
