@@ -19,7 +19,6 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 
 from ..results.store import ResultsStore
@@ -38,7 +37,7 @@ from .converter import Artifact, convert, load_artifact
 from .junit import parse_junit
 from .process import read_tail, run_child
 from .result import CellResult, provisional, write_result
-from .venvs import EnvSpec, ensure_env
+from .venvs import EnvSpec, ensure_env, installed_version
 
 TFLM_REF_VAR = "HIL_TFLM_REF"  # firmware/platformio.ini reads the pins from these
 ARDUINO_CORE_VAR = "HIL_ARDUINO_CORE"
@@ -71,10 +70,7 @@ def runtime_requirements(axes: Axes, runtime: Runtime) -> list[str]:
 
 
 def installed_tflm() -> str | None:
-    try:
-        return metadata.version("tflite-micro")
-    except metadata.PackageNotFoundError:
-        return None
+    return installed_version("tflite-micro")
 
 
 def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

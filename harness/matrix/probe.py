@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .child import Report, captured_stderr, reason_lines, stderr_path
+from .venvs import installed_version
 
 HOST_ARENA = 64 << 20  # the host has room: never fail for arena size
 GENERATED_VECTORS = 64
@@ -65,12 +66,7 @@ class RuntimeFailure(Exception):
 
 
 def tflm_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("tflite-micro")
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    return installed_version("tflite-micro") or "not installed"
 
 
 def main(argv: list[str] | None = None) -> int:

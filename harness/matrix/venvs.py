@@ -40,16 +40,22 @@ class EnvResult:
     output: str  # the installer's output when it failed
 
 
+def installed_version(name: str) -> str | None:
+    """The version of distribution ``name`` in this interpreter (None if absent), read without
+    importing it."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def current_env_matches(requirements: Sequence[str]) -> bool:
     """True when this interpreter already has every ``name==version`` pin (others ignored)."""
     for req in requirements:
         if "==" not in req:
             continue
         name, version = (s.strip() for s in req.split("==", 1))
-        try:
-            if metadata.version(name) != version:
-                return False
-        except metadata.PackageNotFoundError:
+        if installed_version(name) != version:
             return False
     return True
 
