@@ -187,13 +187,13 @@ def _apply(result: CellResult, verdict: Verdict) -> CellResult:
 
 def _runtime_python(
     axes: Axes, runtime: Runtime, places: Places, python: Path | None, in_env: bool
-) -> tuple[Path | None, Verdict | None, str]:
-    """The interpreter that has the cell's runtime, or the install verdict."""
+) -> tuple[Path | Verdict, str]:
+    """The interpreter that has the cell's runtime (or the install verdict), and how it was
+    found."""
     if in_env:
         have = installed_tflm()
         if have != runtime.version:
             return (
-                None,
                 Verdict(
                     "install",
                     "env",
@@ -203,16 +203,16 @@ def _runtime_python(
                 ),
                 "",
             )
-        return Path(sys.executable), None, "current (tox)"
+        return Path(sys.executable), "current (tox)"
     if python is not None:
-        return python, None, "given"
+        return python, "given"
     if installed_tflm() == runtime.version:
-        return Path(sys.executable), None, "current"
+        return Path(sys.executable), "current"
     reqs = runtime_requirements(axes, runtime)
     env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), editable=axes.root), places.venvs)
     if env.python is None:
-        return None, classify_env_failure(reqs, env.output), str(env.log)
-    return env.python, None, str(env.log)
+        return classify_env_failure(reqs, env.output), str(env.log)
+    return env.python, str(env.log)
 
 
 def run_sim_cell(
@@ -238,9 +238,8 @@ def run_sim_cell(
 
     # 2. the converter artifact
     if in_env:  # tox: the converter ran in its own env (convert-<id>) before this one
-        found = load_artifact(places.artifacts, model, converter)
-        artifact: Artifact | None = found
-        if found is None:
+        artifact = load_artifact(places.artifacts, model, converter)
+        if artifact is None:
             return _done(
                 result,
                 Verdict(
@@ -254,18 +253,16 @@ def run_sim_cell(
             )
     else:
         artifact = convert(axes, model, converter, places.artifacts, venv_root=places.venvs)
-    assert artifact is not None
     result.details["convert"] = _convert_summary(artifact.info)
     result.logs["convert"] = str(artifact.dir / "convert.log")
     if artifact.verdict is not None:
         return _done(result, artifact.verdict, out)
 
     # 3. the runtime's environment
-    py, verdict, how = _runtime_python(axes, runtime, places, python, in_env)
+    py, how = _runtime_python(axes, runtime, places, python, in_env)
     result.details["environment"] = how
-    if verdict is not None or py is None:
-        assert verdict is not None
-        return _done(result, verdict, out)
+    if isinstance(py, Verdict):
+        return _done(result, py, out)
 
     # 4. the probe
     stderr_path(work / "probe.json").unlink(missing_ok=True)
