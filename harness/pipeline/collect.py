@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from . import atomic
 from .dataset import Dataset, read_csv, write_csv
 from .progress import Progress
-from .stamp import Stamp, package_versions, record_outputs
+from .stamp import Stamp, package_versions, record_outputs, stamped_shape
 from .step import StepResult
 
 
@@ -62,7 +62,7 @@ def collect(opts: CollectOptions) -> StepResult:
         if kind == "digits":
             data, info = _digits(), {"source": "sklearn.datasets.load_digits (bundled)"}
         else:
-            data = read_csv(arg, shape=opts.shape or _stamped_shape(Path(arg)), what="source")
+            data = read_csv(arg, shape=opts.shape or stamped_shape(arg), what="source")
             info = {"source": f"csv {arg}"}
         data = _subset(data, opts.limit, opts.seed)
     stamp = Stamp("collect", recipe)
@@ -80,12 +80,6 @@ def collect(opts: CollectOptions) -> StepResult:
 def _check_output(output: Path) -> None:
     if output.suffix.lower() != ".csv":
         raise ConfigError(f"--output {output} must be a .csv file")
-
-
-def _stamped_shape(src: Path) -> tuple[int, ...] | None:
-    stamp = Stamp.load(src)
-    shape = stamp.info.get("shape") if stamp else None
-    return tuple(int(d) for d in shape) if shape else None
 
 
 def _digits() -> Dataset:

@@ -31,7 +31,7 @@ from ..sim.corelib import WRITE, CoreLibrary
 from ..sim.launcher import TwinProcess, launch
 from .config import section
 from .dataset import read_csv
-from .stamp import Stamp
+from .stamp import stamped_shape
 
 u32 = ctypes.c_uint32
 STATUS = {
@@ -137,9 +137,7 @@ def windows_of(csv_path: Path) -> tuple[np.ndarray, tuple[str, ...], int]:
     The shape comes from the file's collect stamp (window, axes); without one, a row is a
     window of single values.
     """
-    stamp = Stamp.load(csv_path)
-    shape = tuple(stamp.info.get("shape", ())) if stamp else ()
-    data = read_csv(csv_path, shape=shape or None, what="windows")
+    data = read_csv(csv_path, shape=stamped_shape(csv_path), what="windows")
     axes = int(data.shape[-1]) if len(data.shape) >= 2 else 1
     return data.x.reshape((len(data), -1, axes)), data.labels, axes
 

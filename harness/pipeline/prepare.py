@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from . import atomic
 from .dataset import Dataset, read_csv, write_csv
 from .preprocess import METHODS, Preprocessing, preprocess_path
-from .stamp import Stamp, package_versions, record_outputs
+from .stamp import Stamp, package_versions, record_outputs, stamped_shape
 from .step import StepResult
 
 
@@ -45,7 +45,7 @@ def preprocess(opts: PreprocessOptions) -> StepResult:
                           "(it is what `tflm-hil model collect --output` wrote)")
     if opts.input.resolve() == opts.output.resolve():
         raise ConfigError("--output must differ from --input: the raw data is kept as it was")
-    shape = opts.shape or _stamped_shape(opts.input)
+    shape = opts.shape or stamped_shape(opts.input)
     recipe = {
         "input_sha256": atomic.sha256_file(opts.input),
         "seed": opts.seed, "method": opts.method, "per_feature": opts.per_feature,
@@ -83,12 +83,6 @@ def preprocess(opts: PreprocessOptions) -> StepResult:
                       f"{len(raw)} rows ({len(train)} train, {len(raw) - len(train)} test), "
                       f"{opts.method} scaling fitted on the training rows -> {opts.output}; "
                       f"parameters in {record}")
-
-
-def _stamped_shape(src: Path) -> tuple[int, ...] | None:
-    stamp = Stamp.load(src)
-    shape = stamp.info.get("shape") if stamp else None
-    return tuple(int(d) for d in shape) if shape else None
 
 
 def _split(data: Dataset, test_size: float, seed: int) -> tuple[str, ...]:

@@ -95,6 +95,13 @@ class Stamp:
         return True
 
 
+def stamped_shape(data_file: str | os.PathLike[str]) -> tuple[int, ...] | None:
+    """The per-row shape a CSV's stamp records (collect and preprocess write it), if any."""
+    stamp = Stamp.load(data_file)
+    shape = stamp.info.get("shape") if stamp else None
+    return tuple(int(d) for d in shape) if shape else None
+
+
 def record_outputs(stamp: Stamp, *paths: Path) -> None:
     for p in paths:
         stamp.outputs[p.name] = atomic.sha256_file(p)
