@@ -14,6 +14,11 @@ import numpy as np
 SUFFIX = "_vs_reference_runtime"
 
 
+def save_outputs(path: Path, outputs: list[np.ndarray]) -> None:
+    """A runtime's outputs (one (N, ...) array per output tensor) as ``out0``, ``out1``..."""
+    np.savez(path, **{f"out{k}": o for k, o in enumerate(outputs)})  # type: ignore[arg-type]
+
+
 def load_outputs(path: Path) -> list[np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return [data[f"out{k}"] for k in range(len(data.files))]

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .child import Report, captured_stderr, reason_lines, stderr_path
-from .probe import run_runtime, tflm_version
+from .compare import save_outputs
+from .probe import load_inputs, run_runtime, tflm_version
 
 # Before TensorFlow loads: the plain CPU kernels, as fixtures/digits/regenerate.py uses, so
 # that the reference converter reproduces the committed example model.
@@ -111,16 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     report.update(**describe(model_path))
     # The reference runtime's outputs: computed here, where it is installed, once per model.
     report.update(stage="golden", golden_runtime=tflm_version())
-    from .probe import load_inputs
-
     model, vectors = load_inputs(model_path, vectors_path if vectors_path.is_file() else None)
     try:
         golden = run_runtime(model, vectors.inputs, report)
     except Exception as exc:
         report.update(golden_error=str(exc))
     else:
-        arrays = {f"out{k}": o for k, o in enumerate(golden)}
-        np.savez(args.out / "golden.npz", **arrays)  # type: ignore[arg-type]
+        save_outputs(args.out / "golden.npz", golden)
     report.update(stage="done", ok=True, vectors=len(vectors))
     return 0
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from .child import Report, captured_stderr, reason_lines, stderr_path
+from .compare import save_outputs
 from .venvs import installed_version
 
-HOST_ARENA = 64 << 20  # the host has room: never fail for arena size
 GENERATED_VECTORS = 64
 
 
@@ -34,31 +34,31 @@ def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vec
 
 
 def run_runtime(model, inputs: tuple[np.ndarray, ...], report: Report) -> list[np.ndarray]:
-    """Runs every vector on the installed tflite-micro; raises with TFLM's reason."""
-    from tflite_micro.python.tflite_micro import runtime
+    """Runs every vector on the installed tflite-micro, as the HIL suite's host reference does
+    (HostTflm), one vector at a time so that a failure names its vector; raises with TFLM's
+    reason."""
+    from ..errors import ModelRejected
+    from ..model.reference import HostTflm
 
     report.stage("create")
     with captured_stderr(stderr_path(report.path)) as log:
         try:
-            interp = runtime.Interpreter.from_bytes(model.data, arena_size=HOST_ARENA)
+            host = HostTflm(model)
         except Exception as exc:
             report.update(log=reason_lines(log()))
-            raise RuntimeFailure(f"{type(exc).__name__}: {exc}") from exc
+            # the runtime's own exception, not HostTflm's wrapping of it
+            cause = exc.__cause__ if isinstance(exc, ModelRejected) and exc.__cause__ else exc
+            raise RuntimeFailure(f"{type(cause).__name__}: {cause}") from exc
     report.stage("invoke")
-    n = inputs[0].shape[0]
-    outs: list[list[np.ndarray]] = [[] for _ in model.outputs]
+    per_vector: list[list[np.ndarray]] = []
     with captured_stderr(stderr_path(report.path)) as log:
-        for i in range(n):
+        for i in range(inputs[0].shape[0]):
             try:
-                for k, x in enumerate(inputs):
-                    interp.set_input(x[i], k)
-                interp.invoke()
-                for k in range(len(outs)):
-                    outs[k].append(np.array(interp.get_output(k)))
+                per_vector.append(host.run(tuple(x[i : i + 1] for x in inputs)))
             except Exception as exc:
                 report.update(log=reason_lines(log()), vector=i)
                 raise RuntimeFailure(f"vector {i}: {type(exc).__name__}: {exc}") from exc
-    return [np.stack(o) for o in outs]
+    return [np.concatenate(outs) for outs in zip(*per_vector, strict=True)]
 
 
 class RuntimeFailure(Exception):
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         # message in the log tells the classifier it is an install problem, not the model.
         report.update(error=str(exc))
         return 4
-    np.savez(args.out, **{f"out{k}": o for k, o in enumerate(outputs)})  # type: ignore[arg-type]
+    save_outputs(args.out, outputs)
     report.update(stage="done", ok=True, outputs=len(outputs))
     return 0
 
