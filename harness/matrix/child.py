@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..pipeline import atomic
 from .classify import ProcessRun
 
 # TensorFlow's and absl's start-up chatter: never a reason.
@@ -38,10 +39,7 @@ class Report:
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.data, f, default=str)
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps(self.data, default=str))
 
     def stage(self, name: str) -> None:
         self.update(stage=name)
