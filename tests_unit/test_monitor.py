@@ -156,9 +156,11 @@ def test_bad_input_is_refused_and_creates_nothing(tmp_path: Path, capsys):
     assert cli(["monitor", "--hil-db", str(db), "--board", "sim:nano99"]) == 3
 
 
-def test_field_accuracy_per_model_version(tmp_path: Path, capsys):
-    """Two versions score the same labelled field data through their own preprocessing."""
-    from harness.pipeline.dataset import Dataset, write_csv
+def _two_versions(tmp_path: Path):
+    """The digits model registered twice: with its own preprocessing record, and (as another
+    version, same network) with a drifted one that scales the inputs wrongly. Returns the
+    registry, both entries and the raw field data (values, labels, column names)."""
+    from harness.pipeline.dataset import Dataset
     from harness.pipeline.preprocess import Preprocessing
 
     registry = Registry(tmp_path / "registry")
@@ -178,6 +180,14 @@ def test_field_accuracy_per_model_version(tmp_path: Path, capsys):
     copy = tmp_path / "copy.tflite"
     copy.write_bytes(DIGITS_MODEL.read_bytes() + b"\0" * 8)  # another version, same network
     drifted = registry.register_files(copy, preprocess=tmp_path / "wrong.preprocess.json")
+    return registry, good, drifted, raw, labels, names
+
+
+def test_field_accuracy_per_model_version(tmp_path: Path, capsys):
+    """Two versions score the same labelled field data through their own preprocessing."""
+    from harness.pipeline.dataset import Dataset, write_csv
+
+    registry, good, drifted, raw, labels, names = _two_versions(tmp_path)
     field = tmp_path / "field.csv"
     write_csv(field, Dataset(raw[:100], labels[:100], (64,), names))
     db = tmp_path / "results.sqlite"
@@ -219,3 +229,20 @@ def test_summary_report_is_self_contained_and_escaped(tmp_path: Path, capsys):
     for section in ("Alerts", "Model performance", "Device health", "Maintenance activity"):
         assert f"<h2>{section}</h2>" in html
     assert "failed (rig): 1" in html and "timeout" in html
+
+
+def test_field_rows_are_scored_by_the_version_named_in_their_model_column(tmp_path: Path, capsys):
+    from harness.pipeline.dataset import Dataset, write_csv
+
+    registry, good, drifted, raw, labels, names = _two_versions(tmp_path)
+    field = tmp_path / "field.csv"
+    models = tuple(good.short if i < 60 else drifted.short for i in range(100))
+    write_csv(field, Dataset(raw[:100], labels[:100], (64,), names, model=models))
+    db = tmp_path / "results.sqlite"
+    _seed(db, [1900])
+    assert monitor(["--hil-db", str(db), "--registry", str(registry.root), "--feedback",
+                    str(field)]) == 0
+    rows = {e.short: e.field_results[-1]["rows"] for e in registry.entries()}
+    assert rows == {good.short: 60, drifted.short: 40}
+    acc = {e.short: e.field_results[-1]["accuracy"] for e in registry.entries()}
+    assert acc[good.short] >= 0.95 and acc[drifted.short] < acc[good.short] - 0.2

@@ -38,11 +38,6 @@ class FieldResult:
         return self.correct / self.rows if self.rows else 0.0
 
 
-def _subset(data: Dataset, keep: np.ndarray) -> Dataset:
-    return Dataset(data.x[keep], tuple(data.labels[i] for i in keep), data.shape,
-                   data.feature_names)
-
-
 def score(registry: Registry, entry: ModelEntry, data: Dataset, source: str) -> FieldResult:
     pre = entry.files.get("preprocess")
     if pre is None:
@@ -73,7 +68,7 @@ def field_accuracy(registry: Registry, csv: Path) -> list[FieldResult]:
             versions.setdefault(m, []).append(i)
         for ref, rows in versions.items():
             entry = registry.get(ref)
-            results.append(score(registry, entry, _subset(data, np.array(rows)), str(csv)))
+            results.append(score(registry, entry, data.take(np.array(rows)), str(csv)))
     else:
         for entry in registry.entries():
             try:

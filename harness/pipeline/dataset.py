@@ -57,19 +57,21 @@ class Dataset:
             )
         return np.array([index[v] for v in self.labels], dtype=np.int64)
 
+    def take(self, rows: np.ndarray) -> Dataset:
+        """The given rows (indices, in that order), every per-row column with them."""
+        return replace(
+            self,
+            x=self.x[rows],
+            labels=tuple(self.labels[i] for i in rows),
+            split=None if self.split is None else tuple(self.split[i] for i in rows),
+            model=None if self.model is None else tuple(self.model[i] for i in rows),
+        )
+
     def rows(self, which: str) -> Dataset:
         """The rows of one split."""
         if self.split is None:
             raise ConfigError("the data has no 'split' column: run `tflm-hil model preprocess`")
-        keep = np.array([s == which for s in self.split])
-        pick = np.flatnonzero(keep)
-        return replace(
-            self,
-            x=self.x[pick],
-            labels=tuple(self.labels[i] for i in pick),
-            split=tuple(self.split[i] for i in pick),
-            model=None if self.model is None else tuple(self.model[i] for i in pick),
-        )
+        return self.take(np.flatnonzero([s == which for s in self.split]))
 
     def shaped(self) -> np.ndarray:
         return self.x.reshape((len(self), *self.shape)).astype(np.float32)
