@@ -7,9 +7,12 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
+from harness.errors import ConfigError
 from harness.matrix.expect import Expectation
 from harness.matrix.report import COLOURS, DATA_ID, previous_results, render
-from harness.matrix.result import CellResult, read_results, write_result
+from harness.matrix.result import CellResult, provisional, read_results, write_result
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -137,6 +140,27 @@ def test_results_round_trip_through_files(tmp_path: Path):
     back = read_results([tmp_path])
     assert sorted(r.cell_id for r in back) == sorted(r.cell_id for r in RESULTS)
     assert parse(render(back)).cells.keys() == parse(render(RESULTS)).cells.keys()
+
+
+def test_damaged_result_file_is_refused_naming_the_file(tmp_path: Path):
+    bad = tmp_path / "results" / "cell.json"
+    bad.parent.mkdir()
+    bad.write_text('{"schema": 1, "status": "fine", "kind": "sim"}')
+    with pytest.raises(ConfigError, match=r"cell\.json is a damaged matrix cell result"):
+        read_results([tmp_path])
+
+
+def test_provisional_result_keeps_the_cell_and_says_it_never_finished():
+    base = cell("tflm2610", "tf221", "timeout")
+    left = provisional(base)
+    assert (left.cell_id, left.axes, left.started) == (base.cell_id, base.axes, base.started)
+    assert (left.status, left.stage, left.category, left.provisional) == (
+        "timeout",
+        "run",
+        "unfinished",
+        True,
+    )
+    assert "never finished" in left.error
 
 
 def test_data_block_is_found_by_its_id():

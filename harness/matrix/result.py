@@ -14,14 +14,14 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 
-# The outcomes of DESIGN.md, best first. `timeout` also covers the rig failing (link, device,
-# harness): the model was not judged.
+# The outcomes (docs/matrix.md), best first. `timeout` also covers the rig failing (link,
+# device, harness): the model was not judged.
 STATUSES = ("pass", "degraded", "unsupported", "crash", "install", "build", "flash", "timeout")
 SCHEMA = 1
 
@@ -86,8 +86,7 @@ class CellResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 _PATH = re.compile(r"\S*/\S*(:\s*|\s+)")
@@ -132,18 +131,19 @@ def read_results(paths: list[Path]) -> list[CellResult]:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{f} is not readable JSON: {exc}") from exc
         if isinstance(data, dict) and data.get("schema") == SCHEMA and "status" in data:
-            results.append(CellResult.from_json(data))
+            try:
+                results.append(CellResult.from_json(data))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"{f} is a damaged matrix cell result ({exc}): run its cell again or delete it"
+                ) from exc
     return results
 
 
 def provisional(result: CellResult) -> CellResult:
-    """The result left behind if this cell never finishes."""
-    return CellResult(
-        kind=result.kind,
-        model=result.model,
-        row=result.row,
-        column=result.column,
-        axes=result.axes,
+    """The result left behind if this cell never finishes (``result`` is the cell's base)."""
+    return replace(
+        result,
         status="timeout",
         stage="run",
         error=(
@@ -153,5 +153,4 @@ def provisional(result: CellResult) -> CellResult:
         ),
         category="unfinished",
         provisional=True,
-        started=result.started,
     )
