@@ -94,6 +94,26 @@ def test_rendered_expectations_round_trip_and_keep_reasons(tmp_path):
     assert not judge(results, again).of("changed")
 
 
+def test_rendered_expectations_stay_valid_toml_with_control_characters(tmp_path):
+    # a tool's error with an ANSI colour code (and a DEL) becomes a cell's `why`
+    noisy = '\x1b[31mE\x1b[0m RuntimeError: "bad" op\x7f\tversion \\ 3'
+    results = [CellResult("sim", "digits", "r1", "c1", {}, "crash", stage="probe", error=noisy)]
+    again = load_expected(write(tmp_path, render_expected(results, {})))
+    assert again["sim/digits/r1/c1"].why == f"probe: {noisy}"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[sim.digits]\n"r1" = "pass"\n', '"ROW COLUMN"'),
+        ('[sim]\ndigits = "pass"\n', "must be a table"),
+    ],
+)
+def test_malformed_expectations_are_refused_with_the_fix(tmp_path, text, problem):
+    with pytest.raises(ConfigError, match=problem):
+        load_expected(write(tmp_path, text))
+
+
 def test_committed_expectations_cover_the_simulated_axes():
     axes = load_axes()
     expected = load_expected()

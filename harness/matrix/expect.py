@@ -12,15 +12,17 @@ File layout: one table per kind and model, one key per cell ("ROW COLUMN", as th
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from .axes import REPO_ROOT
 from .result import STATUSES, CellResult, headline
 
-DEFAULT_EXPECTED = Path(__file__).resolve().parents[2] / "matrix" / "expected.toml"
+DEFAULT_EXPECTED = REPO_ROOT / "matrix" / "expected.toml"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,11 @@ def load_expected(path: Path | None = None) -> dict[str, Expectation]:
                 f"{path}: top-level tables are [sim.MODEL] and [hw.MODEL], not {kind!r}"
             )
         for model, cells in models.items():
+            if not isinstance(cells, dict):
+                raise ConfigError(
+                    f"{path}: {kind}.{model} must be a table [{kind}.{model}] of cells, "
+                    f"not {cells!r}"
+                )
             for key, value in cells.items():
                 entry = value if isinstance(value, dict) else {"status": value}
                 status = entry.get("status")
@@ -104,6 +111,11 @@ def load_expected(path: Path | None = None) -> dict[str, Expectation]:
                         f"{', '.join(STATUSES)}"
                     )
                 row, _, column = key.partition(" ")
+                if not row or not column:
+                    raise ConfigError(
+                        f'{path}: [{kind}.{model}] key {key!r} must be "ROW COLUMN" as in the '
+                        'report\'s grid, e.g. "tflm2406 tf221"'
+                    )
                 out[f"{kind}/{model}/{row}/{column}"] = Expectation(status, entry.get("why", ""))
     return out
 
@@ -156,8 +168,8 @@ def render_expected(
         for r in sorted(cells, key=lambda r: (r.row, r.column)):
             prev = old.get(r.cell_id)
             why = prev.why if prev and prev.status == r.status else _why(r)
-            key = f"{r.row} {r.column}"
-            lines.append(f'"{key}" = {{ status = "{r.status}", why = {_toml_str(why)} }}')
+            key = _toml_str(f"{r.row} {r.column}")
+            lines.append(f'{key} = {{ status = "{r.status}", why = {_toml_str(why)} }}')
         lines.append("")
     return "\n".join(lines)
 
@@ -169,4 +181,6 @@ def _why(r: CellResult) -> str:
 
 
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string. JSON's escapes are TOML's, control characters (an ANSI colour code
+    in a tool's error) included, except DEL, which JSON leaves raw and TOML refuses."""
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
