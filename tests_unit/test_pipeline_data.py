@@ -161,6 +161,18 @@ def test_collect_from_a_csv_source_checks_it(tmp_path: Path):
     assert not (tmp_path / "new2.csv").exists()  # nothing written on bad input
 
 
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({"windows": 0}, "--windows 0 must be at least 1"),
+    ({"timeout": 0.0}, "--timeout 0 must be more than 0 seconds"),
+])
+def test_collect_from_serial_refuses_bad_limits_before_opening_the_port(
+        tmp_path: Path, extra: dict, expected: str):
+    out = tmp_path / "x.csv"
+    with pytest.raises(ConfigError, match=expected):
+        collect(CollectOptions(output=out, source="serial:/dev/nonexistent-port", **extra))
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("source", ["kaggle", "csv:", "serial:"])
 def test_collect_refuses_an_unknown_source(tmp_path: Path, source: str):
     with pytest.raises(ConfigError, match="unknown data source"):

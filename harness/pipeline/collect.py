@@ -41,12 +41,13 @@ def collect(opts: CollectOptions) -> StepResult:
             f"unknown data source {opts.source!r}: use digits (the bundled example), "
             "csv:PATH or serial:PORT"
         )
-    _check_output(opts.output)
+    if opts.output.suffix.lower() != ".csv":
+        raise ConfigError(f"--output {opts.output} must be a .csv file")
     if opts.limit is not None and opts.limit < 2:
         raise ConfigError(f"--limit {opts.limit} is too small: keep at least 2 rows per class")
     if kind == "serial":  # live data: never "up to date"
+        stamp = Stamp("collect", {"source": opts.source, "live": True})
         data, info = _from_serial(arg, opts)
-        recipe: dict = {"source": opts.source, "live": True}
     else:
         recipe = {"source": kind, "seed": opts.seed, "limit": opts.limit,
                   "shape": list(opts.shape) if opts.shape else None,
@@ -65,7 +66,6 @@ def collect(opts: CollectOptions) -> StepResult:
             data = read_csv(arg, shape=opts.shape or stamped_shape(arg), what="source")
             info = {"source": f"csv {arg}"}
         data = _subset(data, opts.limit, opts.seed)
-    stamp = Stamp("collect", recipe)
     write_csv(opts.output, data)
     record_outputs(stamp, opts.output)
     stamp.info = {**info, "shape": list(data.shape), "rows": len(data),
@@ -75,11 +75,6 @@ def collect(opts: CollectOptions) -> StepResult:
     return StepResult(False, [opts.output],
                       f"collected {len(data)} rows of shape {'x'.join(map(str, data.shape))} "
                       f"({counts}) into {opts.output}")
-
-
-def _check_output(output: Path) -> None:
-    if output.suffix.lower() != ".csv":
-        raise ConfigError(f"--output {output} must be a .csv file")
 
 
 def _digits() -> Dataset:
@@ -119,11 +114,16 @@ def _from_serial(port: str, opts: CollectOptions) -> tuple[Dataset, dict]:
     from ..errors import LinkError
     from .forwarder import read_windows, windows_dims
 
+    if opts.windows is not None and opts.windows < 1:
+        raise ConfigError(f"--windows {opts.windows} must be at least 1 (or omit it: read to the "
+                          "end of the stream)")
+    if opts.timeout <= 0:
+        raise ConfigError(f"--timeout {opts.timeout:g} must be more than 0 seconds")
     try:
         link = serial.serial_for_url(port, baudrate=opts.baud, timeout=0.1)
     except (serial.SerialException, ValueError) as exc:
         raise LinkError(f"cannot open {port}: {exc}; check the port (tflm-hil boards)") from exc
-    progress = Progress("windows", opts.windows or 0) if opts.windows else None
+    progress = Progress("windows", opts.windows) if opts.windows else None
     try:
         parser, windows = read_windows(
             link, max_windows=opts.windows, idle_timeout=opts.timeout,
