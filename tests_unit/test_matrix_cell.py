@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.matrix.axes import Axes, load_axes
+from harness.matrix.axes import Axes, Converter, Model, load_axes
 from harness.matrix.cell import Places, installed_tflm, run_sim_cell
+from harness.matrix.classify import Verdict
 from harness.matrix.cli import main as matrix_main
-from harness.matrix.converter import convert
+from harness.matrix.converter import _finish, artifact_dir, convert, load_artifact
 from harness.matrix.result import read_result
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
@@ -146,3 +147,19 @@ def test_incomplete_hardware_cell_names_what_is_missing(argv, missing):
     with pytest.raises(ConfigError) as info:
         matrix_main(["run", *argv])
     assert missing in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        Verdict("install", "env", error="cannot install tensorflow-cpu==0.0", category="install"),
+        Verdict("crash", "convert", gate="", error="LLVM ERROR", category="SIGABRT"),
+    ],
+)
+def test_reused_artifact_gives_the_verdict_of_the_conversion_that_made_it(tmp_path, verdict):
+    model, converter = Model(id="m", tflite=tmp_path / "m.tflite"), Converter("c", None)
+    d = artifact_dir(tmp_path, model, converter)
+    d.mkdir(parents=True)
+    made = _finish(d, {"inputs": "x"}, verdict)
+    reused = load_artifact(tmp_path, model, converter)
+    assert reused is not None and reused.verdict == made.verdict == verdict

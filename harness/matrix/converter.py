@@ -75,7 +75,7 @@ def load_artifact(root: Path, model: Model, converter: Converter) -> Artifact | 
     if info.get("status") != "ok":
         verdict = Verdict(
             str(info.get("status", "crash")),
-            "convert",
+            str(info.get("stage", "convert")),  # env: the converter's environment failed
             gate=str(info.get("gate", "")),
             error=str(info.get("error", "")),
             category=str(info.get("category", "")),
@@ -157,7 +157,11 @@ def _finish(d: Path, info: dict[str, Any], verdict: Verdict | None) -> Artifact:
         info["status"] = "ok"
     else:
         info.update(
-            status=verdict.status, gate=verdict.gate, error=verdict.error, category=verdict.category
+            status=verdict.status,
+            stage=verdict.stage,
+            gate=verdict.gate,
+            error=verdict.error,
+            category=verdict.category,
         )
     info["finished"] = time.time()
     (d / "convert.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
