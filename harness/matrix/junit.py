@@ -27,7 +27,6 @@ class CaseResult:
 @dataclass(frozen=True)
 class JunitReport:
     cases: tuple[CaseResult, ...]
-    suite_properties: dict[str, str]
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -41,13 +40,11 @@ def parse_junit(source: str | Path) -> JunitReport:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise ValueError(f"not XML: {exc}") from exc
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     if root.tag not in ("testsuite", "testsuites"):
         raise ValueError(f"not JUnit XML: root element <{root.tag}>")
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     cases: list[CaseResult] = []
-    suite_props: dict[str, str] = {}
     for suite in suites:
-        suite_props.update(_properties(suite))
         for case in suite.iter("testcase"):
             outcome, message, body = "passed", "", ""
             # A test can carry both <failure> (call) and <error> (teardown); the failure decides.
@@ -68,7 +65,7 @@ def parse_junit(source: str | Path) -> JunitReport:
                     properties=_properties(case),
                 )
             )
-    return JunitReport(tuple(cases), suite_props)
+    return JunitReport(tuple(cases))
 
 
 def _properties(node: ET.Element) -> dict[str, str]:

@@ -49,7 +49,7 @@ def esc(value: object) -> str:
 
 
 def _fmt(name: str, value: float) -> str:
-    if name in ("agreement",) or "agreement" in name or name.startswith("cosine"):
+    if "agreement" in name or name.startswith("cosine"):
         return f"{value:.3f}"
     if value == int(value) and abs(value) < 1e12:
         return f"{int(value)}"
