@@ -161,6 +161,19 @@ def test_collect_from_a_csv_source_checks_it(tmp_path: Path):
     assert not (tmp_path / "new2.csv").exists()  # nothing written on bad input
 
 
+def test_collect_keeps_a_split_column_with_or_without_limit(tmp_path: Path):
+    rows = "".join(f"{'ab'[i % 2]},{('train', 'test')[i % 3 == 0]},{i}\n" for i in range(12))
+    src = _write(tmp_path / "mine.csv", "label,split,v\n" + rows)
+    for limit in (None, 6):
+        out = tmp_path / f"new{limit}.csv"
+        collect(CollectOptions(output=out, source=f"csv:{src}", limit=limit))
+        data = read_csv(out, require_split=True)
+        want = {int(v): s for v, s in zip(read_csv(src).x[:, 0], read_csv(src).split or (),
+                                           strict=True)}
+        assert data.split == tuple(want[int(v)] for v in data.x[:, 0])
+        assert len(data) == (limit or 12)
+
+
 @pytest.mark.parametrize(("extra", "expected"), [
     ({"windows": 0}, "--windows 0 must be at least 1"),
     ({"timeout": 0.0}, "--timeout 0 must be more than 0 seconds"),

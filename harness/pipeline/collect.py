@@ -103,9 +103,7 @@ def _subset(data: Dataset, limit: int | None, seed: int) -> Dataset:
                                    random_state=seed)
     except ValueError as exc:
         raise ConfigError(f"cannot take a stratified subset of {limit} rows: {exc}") from exc
-    keep = np.sort(keep)
-    return Dataset(data.x[keep], tuple(data.labels[i] for i in keep), data.shape,
-                   data.feature_names)
+    return data.take(np.sort(keep))
 
 
 def _from_serial(port: str, opts: CollectOptions) -> tuple[Dataset, dict]:
