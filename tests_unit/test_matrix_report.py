@@ -163,5 +163,10 @@ def test_provisional_result_keeps_the_cell_and_says_it_never_finished():
     assert "never finished" in left.error
 
 
+def test_a_figure_that_is_not_finite_is_shown_not_fatal():
+    r = cell("tflm2610", "tf221", "pass", figures={"latency_us_median": float("inf")})
+    assert "latency_us: inf" in parse(render([r])).cells[r.cell_id]["title"]
+
+
 def test_data_block_is_found_by_its_id():
     assert f'id="{DATA_ID}"' in render(RESULTS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -51,7 +52,7 @@ def esc(value: object) -> str:
 def _fmt(name: str, value: float) -> str:
     if "agreement" in name or name.startswith("cosine"):
         return f"{value:.3f}"
-    if value == int(value) and abs(value) < 1e12:
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e12:
         return f"{int(value)}"
     return f"{value:.4g}"
 
