@@ -155,3 +155,24 @@ def test_bad_ids_in_axes_are_refused(tmp_path):
     path.write_text(bad)
     with pytest.raises(ConfigError, match="lowercase"):
         load_axes(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'version = "0.dev20240102222236"\n',
+            "a [[runtime]] entry (id 'tflm2401') needs 'version'",
+        ),
+        ('reference_runtime = "tflm2610"\n', "[matrix] needs 'reference_runtime'"),
+    ],
+)
+def test_missing_axes_key_names_its_table(tmp_path, line, message):
+    text = (REPO / "matrix" / "axes.toml").read_text()
+    assert line in text
+    (tmp_path / "matrix").mkdir()
+    path = tmp_path / "matrix" / "axes.toml"
+    path.write_text(text.replace(line, "", 1))
+    with pytest.raises(ConfigError) as info:
+        load_axes(path)
+    assert message in str(info.value)

@@ -9,6 +9,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -204,6 +205,14 @@ def _check_id(kind: str, ident: str, path: Path) -> str:
     return ident
 
 
+def _key(entry: dict[str, Any], key: str, table: str, path: Path) -> Any:
+    """``entry[key]``, or a ConfigError naming the table (and the entry's id) that lacks it."""
+    if key in entry:
+        return entry[key]
+    where = f"{table} (id {entry['id']!r})" if "id" in entry else table
+    raise ConfigError(f"{path}: {where} needs {key!r}: add `{key} = ...` to it")
+
+
 def _path(root: Path, value: str | None) -> Path | None:
     return None if value is None else root / value
 
@@ -223,65 +232,74 @@ def load_axes(path: Path | None = None) -> Axes:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     root = path.resolve().parent.parent  # matrix/axes.toml -> the repository
-    try:
-        runtimes = tuple(
-            Runtime(_check_id("runtime", r["id"], path), r["version"], tuple(r.get("pins", ())))
-            for r in data.get("runtime", [])
+    runtimes = tuple(
+        Runtime(
+            _check_id("runtime", _key(r, "id", "a [[runtime]] entry", path), path),
+            _key(r, "version", "a [[runtime]] entry", path),
+            tuple(r.get("pins", ())),
         )
-        converters = tuple(
-            Converter(
-                _check_id("converter", c["id"], path),
-                c.get("tensorflow"),
-                bool(c.get("per_channel_dense", True)),
-                tuple(c.get("pins", ())),
+        for r in data.get("runtime", [])
+    )
+    converters = tuple(
+        Converter(
+            _check_id("converter", _key(c, "id", "a [[converter]] entry", path), path),
+            c.get("tensorflow"),
+            bool(c.get("per_channel_dense", True)),
+            tuple(c.get("pins", ())),
+        )
+        for c in data.get("converter", [])
+    )
+    models = tuple(
+        Model(
+            id=_check_id("model", _key(m, "id", "a [[model]] entry", path), path),
+            keras=_path(root, m.get("keras")),
+            calibration=_path(root, m.get("calibration")),
+            tflite=_path(root, m.get("tflite")),
+            vectors=_path(root, m.get("vectors")),
+            reference=_path(root, m.get("reference")),
+            hardware_tflite=_path(root, m.get("hardware_tflite")),
+        )
+        for m in data.get("model", [])
+    )
+    hw = data.get("hardware", {})
+    hardware = Hardware(
+        models=tuple(hw.get("models", ())),
+        boards=tuple(_check_id("board", b, path) for b in hw.get("boards", ())),
+        tflm_refs=tuple(
+            Pinned(
+                _check_id("tflm_ref", _key(t, "id", "a [[hardware.tflm_ref]] entry", path), path),
+                _key(t, "ref", "a [[hardware.tflm_ref]] entry", path),
             )
-            for c in data.get("converter", [])
-        )
-        models = tuple(
-            Model(
-                id=_check_id("model", m["id"], path),
-                keras=_path(root, m.get("keras")),
-                calibration=_path(root, m.get("calibration")),
-                tflite=_path(root, m.get("tflite")),
-                vectors=_path(root, m.get("vectors")),
-                reference=_path(root, m.get("reference")),
-                hardware_tflite=_path(root, m.get("hardware_tflite")),
+            for t in hw.get("tflm_ref", [])
+        ),
+        arduino_cores=tuple(
+            Pinned(
+                _check_id(
+                    "arduino_core", _key(a, "id", "a [[hardware.arduino_core]] entry", path), path
+                ),
+                _key(a, "version", "a [[hardware.arduino_core]] entry", path),
             )
-            for m in data.get("model", [])
-        )
-        hw = data.get("hardware", {})
-        hardware = Hardware(
-            models=tuple(hw.get("models", ())),
-            boards=tuple(_check_id("board", b, path) for b in hw.get("boards", ())),
-            tflm_refs=tuple(
-                Pinned(_check_id("tflm_ref", t["id"], path), t["ref"])
-                for t in hw.get("tflm_ref", [])
-            ),
-            arduino_cores=tuple(
-                Pinned(_check_id("arduino_core", a["id"], path), a["version"])
-                for a in hw.get("arduino_core", [])
-            ),
-        )
-        settings = data.get("matrix", {})
-        gates = tuple(
-            Gate(name, g.get("max"), g.get("min")) for name, g in data.get("gates", {}).items()
-        )
-        axes = Axes(
-            path=path,
-            root=root,
-            runtimes=runtimes,
-            converters=converters,
-            models=models,
-            hardware=hardware,
-            reference_runtime=settings["reference_runtime"],
-            reference_tensorflow=settings["reference_tensorflow"],
-            board=settings.get("board", "sim:nano33"),
-            cell_timeout_s=float(settings.get("cell_timeout_s", 900)),
-            convert_timeout_s=float(settings.get("convert_timeout_s", 900)),
-            gates=gates,
-        )
-    except KeyError as exc:
-        raise ConfigError(f"{path}: a required key is missing: {exc}") from exc
+            for a in hw.get("arduino_core", [])
+        ),
+    )
+    settings = data.get("matrix", {})
+    gates = tuple(
+        Gate(name, g.get("max"), g.get("min")) for name, g in data.get("gates", {}).items()
+    )
+    axes = Axes(
+        path=path,
+        root=root,
+        runtimes=runtimes,
+        converters=converters,
+        models=models,
+        hardware=hardware,
+        reference_runtime=_key(settings, "reference_runtime", "[matrix]", path),
+        reference_tensorflow=_key(settings, "reference_tensorflow", "[matrix]", path),
+        board=settings.get("board", "sim:nano33"),
+        cell_timeout_s=float(settings.get("cell_timeout_s", 900)),
+        convert_timeout_s=float(settings.get("convert_timeout_s", 900)),
+        gates=gates,
+    )
     for kind, ids in (
         ("runtime", [r.id for r in runtimes]),
         ("converter", [c.id for c in converters]),
