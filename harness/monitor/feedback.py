@@ -48,8 +48,7 @@ def score(registry: Registry, entry: ModelEntry, data: Dataset, source: str) -> 
     model = TfliteModel(registry.blob(entry.sha256), entry.short)
     tin = model.inputs[0]
     x = prep.transform(data.x).reshape((len(data), *tin.shape))
-    x_in = quantize(x, tin) if np.issubdtype(tin.dtype, np.integer) else x.astype(tin.dtype)
-    out = HostTflm(model).run((x_in,))[0]
+    out = HostTflm(model).run((quantize(x, tin),))[0]
     pred = out.reshape(len(data), -1).argmax(axis=1)
     truth = data.label_indices(prep.classes)
     return FieldResult(entry.sha256, len(data), int(np.sum(pred == truth)))

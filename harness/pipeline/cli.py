@@ -87,7 +87,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_pipeline_step(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
     from .dataset import parse_shape
 
     if args.command == "collect":
@@ -116,8 +115,6 @@ def run_pipeline_step(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         from .conversion import ConvertOptions, convert
 
-        if args.calibration_samples < 1:
-            raise ConfigError("--calibration-samples must be at least 1")
         result = convert(ConvertOptions(
             input=args.input, output=args.output, mode=args.mode, seed=args.seed,
             calibration_samples=args.calibration_samples, data=args.data, force=args.force))

@@ -10,11 +10,10 @@ the HIL suite runs) and the stamp ``<model>.json``. The new model is then regist
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +26,9 @@ from .preprocess import Preprocessing, preprocess_path
 from .stamp import Stamp, package_versions, record_outputs
 from .step import StepResult
 from .train import MODEL_SUFFIXES, TF_VERSIONS, quiet_tensorflow
+
+if TYPE_CHECKING:
+    from ..model.reference import FloatReference
 
 MODES = ("int8", "float")
 
@@ -50,6 +52,8 @@ def vectors_path(model: str | Path) -> Path:
 def convert(opts: ConvertOptions) -> StepResult:
     if opts.mode not in MODES:
         raise ConfigError(f"--mode {opts.mode!r} is not one of {', '.join(MODES)}")
+    if opts.calibration_samples < 1:
+        raise ConfigError(f"--calibration-samples {opts.calibration_samples} must be at least 1")
     if opts.output.suffix.lower() != ".tflite":
         raise ConfigError(f"--output {opts.output} must be a .tflite file")
     if opts.input.suffix.lower() not in MODEL_SUFFIXES:
@@ -71,10 +75,11 @@ def convert(opts: ConvertOptions) -> StepResult:
             f"{data_sha[:12]} != {trained.info['data']['sha256'][:12]}): retrain, or pass "
             "--data with the file it was trained on"
         )
+    tool_versions = package_versions(*TF_VERSIONS, "tflite-micro")
     recipe = {"input_sha256": atomic.sha256_file(opts.input), "data_sha256": data_sha,
               "preprocess_sha256": atomic.sha256_file(record), "mode": opts.mode,
               "seed": opts.seed, "calibration_samples": opts.calibration_samples,
-              "versions": package_versions(*TF_VERSIONS, "tflite-micro")}
+              "versions": tool_versions}
     stamp = Stamp("convert", recipe)
     out_record, out_vectors = preprocess_path(opts.output), vectors_path(opts.output)
     if not opts.force and stamp.up_to_date(opts.output):
@@ -89,17 +94,18 @@ def convert(opts: ConvertOptions) -> StepResult:
     calibration = x_train[rng.permutation(len(x_train))[: opts.calibration_samples]]
 
     quiet_tensorflow()
-    from ..model.convert import convert_float, convert_int8, load_keras, versions
+    from ..model.convert import convert_float, convert_int8, versions
+    from ..model.reference import KerasReference
 
-    keras_model = load_keras(opts.input)
-    blob = convert_int8(keras_model, calibration) if opts.mode == "int8" else convert_float(
-        keras_model)
+    reference = KerasReference(opts.input)
+    blob = (convert_int8(reference.keras, calibration) if opts.mode == "int8"
+            else convert_float(reference.keras))
     info = TfliteModel(blob, opts.output.name)
     tin = info.inputs[0]
     x_f = test_rows.shaped().reshape((len(test_rows), *tin.shape))
-    x_q = quantize(x_f, tin) if info.is_quantized else x_f
+    x_q = quantize(x_f, tin)  # a float input takes x_f as it is
     labels = test_rows.label_indices(prep.classes)
-    host = _host_metrics(info, x_q, x_f, labels, keras_model)
+    host = _host_metrics(info, x_q, x_f, labels, reference)
 
     atomic.write_bytes(opts.output, blob)
     atomic.copy_file(record, out_record)
@@ -118,7 +124,7 @@ def convert(opts: ConvertOptions) -> StepResult:
         "reference": {"path": str(opts.input.resolve()),
                       "sha256": recipe["input_sha256"]},
         "training": trained.info,
-        "versions": {**versions(), "tflite-micro": _version("tflite-micro")},
+        "versions": {**versions(), "tflite-micro": tool_versions["tflite-micro"]},
     }
     stamp.save(opts.output)
     acc = host.get("int8_tflm_host_accuracy", host.get("float_tflm_host_accuracy"))
@@ -130,25 +136,16 @@ def convert(opts: ConvertOptions) -> StepResult:
 
 
 def _host_metrics(info: TfliteModel, x_in: np.ndarray, x_f: np.ndarray, labels: np.ndarray,
-                  keras_model: Any) -> dict[str, float]:
+                  reference: FloatReference) -> dict[str, float]:
     from ..model.reference import HostTflm
 
     out = HostTflm(info).run((x_in,))[0]
     pred = out.reshape(len(out), -1).argmax(axis=1)
-    n = len(x_f)
-    probs = keras_model.predict(x_f.reshape((n, *x_f.shape[2:])) if x_f.shape[1] == 1 else x_f,
-                                batch_size=1, verbose=0)
-    ref = np.asarray(probs).reshape(n, -1).argmax(axis=1)
+    probs = reference.run((x_f,))[0]
+    ref = probs.reshape(len(probs), -1).argmax(axis=1)
     key = "int8_tflm_host_accuracy" if info.is_quantized else "float_tflm_host_accuracy"
     return {
         key: round(float(np.mean(pred == labels)), 6),
         "float_keras_accuracy": round(float(np.mean(ref == labels)), 6),
         "top1_agreement_vs_float": round(float(np.mean(pred == ref)), 6),
     }
-
-
-def _version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
