@@ -10,6 +10,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.matrix.axes import load_axes
+from harness.matrix.cli import main as matrix_main
 from harness.matrix.expect import judge, load_expected, render_expected
 from harness.matrix.result import CellResult
 from harness.matrix.toxgen import is_current, render_block, splice
@@ -176,3 +177,9 @@ def test_missing_axes_key_names_its_table(tmp_path, line, message):
     with pytest.raises(ConfigError) as info:
         load_axes(path)
     assert message in str(info.value)
+
+
+def test_gate_refuses_an_expectations_file_that_does_not_exist(tmp_path):
+    missing = tmp_path / "expected.toml"
+    with pytest.raises(ConfigError, match="does not exist: check --expected"):
+        matrix_main(["gate", "--dir", str(tmp_path), "--expected", str(missing)])

@@ -168,12 +168,26 @@ def _gather(args: argparse.Namespace, axes: Axes) -> list[CellResult]:
     return results
 
 
+def _expected_path(args: argparse.Namespace) -> Path:
+    """--expected, or the committed file. A --expected that does not exist is refused: read as
+    no expectations, every cell would be new and the gate would pass."""
+    if args.expected is None:
+        return DEFAULT_EXPECTED
+    if not args.expected.is_file() and not getattr(args, "write_expected", False):
+        raise ConfigError(
+            f"the expectations file {args.expected} does not exist: check --expected, or "
+            f"write it from the results with tflm-hil matrix gate --write-expected "
+            f"--expected {args.expected}"
+        )
+    return args.expected
+
+
 def cmd_report(args: argparse.Namespace, axes: Axes) -> int:
     results = _gather(args, axes)
     if not results:
         raise ConfigError("no cell results found: run cells first (tox -m matrix-sim)")
     previous = previous_results(args.previous or args.out)
-    expected_path = args.expected or DEFAULT_EXPECTED
+    expected_path = _expected_path(args)
     expected = load_expected(expected_path) if expected_path.is_file() else None
     page = render(results, axes=axes, previous=previous, expected=expected)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +198,7 @@ def cmd_report(args: argparse.Namespace, axes: Axes) -> int:
 
 def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
     results = latest(_gather(args, axes))
-    expected_path = args.expected or DEFAULT_EXPECTED
+    expected_path = _expected_path(args)
     expected = load_expected(expected_path)
     if args.write_expected:
         expected_path.write_text(
