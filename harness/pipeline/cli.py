@@ -7,9 +7,10 @@
     tflm-hil model promote    model.tflite            (validate on a board, gate, promote)
     tflm-hil model rollback                           (back to the last good model)
 
-Registry commands (validate, promote, rollback, list, show, card, backup, restore) live in
-harness/registry/cli.py. Exit status: 0 done (or up to date), 1 refused (promotion), 3 bad
-input or a failed step (the message names the fix), 2 usage.
+Registry commands (register, validate, promote, rollback, list, show, card, backup, restore)
+live in harness/registry/cli.py. Exit status: 0 done (or up to date), 1 refused (validate,
+promote, rollback), 3 bad input or a failed step (the message names the fix), 6 the rig
+failed (validate, promote, rollback: the model was not judged), 2 usage.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def run_pipeline_step(args: argparse.Namespace) -> int:
     if args.command == "convert" and not args.no_register:
         from ..registry.store import Registry
 
-        entry = Registry.open(args.registry).register_from_files(args.output)
-        print(f"registered {entry.short} in {Registry.open(args.registry).root}")
+        registry = Registry.open(args.registry)
+        entry = registry.register_from_files(args.output)
+        print(f"registered {entry.short} in {registry.root}")
     return 0
 
 
