@@ -15,7 +15,7 @@ from harness.errors import ConfigError
 from harness.paths import core_src_dir
 from harness.pipeline.collect import CollectOptions, collect
 from harness.pipeline.dataset import read_csv
-from harness.pipeline.forwarder import StreamParser, iter_lines
+from harness.pipeline.forwarder import StreamParser
 from harness.pipeline.forwarder_twin import ForwarderCore, start_forward_twin
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary
@@ -34,7 +34,7 @@ def _fwd(lib: CoreLibrary, **kw) -> tuple[ForwarderCore, bytearray]:
 
 def _parse(data: bytes) -> tuple[StreamParser, list]:
     parser = StreamParser()
-    windows = [w for w in (parser.feed(line) for line in iter_lines(data)) if w is not None]
+    windows = [w for w in (parser.feed(line) for line in data.split(b"\n")) if w is not None]
     return parser, windows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -226,8 +226,3 @@ def windows_dims(parser: StreamParser, windows: list[Window], source: str) -> tu
         raise ConfigError(f"{source} sent windows of different shapes {sorted(dims)}")
     (window, axes) = next(iter(dims))
     return int(window), int(axes)
-
-
-def iter_lines(data: bytes) -> Iterator[bytes]:
-    """The lines of a captured stream (for tests and for replaying a saved capture)."""
-    yield from data.split(b"\n")

@@ -21,6 +21,7 @@ import time
 import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from ..sim.launcher import TwinProcess, launch
 from .config import section
 from .dataset import read_csv
 from .stamp import stamped_shape
+
+if TYPE_CHECKING:
+    from ..sim.twin import PacedWire
 
 u32 = ctypes.c_uint32
 STATUS = {
@@ -155,8 +159,8 @@ def serve_forward(args: argparse.Namespace) -> int:
     tty.setraw(slave, termios.TCSANOW)
     os.set_blocking(master, False)
     port = os.ttyname(slave)
-    rate_hz = int(getattr(args, "forward_rate", 0) or 0)
-    byte_rate = args.baud / 10 if getattr(args, "baud", None) else board.link.bytes_per_s
+    rate_hz = args.forward_rate
+    byte_rate = args.baud / 10 if args.baud else board.link.bytes_per_s
     print(json.dumps({"port": port, "pid": os.getpid(), "mode": "forward",
                       "board": board.id, "windows": len(windows)}), flush=True)
     from ..sim.twin import PacedWire  # the twin's pacing, shared so both modes pace alike
@@ -212,7 +216,8 @@ def serve_forward(args: argparse.Namespace) -> int:
             return 0
 
 
-def _queued(wire) -> int:
+def _queued(wire: PacedWire) -> int:
+    """Bytes pushed onto the wire and not yet sent."""
     return sum(len(d) for d, _ in wire.queue) - wire.sent_of_head
 
 
