@@ -11,9 +11,8 @@ from typing import Any
 
 from ..registry.gates import Change, Figure, Rules, compare, parse_rules, read_toml, run_figures
 from ..registry.store import Registry
+from ..registry.validate import EXIT_INFRA
 from ..results.store import ResultsStore
-
-EXIT_INFRA = 6
 
 
 @dataclass(frozen=True)

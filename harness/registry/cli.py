@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ..boards.catalog import resolve_board
 from .store import ModelEntry, Registry
+from .validate import EXIT_INFRA, Validation
 
 DEFAULT_BOARD = "sim:nano33"
 EXIT_REFUSED = 1
-EXIT_INFRA = 6
 
 
 def _registry_opt(p: argparse.ArgumentParser) -> None:
@@ -96,7 +96,12 @@ def _register(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-def _validated(registry: Registry, args: argparse.Namespace):
+def _not_passed_status(val: Validation) -> int:
+    """A rig failure stays 6 (the model was not judged); any other failure refuses (1)."""
+    return EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED
+
+
+def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry, Validation]:
     from .promote import record_validation, validation_summary
     from .validate import db_path, run_suite
 
@@ -111,7 +116,7 @@ def _validated(registry: Registry, args: argparse.Namespace):
 
 def _validate(registry: Registry, args: argparse.Namespace) -> int:
     _, val = _validated(registry, args)
-    return 0 if val.passed else (EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED)
+    return 0 if val.passed else _not_passed_status(val)
 
 
 def _promote(registry: Registry, args: argparse.Namespace) -> int:
@@ -135,7 +140,7 @@ def _promote(registry: Registry, args: argparse.Namespace) -> int:
     print(f"REFUSED {entry.short} on {args.board} (compared with {against}):")
     for reason in decision.reasons:
         print(f"  - {reason}")
-    return EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED
+    return _not_passed_status(val)
 
 
 def _rollback(registry: Registry, args: argparse.Namespace) -> int:
@@ -152,7 +157,7 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> int:
         if not val.passed:
             print(f"rollback NOT applied: {target.short} did not pass on {args.board}; "
                   f"{current.short} stays promoted (see {val.log})")
-            return EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED
+            return _not_passed_status(val)
     dest = apply_rollback(registry, args.board, current, target, record, args.reason)
     files = verify_deployed(registry, args.board)
     print(f"restored {target.short} into {dest}; hashes checked:")

@@ -20,25 +20,24 @@ from ..pipeline import atomic
 from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare
 from .store import IntegrityError, ModelEntry, Registry, board_dir_name
-from .validate import EXIT_MEANING, Validation
+from .validate import EXIT_INFRA, EXIT_MEANING, Validation
 
 
 @dataclass
 class Decision:
     promote: bool
     reasons: list[str] = field(default_factory=list)  # why it was refused
-    notes: list[str] = field(default_factory=list)  # comparisons that did not block
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # every comparison with the baseline
 
 
 def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> Decision:
     d = Decision(promote=False)
     if not candidate.passed:
-        meaning = EXIT_MEANING.get(candidate.exit_status, "unknown status")
-        if candidate.exit_status == 6:
+        if candidate.exit_status == EXIT_INFRA:
             d.reasons.append("the rig failed (build, flash, link or timeout): the model was not "
                              "judged; fix the rig and promote again")
         else:
+            meaning = EXIT_MEANING.get(candidate.exit_status, "unknown status")
             d.reasons.append(f"the HIL suite did not pass (exit status {candidate.exit_status}: "
                              f"{meaning})")
         for f in candidate.failures[:5]:
@@ -57,7 +56,8 @@ def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> 
                 continue
             change = compare(name, baseline.figures[name], fig, th)
             d.changes.append(change)
-            (d.reasons if change.regressed else d.notes).append(change.describe())
+            if change.regressed:
+                d.reasons.append(change.describe())
     d.promote = not d.reasons
     return d
 
@@ -111,11 +111,10 @@ def record_validation(registry: Registry, entry: ModelEntry, val: Validation) ->
 
 
 def baseline_validation(registry: Registry, board: str) -> tuple[ModelEntry, Validation] | None:
-    sha = registry.promoted(board)
-    if sha is None:
+    state = registry.state()["boards"].get(board, {})
+    if not state.get("promoted"):
         return None
-    entry = registry.get(sha)
-    state = registry.state()["boards"][board]
+    entry = registry.get(state["promoted"])
     run = state.get("validation") or entry.last_validation(board)
     return (entry, Validation.from_dict(run)) if run else None
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,11 @@ from .gates import Figure, run_figures
 from .store import ModelEntry, Registry, board_dir_name
 
 SUITE_ENV = "TFLM_HIL_SUITE"
+# The suite's exit status (pytest's, plus the plugin's 6: the rig failed, the model was not
+# judged). Defined here rather than imported from harness.plugin, which pulls in pytest.
+EXIT_INFRA = 6
 EXIT_MEANING = {0: "passed", 1: "tests failed", 2: "interrupted", 3: "internal error",
-                4: "bad configuration", 5: "no tests ran", 6: "infrastructure failure"}
+                4: "bad configuration", 5: "no tests ran", EXIT_INFRA: "infrastructure failure"}
 
 
 @dataclass
@@ -70,24 +74,16 @@ def suite_dir() -> Path:
                       f"${SUITE_ENV} to the suite's folder")
 
 
-def check_board(board: str) -> None:
-    resolve_board(board)  # an unknown board is a ConfigError naming the known ones
-
-
 def db_path(db: str | os.PathLike[str] | None) -> Path:
     return Path(db) if db else default_db_path(Path.cwd())
 
 
-def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path, *,
-              log_dir: Path | None = None, extra: list[str] | None = None) -> Validation:
-    check_board(board)
+def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path) -> Validation:
+    resolve_board(board)  # an unknown board is a ConfigError naming the known ones
     suite = suite_dir()
-    store = ResultsStore(db)
-    try:
+    with closing(ResultsStore(db)) as store:
         before = max((r["id"] for r in store.runs()), default=0)
-    finally:
-        store.close()
-    log_dir = log_dir or registry.root / "logs"
+    log_dir = registry.root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log = log_dir / f"{entry.short}-{board_dir_name(board)}-{int(started)}.log"
@@ -100,13 +96,11 @@ def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path, *,
             cmd += ["--vectors", str(files["vectors"])]
         if "reference" in files:
             cmd += ["--reference", str(files["reference"])]
-        proc = subprocess.run([*cmd, *(extra or [])], cwd=suite.parent, capture_output=True,
-                              text=True)
+        proc = subprocess.run(cmd, cwd=suite.parent, capture_output=True, text=True)
     log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
     val = Validation(board, proc.returncode, None, str(db), started=started, log=str(log),
                      tail="\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:]))
-    store = ResultsStore(db)
-    try:
+    with closing(ResultsStore(db)) as store:
         runs = [r for r in store.runs(model_hash=entry.sha256, board=board) if r["id"] > before]
         if runs:
             run = runs[-1]
@@ -119,6 +113,4 @@ def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path, *,
             ]
             val.device = {k: run[k] for k in ("image_hash", "fw_version", "tflm_version",
                                               "core_version", "simulated")}
-    finally:
-        store.close()
     return val
