@@ -4,6 +4,7 @@ and webhook on a local HTTP server) with one, field accuracy, the summary report
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -154,6 +155,29 @@ def test_bad_input_is_refused_and_creates_nothing(tmp_path: Path, capsys):
     _seed(db, [1900])
     assert cli(["monitor", "--hil-db", str(db), "--alert-webhook", "ftp://x"]) == 3
     assert cli(["monitor", "--hil-db", str(db), "--board", "sim:nano99"]) == 3
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[gate.x]\nmin = 1\n', "gate is not a setting here"),
+    ('[watch.latency_us_median]\nbetter = "lower"\nmax_rise_pc = 5\n', "has max_rise_pc"),
+    ('[alert]\nhook = "https://x"\n', r"\[alert\] has hook, which it does not take"),
+    ('window = "five"\n', "window = 'five' is not a whole number"),
+    ('[health]\nalert_on_infra = "no"\n', "alert_on_infra = 'no' must be true or false"),
+])
+def test_a_bad_config_is_refused_naming_the_setting(tmp_path: Path, capsys, text: str,
+                                                    expected: str):
+    db = tmp_path / "results.sqlite"
+    _seed(db, [1900])
+    config = tmp_path / "monitor.toml"
+    config.write_text(text)
+    from harness.cli import main as cli
+
+    assert cli(["monitor", "--hil-db", str(db), "--config", str(config)]) == 3
+    err = capsys.readouterr().err
+    assert str(config) in err
+    assert re.search(expected, err), err
+    assert cli(["monitor", "--hil-db", str(db), "--config", str(tmp_path / "nope.toml")]) == 3
+    assert "does not exist: check --config" in capsys.readouterr().err
 
 
 def _two_versions(tmp_path: Path):

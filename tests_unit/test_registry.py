@@ -115,6 +115,28 @@ def test_user_rules_override_the_defaults(tmp_path: Path):
         load_rules(rules_file)
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[regression.accuracy_vs_labels]\nbetter = "higher"\nmax_drp = 0.5\n',
+     r"\[regression.accuracy_vs_labels\] \(better = 'higher'\) has max_drp, which it does not "
+     "take: use better, max_drop, max_drop_pct"),
+    ('[regression.latency_us_median]\nbetter = "lower"\nmax_drop = 5\n', "has max_drop"),
+    ('[gate.accuracy_vs_labels]\nminimum = 0.9\n', r"\[gate.accuracy_vs_labels\] has minimum"),
+    ('[regresion.x]\nbetter = "lower"\n', "regresion is not a setting here: use gate, regression"),
+    ("[regression]\nx = 5\n", r"\[regression.x\] better must be"),
+])
+def test_rules_a_setting_that_would_be_ignored_is_refused(tmp_path: Path, text: str,
+                                                          expected: str):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_rules(rules_file)
+
+
+def test_a_missing_rules_file_names_the_flag(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist: check --rules"):
+        load_rules(tmp_path / "nope.toml")
+
+
 def test_promote_deploys_refuses_and_rolls_back_with_hashes_checked(registry: Registry, models):
     a, b, c = models
     decision, prev = promote(registry, a, _val(**GOOD), RULES)

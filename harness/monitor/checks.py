@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import statistics
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..registry.gates import Change, Figure, Rules, compare, parse_rules, read_toml, run_figures
+from ..errors import ConfigError
+from ..registry.gates import (
+    Change,
+    Figure,
+    Rules,
+    check_keys,
+    compare,
+    overlay,
+    packaged_toml,
+    parse_rules,
+    read_toml,
+    run_figures,
+)
 from ..registry.store import Registry
 from ..registry.validate import EXIT_INFRA
 from ..results.store import ResultsStore
@@ -26,25 +36,35 @@ class MonitorConfig:
 
 
 def load_config(path: Path | None = None) -> MonitorConfig:
-    text = resources.files(__package__).joinpath("thresholds.toml").read_text(encoding="utf-8")
-    raw: dict[str, Any] = tomllib.loads(text)
+    raw = packaged_toml(__package__, "thresholds.toml")
     if path is not None:
-        user = read_toml(path)
-        for key, value in user.items():
-            if isinstance(value, dict) and isinstance(raw.get(key), dict):
-                # the user's entries first: their patterns are tried before the defaults
-                raw[key] = {**value, **{k: v for k, v in raw[key].items() if k not in value}}
-            else:
-                raw[key] = value
+        raw = overlay(raw, read_toml(path, "--config"), str(path))
     source = str(path or "thresholds.toml")
     rules = parse_rules(raw, source, threshold_key="watch")
-    alert = raw.get("alert", {})
+    try:
+        for table, keys in (("health", ("alert_on_infra",)), ("field", ("max_drop",)),
+                            ("alert", ("command", "webhook"))):
+            check_keys(raw[table], keys, f"[{table}]")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    alert_on_infra = raw["health"]["alert_on_infra"]  # the defaults' tables stay under overlay
+    if not isinstance(alert_on_infra, bool):
+        raise ConfigError(f"{source}: [health] alert_on_infra = {alert_on_infra!r} must be true "
+                          "or false")
     return MonitorConfig(
-        rules=rules, window=max(1, int(raw.get("window", 5))),
-        alert_on_infra=bool(raw.get("health", {}).get("alert_on_infra", True)),
-        field_max_drop=float(raw.get("field", {}).get("max_drop", 0.05)),
-        alert_command=alert.get("command"), alert_webhook=alert.get("webhook"),
+        rules=rules, window=max(1, _number(int, raw["window"], "window", source)),
+        alert_on_infra=alert_on_infra,
+        field_max_drop=_number(float, raw["field"]["max_drop"], "[field] max_drop", source),
+        alert_command=raw["alert"].get("command"), alert_webhook=raw["alert"].get("webhook"),
     )
+
+
+def _number(kind: type[int] | type[float], value: Any, name: str, source: str) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} = {value!r} is not a "
+                          f"{'whole number' if kind is int else 'number'}") from None
 
 
 @dataclass(frozen=True)

@@ -143,45 +143,80 @@ def _match(items, name: str):
     return None
 
 
+LIMITS = {"higher": ("max_drop", "max_drop_pct"), "lower": ("max_rise", "max_rise_pct")}
+
+
 def parse_rules(raw: dict[str, Any], source: str, *, threshold_key: str = "regression") -> Rules:
+    """Gates from ``[gate.NAME]``, thresholds from ``[<threshold_key>.NAME]``. A setting that
+    would be ignored (a misspelt key, max_rise on a "higher" figure) is refused, not dropped."""
     try:
-        gates = tuple(
-            Gate(str(k), _opt(v, "min"), _opt(v, "max")) for k, v in raw.get("gate", {}).items()
-        )
+        gates = []
+        for k, v in raw.get("gate", {}).items():
+            check_keys(v, ("min", "max"), f"[gate.{k}]")
+            gates.append(Gate(str(k), _opt(v, "min"), _opt(v, "max")))
         thresholds = []
         for k, v in raw.get(threshold_key, {}).items():
-            better = v.get("better")
-            if better not in ("higher", "lower"):
-                raise ValueError(f"[{threshold_key}.{k}] better must be 'higher' or 'lower'")
+            where = f"[{threshold_key}.{k}]"
+            better = v.get("better") if isinstance(v, dict) else None
+            if better not in LIMITS:
+                raise ValueError(f"{where} better must be 'higher' or 'lower'")
+            check_keys(v, ("better", *LIMITS[better]), f"{where} (better = {better!r})")
             thresholds.append(Threshold(str(k), better, _opt(v, "max_drop"), _opt(v, "max_rise"),
                                         _opt(v, "max_drop_pct"), _opt(v, "max_rise_pct")))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
-    return Rules(gates, tuple(thresholds))
+    return Rules(tuple(gates), tuple(thresholds))
+
+
+def check_keys(table: Any, allowed: tuple[str, ...], where: str) -> None:
+    """Raises ValueError unless ``table`` is a TOML table whose keys are all in ``allowed``."""
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table of {', '.join(allowed)}")
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where} has {', '.join(unknown)}, which it does not take: use "
+                         f"{', '.join(allowed)}")
 
 
 def _opt(d: dict[str, Any], key: str) -> float | None:
     return None if d.get(key) is None else float(d[key])
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def packaged_toml(package: str, name: str) -> dict[str, Any]:
+    """A TOML file shipped inside ``package`` (the defaults)."""
+    return tomllib.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+
+
+def read_toml(path: Path, flag: str) -> dict[str, Any]:
+    """The user's TOML file given with ``flag``."""
     if not path.is_file():
-        raise ConfigError(f"the rules file {path} does not exist")
+        raise ConfigError(f"{path} does not exist: check {flag}")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
+def overlay(defaults: dict[str, Any], user: dict[str, Any], source: str) -> dict[str, Any]:
+    """The defaults with the user's file laid over them. A table merges, the user's entries
+    first (their patterns are tried before the defaults'); any other value replaces. A key
+    the defaults do not have is refused: it would be ignored."""
+    unknown = sorted(set(user) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{source}: {', '.join(unknown)} is not a setting here: use "
+                          f"{', '.join(sorted(defaults))}")
+    out = dict(defaults)
+    for key, value in user.items():
+        if isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = {**value, **{k: v for k, v in out[key].items() if k not in value}}
+        else:
+            out[key] = value
+    return out
+
+
 def load_rules(path: Path | None = None) -> Rules:
-    """The default rules, with the sections of ``path`` (if given) replacing theirs."""
-    text = resources.files(__package__).joinpath("gates.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
+    """The default rules, with the sections of ``path`` (if given) laid over them."""
+    raw = packaged_toml(__package__, "gates.toml")
     if path is not None:
-        user = read_toml(path)
-        for key in ("gate", "regression"):
-            if key in user:
-                # the user's entries first: their patterns are tried before the defaults
-                raw[key] = {**user[key], **{k: v for k, v in raw[key].items()
-                                            if k not in user[key]}}
+        raw = overlay(raw, read_toml(path, "--rules"), str(path))
     return parse_rules(raw, str(path or "gates.toml"))
