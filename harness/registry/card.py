@@ -26,29 +26,34 @@ def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _data_sha256(training: dict[str, Any]) -> str | None:
+    """The training data's hash: the raw collected data's when recorded, else the processed."""
+    data = training.get("data", {})
+    return data.get("raw_sha256") or data.get("sha256")
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    diff = [f"{k} {_fmt(old.get(k))} -> {_fmt(new.get(k))}"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return ", ".join(diff) if diff else "unchanged"
+
+
 def what_changed(entry: ModelEntry, previous: ModelEntry | None,
                  changes: list[Change]) -> list[str]:
     if previous is None:
         return ["first promoted model on this board"]
     out = []
     cur_t, old_t = entry.training, previous.training
-    cur_data = cur_t.get("data", {}).get("raw_sha256") or cur_t.get("data", {}).get("sha256")
-    old_data = old_t.get("data", {}).get("raw_sha256") or old_t.get("data", {}).get("sha256")
+    cur_data, old_data = _data_sha256(cur_t), _data_sha256(old_t)
     out.append("training data: " + ("unchanged" if cur_data == old_data else
                                     f"changed ({str(old_data)[:12]} -> {str(cur_data)[:12]})"))
     cur_p = entry.files.get("preprocess")
     old_p = previous.files.get("preprocess")
     same = (cur_p.sha256 if cur_p else None) == (old_p.sha256 if old_p else None)
     out.append("preprocessing: " + ("unchanged" if same else "changed"))
-    params_old, params_new = old_t.get("params", {}), cur_t.get("params", {})
-    diff = [f"{k} {_fmt(params_old.get(k))} -> {_fmt(params_new.get(k))}"
-            for k in sorted(set(params_old) | set(params_new))
-            if params_old.get(k) != params_new.get(k)]
-    out.append("training parameters: " + (", ".join(diff) if diff else "unchanged"))
-    vdiff = [f"{k} {previous.versions.get(k)} -> {entry.versions.get(k)}"
-             for k in sorted(set(previous.versions) | set(entry.versions))
-             if previous.versions.get(k) != entry.versions.get(k)]
-    out.append("versions: " + (", ".join(vdiff) if vdiff else "unchanged"))
+    out.append("training parameters: "
+               + _differences(old_t.get("params", {}), cur_t.get("params", {})))
+    out.append("versions: " + _differences(previous.versions, entry.versions))
     size_old = previous.files["model"].bytes
     size_new = entry.files["model"].bytes
     out.append(f"model size: {size_old} -> {size_new} bytes ({size_new - size_old:+d})")
@@ -78,7 +83,7 @@ def model_card(entry: ModelEntry, val: Validation | None, previous: ModelEntry |
     ]
     data = t.get("data", {})
     if data:
-        lines += [f"- training data sha256: `{data.get('raw_sha256') or data.get('sha256')}`",
+        lines += [f"- training data sha256: `{_data_sha256(t)}`",
                   f"- rows: {data.get('train')} train, {data.get('test')} held-out",
                   f"- classes: {', '.join(t.get('classes', []))}",
                   f"- input shape: {t.get('input_shape')}"]
