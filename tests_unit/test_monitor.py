@@ -136,6 +136,13 @@ def test_estimated_latency_is_not_compared_with_measured(tmp_path: Path, capsys)
     assert _run(db, tmp_path) == 0
 
 
+def test_a_board_without_runs_is_named(tmp_path: Path, capsys):
+    db = tmp_path / "results.sqlite"
+    _seed(db, [1900])
+    assert _run(db, tmp_path, "--board", "nano33") == 0
+    assert "nano33: no finished run" in capsys.readouterr().out
+
+
 def test_rig_failure_is_a_health_alert(tmp_path: Path, capsys):
     db = tmp_path / "results.sqlite"
     _seed(db, [1900, 1900])

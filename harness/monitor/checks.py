@@ -115,7 +115,7 @@ def baseline_for(store: ResultsStore, registry: Registry | None, board: str
     """The promoted model's validation run on this board (from the store, else its snapshot)."""
     if registry is None:
         return None
-    state = registry.state()["boards"].get(board) if registry.root.is_dir() else None
+    state = registry.state()["boards"].get(board)
     if not state or not state.get("promoted") or not state.get("validation"):
         return None
     val = state["validation"]
@@ -127,13 +127,12 @@ def baseline_for(store: ResultsStore, registry: Registry | None, board: str
                       val.get("exit_status"), figures)
 
 
-def check_board(runs: list[RunFigures], baseline: RunFigures | None, cfg: MonitorConfig
-                ) -> BoardReport:
+def check_board(board: str, runs: list[RunFigures], baseline: RunFigures | None,
+                cfg: MonitorConfig) -> BoardReport:
     """With a promoted baseline only the promoted model's runs are judged (a candidate's
     validation is the promotion's business, not the deployed model's health)."""
     if baseline is not None:
         runs = [r for r in runs if r.model == baseline.model]
-    board = runs[-1].board if runs else (baseline.board if baseline else "?")
     report = BoardReport(board, runs[-1] if runs else None, baseline, 0)
     if not runs:
         return report

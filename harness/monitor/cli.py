@@ -15,16 +15,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
+from ..pipeline import atomic
 from ..registry.store import Registry, default_root
 from ..results.store import ResultsStore, default_db_path
 from .alerts import check_webhook, post_webhook, run_command
 from .checks import (
     BoardReport,
     Finding,
+    MonitorConfig,
     baseline_for,
     board_runs,
     boards_in,
@@ -96,16 +99,16 @@ def main(argv: list[str] | None = None) -> int:
                           "preprocessing: pass --registry")
     store = ResultsStore(Path(db))
     try:
-        cfg = _with_window(cfg, window)
+        cfg = replace(cfg, window=window)
         boards = args.board or boards_in(store)
-        reports = [check_board(board_runs(store, b), baseline_for(store, registry, b), cfg)
+        reports = [check_board(b, board_runs(store, b), baseline_for(store, registry, b), cfg)
                    for b in boards]
         extra = _field(registry, args.feedback, cfg) if args.feedback else []
         if args.report:
-            from .summary import render, write_report
+            from .summary import render
 
             since = time.time() - args.days * 86400
-            write_report(args.report, render(store, registry, reports, since=since))
+            atomic.write_text(args.report, render(store, registry, reports, since=since))
             print(f"wrote the summary report {args.report}")
     finally:
         store.close()
@@ -127,13 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_UNDELIVERED if errors else EXIT_ALERT
 
 
-def _with_window(cfg, window: int):
-    from dataclasses import replace
-
-    return replace(cfg, window=window)
-
-
-def _field(registry: Registry | None, csv: Path, cfg) -> list[Finding]:
+def _field(registry: Registry | None, csv: Path, cfg: MonitorConfig) -> list[Finding]:
     """Field accuracy per version; a promoted version far below its validation alerts."""
     from .feedback import field_accuracy
 

@@ -1,8 +1,9 @@
 """The periodic summary report: one self-contained HTML page (no scripts, no external files).
 
-Sections: model performance (runs in the period, per board and model version, with their
-key figures), device health (outcomes and failure categories per board), maintenance
-activity (the registry's events) and monitor findings. Every value is HTML-escaped.
+Sections: alerts (the monitor's findings), model performance (runs in the period, per board
+and model version, with their key figures), device health (outcomes and failure categories
+per board), maintenance activity (the registry's events) and field accuracy. Every value is
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import html
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from ..pipeline import atomic
 from ..registry.store import Registry
 from ..results.store import ResultsStore
 from .checks import BoardReport, board_runs, boards_in
@@ -55,19 +54,19 @@ def render(store: ResultsStore, registry: Registry | None, reports: list[BoardRe
     parts.append(_table(["board", "run", "model", "against", "finding"], [
         [_e(f.board), _e(f.run_id), _e(f.model[:12]), _e(f.against),
          f"<span class='bad'>{_e(f.message)}</span>"] for f in findings]))
-    boards = boards_in(store)
-    promoted = registry.state()["boards"] if registry and registry.root.is_dir() else {}
+    period = {b: [r for r in board_runs(store, b) if r.started >= since] for b in boards_in(store)}
+    promoted = registry.state()["boards"] if registry else {}
     parts.append("<h2>Model performance</h2>")
     rows = []
     health: dict[str, Counter] = {}
-    for board in boards:
-        for run in board_runs(store, board):
-            if run.started < since:
-                continue
+    categories: Counter = Counter()
+    for board, runs in period.items():
+        for run in runs:
             status = run.exit_status
-            health.setdefault(board, Counter())[
-                OUTCOMES.get(status, f"exit {status}")
-            ] += 1
+            health.setdefault(board, Counter())[OUTCOMES.get(status, f"exit {status}")] += 1
+            for r in store.results(run.run_id):
+                if r["outcome"] in ("failed", "error"):
+                    categories[(board, r["category"] or "assertion")] += 1
             cells = [_e(run.run_id), _e(_when(run.started)), _e(board), _e(run.model[:12])
                      + (" (promoted)" if promoted.get(board, {}).get("promoted") == run.model
                         else "")]
@@ -83,13 +82,6 @@ def render(store: ResultsStore, registry: Registry | None, reports: list[BoardRe
             rows.append(cells)
     parts.append(_table(["run", "started", "board", "model", *KEY_FIGURES, "exit"], rows))
     parts.append("<h2>Device health</h2>")
-    categories: Counter = Counter()
-    for board in boards:
-        for run in board_runs(store, board):
-            if run.started >= since:
-                for r in store.results(run.run_id):
-                    if r["outcome"] in ("failed", "error"):
-                        categories[(board, r["category"] or "assertion")] += 1
     parts.append(_table(["board", "runs by outcome"], [
         [_e(b), _e(", ".join(f"{k}: {v}" for k, v in sorted(c.items())))]
         for b, c in sorted(health.items())]))
@@ -103,7 +95,7 @@ def render(store: ResultsStore, registry: Registry | None, reports: list[BoardRe
          _e("; ".join(f"{k}={v}" for k, v in sorted(e.items())
                       if k not in ("time", "event", "model", "board")))]
         for e in events]))
-    if registry and registry.root.is_dir():
+    if registry:
         parts.append("<h2>Field accuracy</h2>")
         parts.append(_table(["model", "time", "rows", "accuracy"], [
             [_e(entry.short), _e(_when(f["time"])), _e(f["rows"]), _e(f"{f['accuracy']:.4f}")]
@@ -111,7 +103,3 @@ def render(store: ResultsStore, registry: Registry | None, reports: list[BoardRe
             if f.get("time", 0) >= since]))
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def write_report(path: Path, text: str) -> None:
-    atomic.write_text(path, text)
