@@ -36,7 +36,7 @@ class Preprocessing:
     classes: tuple[str, ...]
     split: dict[str, Any] = field(default_factory=dict)  # how the held-out rows were chosen
     fitted_on: dict[str, Any] = field(default_factory=dict)  # rows and hash of the fit data
-    clip: tuple[float, float] | None = None
+    clip: tuple[float, float] | None = None  # read from a record if set; fit never sets it
     version: int = PREPROCESS_VERSION
 
     @classmethod
@@ -47,7 +47,6 @@ class Preprocessing:
         method: str,
         per_feature: bool,
         classes: tuple[str, ...],
-        clip: tuple[float, float] | None = None,
         split: dict[str, Any] | None = None,
         fitted_on: dict[str, Any] | None = None,
     ) -> Preprocessing:
@@ -74,7 +73,6 @@ class Preprocessing:
             classes=classes,
             split=dict(split or {}),
             fitted_on=dict(fitted_on or {}),
-            clip=clip,
         )
 
     def check(self, data: Dataset, source: str) -> None:
