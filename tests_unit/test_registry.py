@@ -216,6 +216,10 @@ def test_restore_refuses_a_tampered_archive_and_changes_nothing(registry: Regist
     with pytest.raises(IntegrityError, match="does not have the sha256 recorded"):
         restore(archive, registry.root)
     assert not list(tmp_path.glob("registry.before-restore-*"))
+    (tmp_path / "registry.tar.gz.sha256").write_text("")
+    with pytest.raises(IntegrityError, match=r"registry.tar.gz.sha256 is empty: pass --sha256"):
+        restore(archive, registry.root)
+    assert (state_before[0], len(registry.entries())) == state_before
 
 
 def test_cli_refuses_an_unknown_board_before_anything_runs(registry: Registry, models, capsys):

@@ -79,8 +79,7 @@ def restore(archive: Path, target: Path, *, expected_sha256: str | None = None) 
     """Restores ``archive`` into ``target``; returns where the replaced registry was kept."""
     if not archive.is_file():
         raise ConfigError(f"the archive {archive} does not exist")
-    sidecar = archive.with_name(archive.name + ".sha256")
-    want = expected_sha256 or (sidecar.read_text().split()[0] if sidecar.is_file() else None)
+    want = expected_sha256 or _recorded_sha256(archive)
     if want and atomic.sha256_file(archive) != want:
         raise IntegrityError(f"{archive} does not have the sha256 recorded for it ({want[:12]}"
                              "...): the archive is damaged or not the one backed up")
@@ -113,6 +112,18 @@ def restore(archive: Path, target: Path, *, expected_sha256: str | None = None) 
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _recorded_sha256(archive: Path) -> str | None:
+    """The hash in the archive's ``.sha256`` file (written by backup), if there is one."""
+    sidecar = archive.with_name(archive.name + ".sha256")
+    if not sidecar.is_file():
+        return None
+    fields = sidecar.read_text().split()
+    if not fields:
+        raise IntegrityError(f"{sidecar} is empty: pass --sha256 with the archive's hash, or "
+                             f"delete {sidecar.name} to restore without that check")
+    return fields[0]
 
 
 def _extract(archive: Path, dest: Path) -> None:

@@ -206,16 +206,18 @@ class Registry:
             self.log("registered", model=info.sha256, source=str(model))
         return entry
 
-    def register_from_files(self, model: Path, **explicit: Path | None) -> ModelEntry:
+    def register_from_files(self, model: Path, *, reference: Path | None = None,
+                            vectors: Path | None = None,
+                            preprocess: Path | None = None) -> ModelEntry:
         """Registers a .tflite with the files beside it (written by `tflm-hil model convert`):
-        its reference (through the stamp), ``<stem>.vectors.npz``, ``<stem>.preprocess.json``."""
+        its reference (through the stamp), ``<stem>.vectors.npz``, ``<stem>.preprocess.json``;
+        a file given explicitly wins."""
         from ..pipeline.conversion import vectors_path
         from ..pipeline.preprocess import preprocess_path
         from ..pipeline.stamp import Stamp
 
         stamp = Stamp.load(model)
         facts: dict[str, Any] = {}
-        reference = explicit.get("reference")
         if stamp is not None and stamp.step == "convert":
             info = dict(stamp.info)
             ref = info.get("reference", {})
@@ -229,8 +231,8 @@ class Registry:
             training = info.pop("training", {})
             facts = {"training": training, "versions": info.pop("versions", {}),
                      "conversion": {k: v for k, v in info.items() if k != "reference"}}
-        vectors = explicit.get("vectors") or _beside(vectors_path(model))
-        preprocess = explicit.get("preprocess") or _beside(preprocess_path(model))
+        vectors = vectors or _beside(vectors_path(model))
+        preprocess = preprocess or _beside(preprocess_path(model))
         return self.register_files(model, reference=reference, vectors=vectors,
                                    preprocess=preprocess, facts=facts)
 
