@@ -107,7 +107,7 @@ def model_card(entry: ModelEntry, val: Validation | None, previous: ModelEntry |
         lines.append(f"- validation run {val.run_id} in `{val.db}`, exit status {val.exit_status}")
         for name, fig in sorted(val.figures.items()):
             est = " *(estimated)*" if fig.estimated else ""
-            lines.append(f"- {name}: {fig.value:g}{(' ' + fig.unit) if fig.unit else ''}{est}")
+            lines.append(f"- {name}: {fig}{est}")
         for k, v in sorted(val.device.items()):
             lines.append(f"- {k}: {v}")
     else:

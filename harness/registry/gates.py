@@ -25,6 +25,10 @@ class Figure:
     unit: str = ""
     estimated: bool = False
 
+    def __str__(self) -> str:
+        """The value with its unit: ``1900 us``."""
+        return f"{self.value:g}" + (f" {self.unit}" if self.unit else "")
+
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "unit": self.unit, "estimated": self.estimated}
 

@@ -195,7 +195,7 @@ def validation_summary(val: Validation) -> list[str]:
              f" (run {val.run_id}, log {val.log})"]
     for name, fig in sorted(val.figures.items()):
         est = " (estimated)" if fig.estimated else ""
-        lines.append(f"  {name} = {fig.value:g}{(' ' + fig.unit) if fig.unit else ''}{est}")
+        lines.append(f"  {name} = {fig}{est}")
     return lines
 
 
