@@ -26,6 +26,17 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
+def train_convert_promote(capsys, model: str, *, epochs: int) -> tuple[int, str]:
+    """Another candidate through the documented sequence: train, convert, then promote."""
+    tflite = str(Path(model).with_suffix(".tflite"))
+    for step in (("train", "--input", "processed_data.csv", "--output", model, "--epochs",
+                  str(epochs)),
+                 ("convert", "--input", model, "--output", tflite)):
+        code, out = run(capsys, "model", *step)
+        assert code == 0, out
+    return run(capsys, "model", "promote", tflite)
+
+
 def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     # Inside the test: collecting the suite must not import TensorFlow.
     pytest.importorskip("tensorflow", reason="the model pipeline needs the tf extra")
@@ -57,19 +68,13 @@ def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     assert registry.promoted("sim:nano33") == first
 
     # A deliberately worse candidate: two epochs of training.
-    run(capsys, "model", "train", "--input", "processed_data.csv", "--output", "worse.h5",
-        "--epochs", "2")
-    run(capsys, "model", "convert", "--input", "worse.h5", "--output", "worse.tflite")
-    code, out = run(capsys, "model", "promote", "worse.tflite")
+    code, out = train_convert_promote(capsys, "worse.h5", epochs=2)
     assert code == 1, out
     assert "REFUSED" in out and "accuracy_vs_labels" in out
     assert registry.promoted("sim:nano33") == first
 
     # A better one (more epochs, the .keras format) is promoted over the first ...
-    run(capsys, "model", "train", "--input", "processed_data.csv", "--output", "better.keras",
-        "--epochs", "30")
-    run(capsys, "model", "convert", "--input", "better.keras", "--output", "better.tflite")
-    code, out = run(capsys, "model", "promote", "better.tflite")
+    code, out = train_convert_promote(capsys, "better.keras", epochs=30)
     assert code == 0, out
     second = atomic.sha256_file("better.tflite")
     assert registry.promoted("sim:nano33") == second
