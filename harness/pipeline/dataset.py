@@ -129,11 +129,9 @@ def to_csv_text(data: Dataset) -> str:
     return out.getvalue()
 
 
-def write_csv(path: str | os.PathLike[str], data: Dataset) -> str:
-    """Writes atomically; returns the file's sha256."""
-    blob = to_csv_text(data).encode("utf-8")
-    atomic.write_bytes(path, blob)
-    return atomic.sha256_bytes(blob)
+def write_csv(path: str | os.PathLike[str], data: Dataset) -> None:
+    """Writes atomically."""
+    atomic.write_text(path, to_csv_text(data))
 
 
 def read_csv(

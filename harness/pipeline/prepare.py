@@ -54,7 +54,7 @@ def preprocess(opts: PreprocessOptions) -> StepResult:
     }
     stamp = Stamp("preprocess", recipe)
     record = preprocess_path(opts.output)
-    if not opts.force and record.is_file() and stamp.up_to_date(opts.output):
+    if not opts.force and stamp.up_to_date(opts.output):
         return StepResult(True, [opts.output, record], f"{opts.output} is up to date")
 
     raw = read_csv(opts.input, shape=shape, what="input")

@@ -82,7 +82,8 @@ class Stamp:
         return stamp
 
     def up_to_date(self, primary: str | os.PathLike[str]) -> bool:
-        """True when the stamp on disk has this recipe and every output is unchanged."""
+        """True when the stamp on disk has this recipe and every output is unchanged; then
+        this stamp takes the recorded outputs and findings (``info``) for the step's result."""
         old = Stamp.load(primary)
         if old is None or old.step != self.step or old.recipe_hash != self.recipe_hash:
             return False

@@ -80,7 +80,7 @@ def train(opts: TrainOptions) -> StepResult:
               "versions": package_versions(*TF_VERSIONS)}
     stamp = Stamp("train", recipe)
     out_record = preprocess_path(opts.output)
-    if not opts.force and out_record.is_file() and stamp.up_to_date(opts.output):
+    if not opts.force and stamp.up_to_date(opts.output):
         return StepResult(True, [opts.output, out_record], f"{opts.output} is up to date")
 
     data = read_csv(opts.input, shape=prep.input_shape, require_split=True, what="input")
