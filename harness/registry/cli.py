@@ -169,13 +169,14 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> int:
 def _list(registry: Registry, args: argparse.Namespace) -> int:
     boards = registry.state().get("boards", {})
     promoted = {b["promoted"]: board for board, b in boards.items() if b.get("promoted")}
-    for e in registry.entries():
+    entries = registry.entries()
+    for e in entries:
         acc = e.conversion.get("host_metrics", {})
         host = ", ".join(f"{k} {v:g}" for k, v in acc.items() if isinstance(v, float))
         mark = f"  [promoted on {promoted[e.sha256]}]" if e.sha256 in promoted else ""
         print(f"{e.short}  {e.files['model'].bytes:>7} B  validations {len(e.validations)}"
               f"  {host}{mark}")
-    if not registry.entries():
+    if not entries:
         print(f"the registry {registry.root} is empty")
     return 0
 
