@@ -80,5 +80,9 @@ class ModelRejected(HilError):
     category = "model"
 
 
+# Exit status of a run whose failures include infrastructure faults: the model was not judged
+# (pytest's own codes stop at 5). The plugin sets it; the matrix, registry and monitor read it.
+EXIT_INFRA = 6
+
 # Failures that leave the model unjudged: never a pass, never a model failure.
 INFRA_CATEGORIES = frozenset({"infra", "build", "flash", "link", "timeout", "device"})

@@ -26,7 +26,6 @@ from .recorder import RunRecorder, recorder
 from .report_state import device_summary, reference_notes, session_results
 
 log = logging.getLogger("harness")
-DEFAULT_GENERATED_VECTORS = 64
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +41,7 @@ def hil_model(hil_config: HilConfig) -> TfliteModel:
 @pytest.fixture(scope="session")
 def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
     if hil_config.vectors is None:
-        return generate_vectors(hil_model, DEFAULT_GENERATED_VECTORS)
+        return generate_vectors(hil_model)
     return load_vectors(hil_config.vectors, hil_model)
 
 

@@ -15,7 +15,7 @@ from . import hookspecs
 from .boards.catalog import BoardSpec
 from .boards.driver import BoardDriver, DriverOptions
 from .config import resolve_config
-from .errors import INFRA_CATEGORIES, ConfigError, HilError
+from .errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from .model.tflite_info import TfliteModel
 from .report import html
 from .report.summary import summary_html
@@ -23,9 +23,6 @@ from .report_state import device_summary, reference_notes, session_results
 
 pytest_plugins = ["harness.fixtures"]
 
-# Exit status of a run whose failures include infrastructure faults (build, flash, link,
-# timeout, device): the model was not judged. pytest's own codes stop at 5.
-EXIT_INFRA = 6
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
 

@@ -11,11 +11,11 @@ import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..errors import EXIT_INFRA
 from .junit import JunitReport
 
 # pytest's exit statuses, and the plugin's status for infrastructure faults.
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_TESTS = range(6)
-EXIT_INFRA = 6
 
 # A process that died this way left these lines in its log (faulthandler, glibc, LLVM).
 CRASH_SIGNATURES = re.compile(

@@ -21,7 +21,6 @@ from .child import Report, captured_stderr, reason_lines, stderr_path
 from .compare import save_outputs
 from .venvs import installed_version
 
-GENERATED_VECTORS = 64
 
 
 def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vectors)
@@ -29,7 +28,7 @@ def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vec
     from ..model.vectors import generate_vectors, load_vectors
 
     model = TfliteModel.load(model_path)
-    vecs = load_vectors(vectors, model) if vectors else generate_vectors(model, GENERATED_VECTORS)
+    vecs = load_vectors(vectors, model) if vectors else generate_vectors(model)
     return model, vecs
 
 

@@ -106,7 +106,11 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
     return Vectors(inputs, str(p), x_float, labels)
 
 
-def generate_vectors(model: TfliteModel, n: int = 64, seed: int = 0) -> Vectors:
+# Vectors generated when none are given: the HIL suite and the matrix's probe agree on them.
+DEFAULT_GENERATED = 64
+
+
+def generate_vectors(model: TfliteModel, n: int = DEFAULT_GENERATED, seed: int = 0) -> Vectors:
     """Vectors over each input's quantised range: its edges and zero point, then uniform noise."""
     rng = np.random.default_rng(seed)
     inputs = []
