@@ -22,7 +22,6 @@ from .compare import save_outputs
 from .venvs import installed_version
 
 
-
 def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vectors)
     from ..model.tflite_info import TfliteModel
     from ..model.vectors import generate_vectors, load_vectors
