@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..metrics.gates import Gate, parse_gates
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_AXES = REPO_ROOT / "matrix" / "axes.toml"
@@ -71,22 +72,6 @@ class Hardware:
     boards: tuple[str, ...] = ()
     tflm_refs: tuple[Pinned, ...] = ()
     arduino_cores: tuple[Pinned, ...] = ()
-
-
-@dataclass(frozen=True)
-class Gate:
-    figure: str
-    max: float | None = None
-    min: float | None = None
-
-    def passes(self, value: float) -> bool:
-        if self.max is not None and value > self.max:
-            return False
-        return not (self.min is not None and value < self.min)
-
-    def describe(self) -> str:
-        bound = f"<= {self.max:g}" if self.max is not None else f">= {self.min:g}"
-        return f"{self.figure} {bound}"
 
 
 @dataclass(frozen=True)
@@ -283,9 +268,7 @@ def load_axes(path: Path | None = None) -> Axes:
         ),
     )
     settings = data.get("matrix", {})
-    gates = tuple(
-        Gate(name, g.get("max"), g.get("min")) for name, g in data.get("gates", {}).items()
-    )
+    gates = tuple(parse_gates(data, str(path)).values())
     axes = Axes(
         path=path,
         root=root,

@@ -47,7 +47,8 @@ class GateResult:
         return f"{g.metric} = {self.value:.6g} {verdict} the gate {g.condition} (from {g.source})"
 
 
-def _parse(table: dict, source: str) -> dict[str, Gate]:
+def parse_gates(table: dict, source: str) -> dict[str, Gate]:
+    """The ``[gates]`` table of a parsed TOML document, checked; ``source`` names it in errors."""
     gates = {}
     for metric, spec in table.get("gates", {}).items():
         if not isinstance(spec, dict) or not set(spec) <= {"min", "max"} or not spec:
@@ -74,7 +75,7 @@ def gates_file_for(model: Path) -> Path | None:
 def load_gates(model: Path | None = None, explicit: Path | None = None) -> dict[str, Gate]:
     """Defaults, overridden by the model's gates file (or an explicit one)."""
     text = resources.files("harness").joinpath("data/gates.toml").read_text()
-    gates = _parse(tomllib.loads(text), "tflm-hil defaults")
+    gates = parse_gates(tomllib.loads(text), "tflm-hil defaults")
     path = explicit or (gates_file_for(model) if model else None)
     if path is not None:
         if not path.is_file():
@@ -83,5 +84,5 @@ def load_gates(model: Path | None = None, explicit: Path | None = None) -> dict[
             table = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"gates file {path} is not valid TOML: {exc}") from exc
-        gates.update(_parse(table, str(path)))
+        gates.update(parse_gates(table, str(path)))
     return gates
