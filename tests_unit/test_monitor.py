@@ -238,6 +238,9 @@ def test_field_accuracy_per_model_version(tmp_path: Path, capsys):
     assert cli(["monitor", "--hil-db", str(db), "--registry", str(registry.root),
                 "--feedback", str(bad)]) == 3
     assert "no 'label' column" in capsys.readouterr().err
+    assert cli(["monitor", "--hil-db", str(db), "--registry", str(registry.root),
+                "--feedback", str(tmp_path / "missing.csv")]) == 3
+    assert "does not exist: check --feedback" in capsys.readouterr().err
 
 
 def test_summary_report_is_self_contained_and_escaped(tmp_path: Path, capsys):

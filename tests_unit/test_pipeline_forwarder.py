@@ -151,3 +151,10 @@ def test_twin_forward_mode_refuses_a_bad_csv(tmp_path: Path):
     bad.write_text("x,y\n1,2\n")
     with pytest.raises(ConfigError, match="no 'label' column"):
         start_forward_twin("sim:nano33", bad)
+
+
+def test_twin_forward_mode_refuses_a_label_the_forwarder_cannot_send(tmp_path: Path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,v0,v1\nwalking fast,1,2\nidle,3,4\n")
+    with pytest.raises(ConfigError, match=r"refused label 'walking fast': a label outside A-Z"):
+        start_forward_twin("sim:nano33", bad)

@@ -55,7 +55,7 @@ def score(registry: Registry, entry: ModelEntry, data: Dataset, source: str) -> 
 
 
 def field_accuracy(registry: Registry, csv: Path) -> list[FieldResult]:
-    data = read_csv(csv, what="field feedback")
+    data = read_csv(csv, flag="--feedback")
     digest = atomic.sha256_file(csv)
     results: list[FieldResult] = []
     if data.model is not None:

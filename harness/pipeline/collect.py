@@ -63,7 +63,7 @@ def collect(opts: CollectOptions) -> StepResult:
         if kind == "digits":
             data, info = _digits(), {"source": "sklearn.datasets.load_digits (bundled)"}
         else:
-            data = read_csv(arg, shape=opts.shape or stamped_shape(arg), what="source")
+            data = read_csv(arg, shape=opts.shape or stamped_shape(arg), flag="--source csv:PATH")
             info = {"source": f"csv {arg}"}
         data = _subset(data, opts.limit, opts.seed)
     write_csv(opts.output, data)

@@ -86,7 +86,7 @@ def convert(opts: ConvertOptions) -> StepResult:
         return StepResult(True, [opts.output, out_record, out_vectors],
                           f"{opts.output} is up to date", stamp.info)
 
-    data = read_csv(data_path, shape=prep.input_shape, require_split=True, what="training data")
+    data = read_csv(data_path, shape=prep.input_shape, require_split=True, flag="--data")
     prep.check(data, str(data_path))
     train_rows, test_rows = data.rows("train"), data.rows("test")
     rng = np.random.default_rng(opts.seed)

@@ -139,11 +139,12 @@ def read_csv(
     *,
     shape: tuple[int, ...] | None = None,
     require_split: bool = False,
-    what: str = "data",
+    flag: str = "--input",
 ) -> Dataset:
+    """Reads and checks a data CSV; ``flag`` is the option that named the file."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"the {what} file {p} does not exist: check --input")
+        raise ConfigError(f"the file {p} does not exist: check {flag}")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -141,17 +141,25 @@ def windows_of(csv_path: Path) -> tuple[np.ndarray, tuple[str, ...], int]:
     The shape comes from the file's collect stamp (window, axes); without one, a row is a
     window of single values.
     """
-    data = read_csv(csv_path, shape=stamped_shape(csv_path), what="windows")
+    data = read_csv(csv_path, shape=stamped_shape(csv_path), flag="--forward")
     axes = int(data.shape[-1]) if len(data.shape) >= 2 else 1
     return data.x.reshape((len(data), -1, axes)), data.labels, axes
 
 
 def serve_forward(args: argparse.Namespace) -> int:
     """Entry of ``tflm-hil sim --forward CSV``: prints its port as JSON, then streams."""
+    rate_hz = args.forward_rate
+    pending: list[bytes] = []
+    # Whatever the C module would refuse (its configuration, a label) is refused here, before
+    # the port is announced: mid-stream, the host would only see the stream stop.
     try:
         board, _ = resolve_board(args.board.removeprefix("sim:"))
         windows, labels, axes = windows_of(Path(args.forward))
         lib = CoreLibrary(build_core_library())
+        config = {"axes": axes, "window": windows.shape[1], "rate_hz": rate_hz,
+                  "decimals": int(section("collect")["decimals"])}
+        fwd = ForwarderCore(lib, pending.append, **config)
+        _check_labels(ForwarderCore(lib, lambda _bytes: None, **config), labels, args.forward)
     except HilError as exc:
         print(json.dumps({"error": str(exc), "category": exc.category}), flush=True)
         return 3
@@ -159,16 +167,12 @@ def serve_forward(args: argparse.Namespace) -> int:
     tty.setraw(slave, termios.TCSANOW)
     os.set_blocking(master, False)
     port = os.ttyname(slave)
-    rate_hz = args.forward_rate
     byte_rate = args.baud / 10 if args.baud else board.link.bytes_per_s
     print(json.dumps({"port": port, "pid": os.getpid(), "mode": "forward",
                       "board": board.id, "windows": len(windows)}), flush=True)
     from ..sim.twin import PacedWire  # the twin's pacing, shared so both modes pace alike
 
     wire = PacedWire(byte_rate)
-    pending: list[bytes] = []
-    fwd = ForwarderCore(lib, pending.append, axes=axes, window=windows.shape[1],
-                        rate_hz=rate_hz, decimals=int(section("collect")["decimals"]))
     stream = _stream(fwd, windows, labels)
     started_at: float | None = None
     sample_period = 1.0 / rate_hz if rate_hz else 0.0
@@ -214,6 +218,16 @@ def serve_forward(args: argparse.Namespace) -> int:
                 started_at = time.monotonic()
         if stdin_fd is not None and stdin_fd in readable and not os.read(stdin_fd, 4096):
             return 0
+
+
+def _check_labels(scratch: ForwarderCore, labels: tuple[str, ...], source: str) -> None:
+    """Every class label through the C module's own rule (on a forwarder writing nowhere)."""
+    for label in sorted(set(labels)):
+        try:
+            scratch.begin(label)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}; rename that class") from exc
+        scratch.abort()
 
 
 def _queued(wire: PacedWire) -> int:

@@ -57,7 +57,7 @@ def preprocess(opts: PreprocessOptions) -> StepResult:
     if not opts.force and stamp.up_to_date(opts.output):
         return StepResult(True, [opts.output, record], f"{opts.output} is up to date")
 
-    raw = read_csv(opts.input, shape=shape, what="input")
+    raw = read_csv(opts.input, shape=shape)
     given = raw.split is not None
     split = raw.split or _split(raw, opts.test_size, opts.seed)
     raw = replace(raw, split=split, model=None)

@@ -83,7 +83,7 @@ def train(opts: TrainOptions) -> StepResult:
     if not opts.force and stamp.up_to_date(opts.output):
         return StepResult(True, [opts.output, out_record], f"{opts.output} is up to date")
 
-    data = read_csv(opts.input, shape=prep.input_shape, require_split=True, what="input")
+    data = read_csv(opts.input, shape=prep.input_shape, require_split=True)
     prep.check(data, str(opts.input))
     train_rows, test_rows = data.rows("train"), data.rows("test")
     if not len(train_rows) or not len(test_rows):
