@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +39,9 @@ def test_wrong_file_kind_is_refused_before_tensorflow_loads(tmp_path: Path) -> N
 @pytest.fixture(scope="module")
 def tiny() -> Any:
     """Conv, flatten, dense, softmax on a 6x6 input; seeded random weights."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log out of reports
-    pytest.importorskip("tensorflow", reason="TensorFlow is the optional 'tf' extra")
+    from harness.model.convert import quiet_tensorflow
+
+    quiet_tensorflow()  # ./dev installs the tf extra: a missing TensorFlow fails, never skips
     import keras
 
     from harness.model.convert import seed_everything

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from harness.cli import main as cli
 from harness.pipeline import atomic
 from harness.registry.store import Registry
@@ -38,8 +36,6 @@ def train_convert_promote(capsys, model: str, *, epochs: int) -> tuple[int, str]
 
 
 def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
-    # Inside the test: collecting the suite must not import TensorFlow.
-    pytest.importorskip("tensorflow", reason="the model pipeline needs the tf extra")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TFLM_HIL_REGISTRY", raising=False)
     monkeypatch.delenv("TFLM_HIL_DB", raising=False)

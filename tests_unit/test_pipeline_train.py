@@ -72,7 +72,6 @@ def test_architecture_choice():
 
 
 def test_tiny_training_is_seeded_and_converts_to_int8(processed: Path, tmp_path: Path):
-    pytest.importorskip("tensorflow", reason="training needs the tf extra")
     model = tmp_path / "m.keras"
     opts = TrainOptions(input=processed, output=model, epochs=2, batch_size=32)
     first = train(opts)

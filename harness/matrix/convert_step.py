@@ -14,7 +14,6 @@ do) leaves its stage there for the parent to classify.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from ..model.convert import quiet_tensorflow
 from .child import Report, captured_stderr, reason_lines, stderr_path
 from .compare import save_outputs
 from .probe import load_inputs, run_runtime, tflm_version
 
-# Before TensorFlow loads: the plain CPU kernels, as fixtures/digits/regenerate.py uses, so
-# that the reference converter reproduces the committed example model.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The plain CPU kernels, as fixtures/digits/regenerate.py uses, so that the reference
+# converter reproduces the committed example model.
+quiet_tensorflow()
 
 
 def convert(keras: Path, calibration: Path, per_channel_dense: bool) -> bytes:

@@ -35,6 +35,14 @@ ModelSource = KerasModel | str | os.PathLike[str]
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
+def quiet_tensorflow() -> None:
+    """Call before TensorFlow loads: oneDNN's fused CPU kernels may round differently run to
+    run and machine to machine (the plain kernels keep training and calibration repeatable),
+    and its start-up log is noise in reports."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def seed_everything(seed: int) -> None:
     """Seeds Python, NumPy and TensorFlow, and asks TensorFlow for deterministic kernels."""
     random.seed(seed)

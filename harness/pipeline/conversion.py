@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
+from ..model.convert import quiet_tensorflow
 from ..model.quant import quantize
 from ..model.tflite_info import TfliteModel
 from . import atomic
@@ -25,7 +26,7 @@ from .dataset import read_csv
 from .preprocess import Preprocessing, preprocess_path
 from .stamp import Stamp, package_versions, record_outputs
 from .step import StepResult
-from .train import MODEL_SUFFIXES, TF_VERSIONS, quiet_tensorflow
+from .train import MODEL_SUFFIXES, TF_VERSIONS
 
 if TYPE_CHECKING:
     from ..model.reference import FloatReference

@@ -9,7 +9,6 @@ give the same weights (``weights_sha256``) for one TensorFlow version.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..model.convert import quiet_tensorflow
 from . import architectures, atomic
 from .dataset import read_csv
 from .preprocess import Preprocessing, preprocess_path
@@ -40,13 +40,6 @@ class TrainOptions:
     dropout: float = 0.3
     dense_units: int = 32
     force: bool = False
-
-
-def quiet_tensorflow() -> None:
-    """Before TensorFlow loads: oneDNN's fused kernels may round differently run to run (the
-    plain kernels keep training repeatable); and its start-up log is noise here."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def weights_sha256(model: Any) -> str:

@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ..boards.catalog import resolve_board
-from ..errors import ConfigError
+from ..errors import EXIT_INFRA, ConfigError
 from ..paths import PACKAGE_DIR
 from ..results.store import ResultsStore, default_db_path
 from .gates import Figure, run_figures
 from .store import ModelEntry, Registry, board_dir_name
 
 SUITE_ENV = "TFLM_HIL_SUITE"
-# The suite's exit status (pytest's, plus the plugin's 6: the rig failed, the model was not
-# judged). Defined here rather than imported from harness.plugin, which pulls in pytest.
-EXIT_INFRA = 6
+# The suite's exit status: pytest's, plus the plugin's EXIT_INFRA (the rig failed, the model
+# was not judged).
 EXIT_MEANING = {0: "passed", 1: "tests failed", 2: "interrupted", 3: "internal error",
                 4: "bad configuration", 5: "no tests ran", EXIT_INFRA: "infrastructure failure"}
 
