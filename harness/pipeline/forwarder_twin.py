@@ -16,9 +16,7 @@ import json
 import os
 import select
 import sys
-import termios
 import time
-import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +33,7 @@ from .dataset import read_csv
 from .stamp import stamped_shape
 
 if TYPE_CHECKING:
-    from ..sim.twin import PacedWire
+    pass
 
 u32 = ctypes.c_uint32
 STATUS = {
@@ -163,15 +161,12 @@ def serve_forward(args: argparse.Namespace) -> int:
     except HilError as exc:
         print(json.dumps({"error": str(exc), "category": exc.category}), flush=True)
         return 3
-    master, slave = os.openpty()
-    tty.setraw(slave, termios.TCSANOW)
-    os.set_blocking(master, False)
-    port = os.ttyname(slave)
+    from ..sim.twin import PacedWire, open_pty  # the twin's port and pacing: both modes alike
+
+    master, _slave, port = open_pty()
     byte_rate = args.baud / 10 if args.baud else board.link.bytes_per_s
     print(json.dumps({"port": port, "pid": os.getpid(), "mode": "forward",
                       "board": board.id, "windows": len(windows)}), flush=True)
-    from ..sim.twin import PacedWire  # the twin's pacing, shared so both modes pace alike
-
     wire = PacedWire(byte_rate)
     stream = _stream(fwd, windows, labels)
     started_at: float | None = None
@@ -184,7 +179,7 @@ def serve_forward(args: argparse.Namespace) -> int:
         now = time.monotonic()
         if started_at is not None and not finished:
             # Keep the wire fed a little ahead; at a sample rate, no sample before its time.
-            while not finished and _queued(wire) < QUEUE_LOW and (
+            while not finished and wire.queued < QUEUE_LOW and (
                 not sample_period or started_at + samples * sample_period <= now
             ):
                 kind = next(stream, None)
@@ -194,16 +189,7 @@ def serve_forward(args: argparse.Namespace) -> int:
                 for data in pending:
                     wire.push(data, now)
                 pending.clear()
-        out = wire.due(now)
-        while out:
-            try:
-                n = os.write(master, out)
-            except BlockingIOError:
-                n = 0
-            out = out[n:]
-            if n == 0:
-                wire.unsend(out, now)
-                break
+        wire.flush_to(master, now)
         due = wire.next_due()
         wait = 0.25 if due is None else max(0.001, due - now)
         if sample_period and not finished:
@@ -228,11 +214,6 @@ def _check_labels(scratch: ForwarderCore, labels: tuple[str, ...], source: str) 
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}; rename that class") from exc
         scratch.abort()
-
-
-def _queued(wire: PacedWire) -> int:
-    """Bytes pushed onto the wire and not yet sent."""
-    return sum(len(d) for d, _ in wire.queue) - wire.sent_of_head
 
 
 def _stream(fwd: ForwarderCore, windows: np.ndarray, labels: tuple[str, ...]) -> Iterator[str]:

@@ -99,6 +99,15 @@ def plan_image(
     return TwinImage(board, model, arena_size, host_used, flash, ram, cycles, ident)
 
 
+def open_pty() -> tuple[int, int, str]:
+    """A raw pseudo-terminal: (master fd, non-blocking; slave fd, kept open so the port
+    survives the host closing it; the slave's path, the port the host opens)."""
+    master, slave = os.openpty()
+    tty.setraw(slave, termios.TCSANOW)
+    os.set_blocking(master, False)
+    return master, slave, os.ttyname(slave)
+
+
 class PacedWire:
     """One direction of the link: bytes leave no faster than the byte rate allows."""
 
@@ -137,6 +146,24 @@ class PacedWire:
             self.queue.appendleft((data, now))
             self.sent_of_head = 0
 
+    @property
+    def queued(self) -> int:
+        """Bytes pushed and not yet sent."""
+        return sum(len(d) for d, _ in self.queue) - self.sent_of_head
+
+    def flush_to(self, fd: int, now: float) -> None:
+        """Writes what is due to a non-blocking fd; what it does not take waits its turn."""
+        out = self.due(now)
+        while out:
+            try:
+                n = os.write(fd, out)
+            except BlockingIOError:  # the host is not reading: hold the rest
+                n = 0
+            out = out[n:]
+            if n == 0:
+                self.unsend(out, now)
+                return
+
     def next_due(self) -> float | None:
         if not self.queue:
             return None
@@ -173,10 +200,7 @@ class Twin:
         self.lost_while_booting = 0
         self._feed_t0 = 0.0
         self._feed_c0 = 0
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave, termios.TCSANOW)
-        os.set_blocking(self.master, False)
-        self.port = os.ttyname(self.slave)
+        self.master, self.slave, self.port = open_pty()
         self.backend = TflmBackend(image.model, image.arena_size, on_invoke=self._on_invoke)
         self.protocol = protocol  # "hil" (ours) or "mlperf" (MLPerf Tiny text, a peer)
         self.core: Core | MlperfCore | None = None
@@ -297,19 +321,8 @@ class Twin:
                 os.read(reboot_fd, 64)
                 self.reboot()
             self._process(now)
-            self._flush(now)
+            self.outbound.flush_to(self.master, now)
 
-    def _flush(self, now: float) -> None:
-        out = self.outbound.due(now)
-        while out:
-            try:
-                n = os.write(self.master, out)
-            except BlockingIOError:  # the host is not reading: hold the rest
-                n = 0
-            out = out[n:]
-            if n == 0:
-                self.outbound.unsend(out, now)
-                return
 
 
 def _tflm_version() -> str:
