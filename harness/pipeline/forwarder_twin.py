@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +30,6 @@ from ..sim.launcher import TwinProcess, launch
 from .config import section
 from .dataset import read_csv
 from .stamp import stamped_shape
-
-if TYPE_CHECKING:
-    pass
 
 u32 = ctypes.c_uint32
 STATUS = {
