@@ -137,7 +137,13 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         transcript = log_dir / f"link-{driver.spec.id}.log"
-    client = DeviceClient(link, byte_rate=device.byte_rate, transcript=transcript)
+    client = DeviceClient(
+        link,
+        byte_rate=device.byte_rate,
+        reply_timeout=device.reply_timeout,
+        invoke_timeout=device.invoke_timeout,
+        transcript=transcript,
+    )
     try:
         return Dut(driver, device, client, model)
     except BaseException:

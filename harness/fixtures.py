@@ -59,6 +59,7 @@ def board(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardD
         simulated=hil_config.simulated,
         options=hil_config.driver_options,
         config=pytestconfig,
+        kind=hil_config.kind,
     )
     yield driver
     driver.close()

@@ -135,6 +135,8 @@ uint32_t hil_board_counter_hz(void) {
 #endif
 }
 
+uint32_t hil_board_flags(void) { return 0; }
+
 uint32_t hil_board_boot_id(void) { return g_boot_id; }
 
 uint32_t hil_board_stack_used(void) {

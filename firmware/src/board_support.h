@@ -13,6 +13,10 @@ void hil_board_begin(void);
 uint32_t hil_board_cycles(void);
 uint32_t hil_board_counter_hz(void);
 
+// HIL_FLAG_* bits the board's figures carry in the handshake: 0 on a board (its counter is
+// measured); HIL_FLAG_EMULATED on QEMU, whose counter counts emulated instructions.
+uint32_t hil_board_flags(void);
+
 // Differs at every boot: a boot counter kept in RAM that survives a reset, mixed with the
 // chip's unique id. Never 0.
 uint32_t hil_board_boot_id(void);

@@ -104,7 +104,7 @@ uint32_t arena_used_bytes(void) {
   return ready() ? static_cast<uint32_t>(g_interpreter->arena_used_bytes()) : 0u;
 }
 
-void tflm_backend_init(hil_backend_t *be) {
+void hil_backend_init(hil_backend_t *be) {
   hil_log_clear();
   g_init_error = start_interpreter();
   memset(be, 0, sizeof *be);

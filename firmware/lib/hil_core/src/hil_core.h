@@ -74,7 +74,7 @@ typedef struct {
   uint32_t clock_hz;
   uint32_t rx_window;
   uint32_t boot_id;
-  uint32_t flags; /* HIL_FLAG_SIMULATED | HIL_FLAG_CLOCK_ESTIMATED */
+  uint32_t flags; /* HIL_FLAG_SIMULATED | HIL_FLAG_CLOCK_ESTIMATED | HIL_FLAG_EMULATED */
 } hil_info_t;
 
 typedef struct {

@@ -86,6 +86,7 @@
 #define HIL_FLAG_SIMULATED 0x01u       /* the device is a simulated twin */
 #define HIL_FLAG_CLOCK_ESTIMATED 0x02u /* cycle counts come from a cost model */
 #define HIL_FLAG_MODEL_READY 0x04u     /* the interpreter is ready to invoke */
+#define HIL_FLAG_EMULATED 0x08u        /* cycle counts are emulated instructions (QEMU) */
 
 #define HIL_MAX_DIMS 6u
 
