@@ -24,9 +24,19 @@ class Provenance(enum.StrEnum):
         """How the figure was obtained, in a few words for reports."""
         return _NOTES[self]
 
+    @property
+    def mark(self) -> str:
+        """The sign a table puts after a figure of this provenance (see ``LEGEND``)."""
+        return _MARKS[self]
+
 
 _NOTES = {
     Provenance.MEASURED: "measured on the board",
     Provenance.EMULATED: "emulated: instructions counted on QEMU at the board's clock",
     Provenance.ESTIMATED: "estimated by the twin's cost model",
 }
+_MARKS = {Provenance.MEASURED: "", Provenance.EMULATED: "*", Provenance.ESTIMATED: "~"}
+LEGEND = (
+    "~ estimated by the simulated twin's cost model; * emulated (instructions counted on QEMU "
+    "at the board's clock): neither is a measurement"
+)

@@ -22,6 +22,7 @@ from harness.matrix.classify import Verdict
 from harness.matrix.cli import main as matrix_main
 from harness.matrix.converter import _finish, artifact_dir, convert, load_artifact
 from harness.matrix.result import read_result
+from harness.provenance import Provenance
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
 
@@ -71,7 +72,8 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     assert on_disk.figures["vectors_differing_vs_reference_runtime"] == 0
     assert on_disk.figures["arena_used_bytes"] > 0
     assert on_disk.key_figures()["latency_us"] > 0
-    assert "latency_us_median" in on_disk.estimated  # the twin's latency is a cost model
+    # the twin's latency is a cost model
+    assert on_disk.provenance["latency_us_median"] == Provenance.ESTIMATED
 
 
 def test_runtime_that_segfaults_is_a_crash_cell(axes, places, tmp_path):

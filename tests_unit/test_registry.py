@@ -12,6 +12,7 @@ import pytest
 from harness.cli import main as cli
 from harness.errors import ConfigError
 from harness.pipeline import atomic
+from harness.provenance import Provenance
 from harness.registry.archive import backup, restore
 from harness.registry.gates import Figure, load_rules
 from harness.registry.promote import (
@@ -31,7 +32,11 @@ RULES = load_rules()
 
 
 def _val(exit_status: int = 0, **figures: float) -> Validation:
-    figs = {k: Figure(v, estimated=k.startswith("latency")) for k, v in figures.items()}
+    figs = {
+        k: Figure(v, provenance=Provenance.ESTIMATED if k.startswith("latency") else
+                  Provenance.MEASURED)
+        for k, v in figures.items()
+    }
     return Validation(BOARD, exit_status, 1, "db", figs)
 
 
@@ -97,12 +102,21 @@ def test_decide_refuses_with_the_reason():
     assert "the rig failed" in d.reasons[0] and "not judged" in d.reasons[0]
 
 
-def test_estimated_and_measured_figures_are_never_compared():
-    measured = _val(**GOOD)
-    measured.figures["latency_us_median"] = Figure(5000.0, "us", estimated=False)
-    d = decide(measured, _val(**GOOD), RULES)
+@pytest.mark.parametrize("label", [Provenance.MEASURED, Provenance.EMULATED])
+def test_figures_of_two_provenances_are_never_compared(label):
+    other = _val(**GOOD)
+    other.figures["latency_us_median"] = Figure(5000.0, "us", provenance=label)
+    d = decide(other, _val(**GOOD), RULES)
     assert d.promote
-    assert any("not compared (measured vs estimated" in c.describe() for c in d.changes)
+    assert any(f"not compared ({label} vs estimated" in c.describe() for c in d.changes)
+
+
+def test_figures_written_before_provenance_read_back_labelled():
+    """A record's old flag (estimated: true/false) becomes its provenance."""
+    assert Figure.from_dict({"value": 1.0, "estimated": True}).provenance is Provenance.ESTIMATED
+    assert Figure.from_dict({"value": 1.0, "estimated": False}).provenance is Provenance.MEASURED
+    fig = Figure(2.0, "us", Provenance.EMULATED)
+    assert Figure.from_dict(fig.to_dict()) == fig
 
 
 def test_user_rules_override_the_defaults(tmp_path: Path):

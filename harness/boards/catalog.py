@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..provenance import Provenance
 
 SIM_PREFIX = "sim:"
 QEMU_PREFIX = "qemu:"
@@ -24,6 +25,18 @@ class BoardKind(enum.StrEnum):
     REAL = "real"
     SIM = "sim"
     QEMU = "qemu"
+
+    @property
+    def provenance(self) -> Provenance:
+        """Of the device figures this kind of board gives."""
+        return _KIND_PROVENANCE[self]
+
+
+_KIND_PROVENANCE = {
+    BoardKind.REAL: Provenance.MEASURED,
+    BoardKind.QEMU: Provenance.EMULATED,
+    BoardKind.SIM: Provenance.ESTIMATED,
+}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from .toolchain import CompileJob, Flags, Toolchain, compile_objects, run_tool
 EMU_DIR = "emu"
 LINKER_SCRIPT = f"{EMU_DIR}/mps2.ld"
 # The emulation layer: start-up, Serial and main() for src/main.cpp, board_support.h.
-EMU_LAYER = (f"{EMU_DIR}/startup.c", f"{EMU_DIR}/arduino_shim.cpp", f"{EMU_DIR}/board_support_emu.cpp")
+EMU_LAYER = tuple(
+    f"{EMU_DIR}/{name}" for name in ("startup.c", "arduino_shim.cpp", "board_support_emu.cpp")
+)
 CORE_DIR = "lib/hil_core/src"
 LIBS = ("-lstdc++", "-lsupc++", "-lm", "-lc", "-lgcc", "-lnosys")  # PlatformIO's, for mbed
 
@@ -54,7 +56,7 @@ def build_elf(
     on_compiled: Callable[[Path], None] = lambda src: None,
 ) -> Path:
     """Compiles ``sources`` (project-relative) and links them with ``archives``."""
-    jobs = [CompileJob(project / s, project / "obj" / (s.replace("/", "__") + ".o")) for s in sources]
+    jobs = [CompileJob(project / s, project / "obj" / f"{s.replace('/', '__')}.o") for s in sources]
     compile_objects(jobs, toolchain, flags, includes, log_path, lambda j: on_compiled(j.src))
     elf = project / "firmware.elf"
     tmp = project / f"firmware.{os.getpid()}.elf"

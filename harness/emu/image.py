@@ -121,14 +121,14 @@ class EmuImageBuilder:
     def _check_fits(self, sizes: ElfSizes, arena: int) -> None:
         """The image plus the Arduino core it lacks (the catalog's estimated footprint) must
         fit the board, or the board's build would fail."""
+        flash, ram = self.spec.footprint_flash_bytes, self.spec.footprint_ram_bytes
         core = [
-            SectionSize("arduino-core (estimated)", self.spec.footprint_flash_bytes, 0, True, False),
-            SectionSize("arduino-core-ram (estimated)", self.spec.footprint_ram_bytes, 0, False, True),
-        ]  # fmt: skip
+            SectionSize("arduino-core (estimated)", flash, 0, True, False),
+            SectionSize("arduino-core-ram (estimated)", ram, 0, False, True),
+        ]
         with_core = ElfSizes(
             sizes.flash + self.spec.footprint_flash_bytes,
             sizes.ram + self.spec.footprint_ram_bytes,
             (*sizes.sections, *core),
         )
         check_fits(self.spec, with_core, app_limits(self.spec), arena)
-

@@ -16,8 +16,15 @@ from filelock import FileLock
 
 from ..firmware.library import LibraryCheckout
 from ..paths import cache_dir
-from .toolchain import C_SUFFIXES, CXX_SUFFIXES, CompileJob, Flags, Toolchain, compile_objects
-from .toolchain import run_tool
+from .toolchain import (
+    C_SUFFIXES,
+    CXX_SUFFIXES,
+    CompileJob,
+    Flags,
+    Toolchain,
+    compile_objects,
+    run_tool,
+)
 
 CACHE_SCHEME = "tflm-hil library objects v1"
 # The library's parts the firmware never builds (scripts/hil_pre.py leaves them out on the

@@ -106,10 +106,8 @@ class QemuProcess:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self._qmp("quit")
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
         self._finalizer()  # kills what is left of the group, and runs only once
         if self.proc.stdin:
             with contextlib.suppress(BrokenPipeError):
@@ -138,7 +136,7 @@ def start_qemu(elf: Path, machine: str, log_path: Path) -> QemuProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl, no locks
+            preexec_fn=_die_with_parent,  # only a prctl: no locks taken in the child
         )
     qemu = QemuProcess(proc, "", log_path)
     qemu._qmp("qmp_capabilities")

@@ -31,7 +31,9 @@ SPARSE_PATHS = ("/src/", "/LICENSE", "/library.properties")
 METADATA = ".tflm-hil-library.json"
 GIT_TIMEOUT_S = 15 * 60.0
 # A local repository serves a blob-less, shallow fetch of any commit only when asked to.
-LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack"
+LOCAL_UPLOAD_PACK = (
+    "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack"
+)
 
 
 @dataclass(frozen=True)

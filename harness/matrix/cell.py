@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..provenance import Provenance
 from ..results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
 from .child import read_report, stderr_path, with_stderr
@@ -61,7 +62,7 @@ class SuiteEvidence:
     run: ProcessRun
     verdict: Verdict
     figures: dict[str, float] = field(default_factory=dict)
-    estimated: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)  # of the figures not measured
     device: dict[str, str] = field(default_factory=dict)
 
 
@@ -115,39 +116,40 @@ def run_suite(
             report = parse_junit(junit)
         except (OSError, ValueError):
             report = None
-    stored, figures, estimated, device = read_store(db)
+    stored, figures, provenance, device = read_store(db)
     device_log = "\n".join(read_tail(p) for p in sorted(logs.glob("twin-*.log")))
     verdict = classify_suite(run, report, stored, device_log)
-    return SuiteEvidence(run, verdict, figures, estimated, device)
+    return SuiteEvidence(run, verdict, figures, provenance, device)
 
 
 def read_store(
     db: Path,
-) -> tuple[list[StoredResult], dict[str, float], list[str], dict[str, str]]:
-    """The suite's results, figures (the last value of each metric) and device of its run."""
+) -> tuple[list[StoredResult], dict[str, float], dict[str, str], dict[str, str]]:
+    """The suite's results, figures (the last value of each metric), the provenance of those
+    not measured, and the device of its run."""
     if not db.is_file():
-        return [], {}, [], {}
+        return [], {}, {}, {}
     try:
         store = ResultsStore(db)
     except sqlite3.Error:
-        return [], {}, [], {}
+        return [], {}, {}, {}
     try:
         runs = store.runs()
         if not runs:
-            return [], {}, [], {}
+            return [], {}, {}, {}
         run = runs[-1]
         stored = [
             StoredResult(r["nodeid"], r["outcome"], r["category"], r["message"] or "")
             for r in store.results(run["id"])
         ]
         figures: dict[str, float] = {}
-        estimated: set[str] = set()
+        provenance: dict[str, str] = {}
         for m in store.metrics(run["id"]):
             figures[m.name] = m.value
-            if m.estimated:
-                estimated.add(m.name)
+            if m.provenance is not Provenance.MEASURED:
+                provenance[m.name] = str(m.provenance)
         device = {k: str(run[k]) for k in ("tflm_version", "core_version", "fw_version") if run[k]}
-        return stored, figures, sorted(estimated), device
+        return stored, figures, provenance, device
     finally:
         store.close()
 
@@ -307,7 +309,7 @@ def run_sim_cell(
     )
     result.logs["suite"] = str(work / "suite.log")
     result.figures.update(evidence.figures)
-    result.estimated = evidence.estimated
+    result.provenance = evidence.provenance
     result.details["device"] = evidence.device
     verdict = evidence.verdict
     if probe_verdict is not None:
@@ -432,6 +434,6 @@ def run_hw_cell(
     )
     result.logs["suite"] = str(work / "suite.log")
     result.figures.update(evidence.figures)
-    result.estimated = evidence.estimated
+    result.provenance = evidence.provenance
     result.details["device"] = evidence.device
     return _done(result, evidence.verdict, out)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..provenance import LEGEND
 from .axes import Axes
 from .expect import Expectation, GateReport, judge
 from .result import KEY_FIGURES, STATUSES, CellResult, headline
@@ -141,8 +142,8 @@ def _short_figures(r: CellResult) -> str:
     parts = []
     for key, (before, after) in SHORT_LABELS.items():
         if key in figures:
-            estimated = "~" if any(n in r.estimated for n in KEY_FIGURES[key]) else ""
-            parts.append(f"{before}{_fmt(key, figures[key])}{after}{estimated}")
+            mark = r.marked(KEY_FIGURES[key])
+            parts.append(f"{before}{_fmt(key, figures[key])}{after}{mark}")
     return " · ".join(parts)
 
 
@@ -173,7 +174,7 @@ def _cell_html(r: CellResult, change: str | None) -> str:
         hover.append(r.error.strip().splitlines()[0][:300])
     rows = "".join(
         f"<tr><th>{esc(name)}</th><td>{esc(_fmt(name, value))}"
-        f"{' (estimated)' if name in r.estimated else ''}</td></tr>"
+        f"{f' ({r.provenance[name]})' if name in r.provenance else ''}</td></tr>"
         for name, value in sorted(r.figures.items())
     )
     axes = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in r.axes.items())
@@ -323,7 +324,7 @@ def render(
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class='dim'>generated {esc(when)}; {len(cells)} cells. "
         "Hover a cell for its figures, click it for the details and the error. "
-        "Latency marked ~ is estimated by the twin's cost model, not measured.</p>"
+        f"Figures marked {esc(LEGEND)}.</p>"
         f"<ul class='legend'>{legend}</ul>"
         f"<section><h2>Changes since the previous report</h2><ul>{changes}</ul></section>"
         f"{_gate_section(gate)}{''.join(sections)}"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..provenance import Provenance
 
 # The outcomes (docs/matrix.md), best first. `timeout` also covers the rig failing (link,
 # device, harness): the model was not judged.
@@ -48,7 +49,9 @@ class CellResult:
     error: str = ""
     category: str = ""  # a finer cause: failure_category, signal name, exit status
     figures: dict[str, float] = field(default_factory=dict)
-    estimated: list[str] = field(default_factory=list)
+    # figure name -> "estimated" (the twin's cost model) or "emulated" (QEMU); the others
+    # were measured on a board
+    provenance: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     provisional: bool = False
@@ -84,8 +87,17 @@ class CellResult:
         data["key_figures"] = self.key_figures()
         return data
 
+    def marked(self, names: tuple[str, ...] | list[str]) -> str:
+        """The provenance mark (harness.provenance) of the first of ``names`` that has one."""
+        for name in names:
+            if name in self.provenance:
+                return Provenance(self.provenance[name]).mark
+        return ""
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
+        if "estimated" in data and "provenance" not in data:  # results written before labels
+            data = {**data, "provenance": dict.fromkeys(data["estimated"], "estimated")}
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

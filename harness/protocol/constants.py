@@ -84,3 +84,4 @@ class Flag(enum.IntFlag):
     SIMULATED = 0x01
     CLOCK_ESTIMATED = 0x02
     MODEL_READY = 0x04
+    EMULATED = 0x08

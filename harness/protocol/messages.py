@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LinkError
+from ..provenance import Provenance
 from .constants import Flag, Tag
 
 # TfLiteType values (tensorflow/lite/core/c/c_api_types.h), which the device reports ->
@@ -73,8 +74,13 @@ class DeviceInfo:
         return bool(self.flags & Flag.SIMULATED)
 
     @property
-    def clock_estimated(self) -> bool:
-        return bool(self.flags & Flag.CLOCK_ESTIMATED)
+    def provenance(self) -> Provenance:
+        """Where the device's cycle counts come from, as its flags say."""
+        if self.flags & Flag.CLOCK_ESTIMATED:
+            return Provenance.ESTIMATED
+        if self.flags & Flag.EMULATED:
+            return Provenance.EMULATED
+        return Provenance.MEASURED
 
     @property
     def model_ready(self) -> bool:
