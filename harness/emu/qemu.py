@@ -6,6 +6,11 @@ instructions, the same count on every run. The UART is on a pseudo-terminal (``-
 QEMU prints its path), QMP on stdin resets or ends the machine, and everything QEMU prints
 goes to a log. QEMU runs in its own process group, dies with the harness (PR_SET_PDEATHSIG)
 and is killed at exit if nothing stopped it before: it never outlives the session.
+
+QEMU reads a pseudo-terminal only while it sees the other end open, and notices an opening
+by polling once a second; what the firmware writes meanwhile is dropped. So the runner keeps
+the terminal open itself from the start (whoever opens the link later finds QEMU reading) and
+returns once the firmware has answered an ECHO through it: the device is then ready.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -25,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import FlashError
+from ..protocol.constants import Msg
+from ..protocol.framing import Frame, FrameDecoder, encode_frame
 
 QEMU = "qemu-system-arm"
 ICOUNT_SHIFT = 7  # firmware/emu/hil_emu.h's HIL_EMU_ICOUNT_SHIFT is set from this
@@ -69,11 +77,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, keeper: list[int]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    while keeper:
+        with contextlib.suppress(OSError):
+            os.close(keeper.pop())
+
+
+def _answers_echo(fd: int, deadline: float) -> bool:
+    """Sends an ECHO through ``fd`` and waits for the firmware's reply."""
+    token = secrets.token_bytes(8)
+    os.write(fd, encode_frame(Msg.ECHO, 0, token))
+    decoder = FrameDecoder()
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], min(left, 0.1))[0]:
+            continue
+        with contextlib.suppress(BlockingIOError):
+            for frame in decoder.feed(os.read(fd, 4096)):
+                if isinstance(frame, Frame) and frame.type == Msg.ECHO_R:
+                    return frame.payload == token
+    return False
 
 
 @dataclass
@@ -81,10 +107,11 @@ class QemuProcess:
     proc: subprocess.Popen
     port: str
     log_path: Path
+    _keeper: list[int] = field(default_factory=list, repr=False)  # our fd on the terminal
     _finalizer: weakref.finalize = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._finalizer = weakref.finalize(self, _kill_group, self.proc)
+        self._finalizer = weakref.finalize(self, _kill_group, self.proc, self._keeper)
 
     @property
     def exit_status(self) -> int | None:
@@ -141,16 +168,17 @@ def start_qemu(elf: Path, machine: str, log_path: Path) -> QemuProcess:
     qemu = QemuProcess(proc, "", log_path)
     qemu._qmp("qmp_capabilities")
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         if m := _PTY_RE.search(log_path.read_bytes()):
             qemu.port = m.group(1).decode()
-            return qemu
-        if proc.poll() is not None:
+            qemu._keeper.append(os.open(qemu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
+            if _answers_echo(qemu._keeper[0], deadline):
+                return qemu
             break
         time.sleep(0.02)
     qemu.stop()
     tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
     raise FlashError(
-        f"QEMU did not start {elf.name} on {machine} within {START_TIMEOUT_S:.0f} s: "
+        f"the firmware {elf} did not answer on QEMU {machine} within {START_TIMEOUT_S:.0f} s: "
         f"{describe_exit(proc.poll())}; {' / '.join(tail) or 'no output'} (log: {log_path})"
     )

@@ -55,8 +55,9 @@ def main(argv: list[str]) -> int:
 
     spec, kind = resolve_board(args.board)
     if kind is not BoardKind.REAL:
+        what = "a simulated twin" if kind is BoardKind.SIM else "built by the harness for QEMU"
         raise ConfigError(
-            f"{args.board} is not a board: it needs no project copy to build; pass {spec.id}"
+            f"{args.board} is {what}: it needs no PlatformIO project; pass {spec.id}"
         )
     model = TfliteModel.load(args.model)
     arena = choose_arena(model, spec.ram_bytes, args.arena)
