@@ -15,11 +15,12 @@ from ..boards.catalog import BoardSpec
 from ..boards.driver import Image
 from ..boards.limits import app_limits, check_fits
 from ..boards.pio_cmd import Progress
+from ..errors import ConfigError
 from ..firmware.codegen import GENERATED_DIR, ImageInputs
 from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import ElfSizes, SectionSize, read_elf_sizes
 from ..firmware.library import require_library
-from ..firmware.pins import resolve_pins
+from ..firmware.pins import Pins, check_pins, resolve_pins
 from ..firmware.project import choose_arena, firmware_sources, plan_files, write_files
 from ..model.tflite_info import TfliteModel
 from ..paths import cache_dir
@@ -36,29 +37,38 @@ BUILT_STAMP = ".tflm-hil-built"
 
 
 class EmuImageBuilder:
-    """Builds ``Image``s of one board for QEMU."""
+    """Builds ``Image``s of one board for QEMU.
+
+    ``pins`` chooses the TFLM library (its ``tflm_ref``; fetched beforehand with ``tflm-hil
+    firmware fetch --ref``): by default the pins in force ($HIL_TFLM_REF, else platformio.ini's).
+    A compatibility matrix builds one image per library ref this way; a ref whose sources no
+    longer compile against the backend is a BuildError with the compiler's first errors.
+    """
 
     def __init__(
         self,
         spec: BoardSpec,
         *,
         label: str,
+        pins: Pins | None = None,
         arena: int | None = None,
         log_dir: Path | None = None,
         emit: Callable[[str], None] = print,
     ):
-        assert spec.emulation is not None
+        if spec.emulation is None:
+            raise ConfigError(f"{spec.id} declares no emulation target in the board catalog")
         self.spec = spec
         self.emulation = spec.emulation
         self.label = label
+        self.pins = pins
         self.arena = arena
         self.log_dir = log_dir or cache_dir() / "emu" / "logs"
         self.emit = emit
 
     def build(self, model: TfliteModel) -> Image:
+        pins = check_pins(self.pins) if self.pins else resolve_pins()
+        library = require_library(pins.tflm_ref)  # first: the quickest failure, the likeliest
         toolchain = Toolchain.find()
-        pins = resolve_pins()
-        library = require_library(pins.tflm_ref)
         flags = board_flags(self.emulation, pins)
         ours = emu_flags(flags, self.emulation.machine)
         limits = app_limits(self.spec)
