@@ -190,6 +190,17 @@ def test_the_per_tensor_example_passes_the_pin_gate(tmp_path):
     assert "PASSED tests_hil/test_pin_compat.py::test_pin_compat" in run.stdout
 
 
+def test_a_board_running_the_pinned_library_needs_no_pin_gate(tmp_path, digits_per_channel):
+    """A real board computes with the library itself: the gate is skipped with that reason
+    (its outputs are judged), and nothing is built or flashed to find it out."""
+    run = run_suite(
+        tmp_path, "--board=nano33", "--model", str(digits_per_channel), "-k", "pin_compat", "-rs"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "nano33 computes with its pinned TFLM library itself" in run.stdout
+    assert "1 skipped" in run.stdout.splitlines()[-1]
+
+
 def test_a_pin_the_twin_cannot_place_fails_the_gate_naming_how_to_place_it(
     tmp_path, digits_per_channel
 ):

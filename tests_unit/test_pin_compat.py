@@ -20,9 +20,10 @@ from harness.firmware.library_history import (
     place,
 )
 from harness.firmware.pins import Pins, default_pins
+from harness.matrix.cell import PIN_GATE
 from harness.model.tflite_info import TfliteModel
 
-from .conftest import DIGITS_MODEL
+from .conftest import DIGITS_MODEL, REPO
 from .tiny_tflite import tiny_model
 
 PIN = default_pins()
@@ -297,3 +298,8 @@ def test_the_real_librarys_history_places_its_refs(ref, placement):
     for issue in known.issues:
         placed = place(ref, issue.refs, known, LibraryHistory(Path(LIBRARY_GIT)))
         assert placed.placement is placement, (issue.id, placed.why)
+
+
+def test_the_sim_matrix_leaves_out_the_real_pin_gate():
+    path, name = PIN_GATE.split("::")
+    assert f"def {name}(" in (REPO / path).read_text()
