@@ -17,7 +17,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.matrix.axes import Axes, Converter, Model, load_axes
-from harness.matrix.cell import Places, installed_tflm, run_sim_cell
+from harness.matrix.cell import PIN_GATE, Places, installed_tflm, run_sim_cell
 from harness.matrix.classify import Verdict
 from harness.matrix.cli import main as matrix_main
 from harness.matrix.converter import _finish, artifact_dir, convert, load_artifact
@@ -74,6 +74,8 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     assert on_disk.key_figures()["latency_us"] > 0
     # the twin's latency is a cost model
     assert on_disk.provenance["latency_us_median"] == Provenance.ESTIMATED
+    # the row is the runtime, not the board's library: the pin gate is left out
+    assert f"--deselect {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
 
 
 def test_runtime_that_segfaults_is_a_crash_cell(axes, places, tmp_path):

@@ -321,3 +321,15 @@ def test_a_failed_rebuild_leaves_no_stale_build_behind(tmp_path, elf):
     bench.build_rc = 0
     bench.driver(tmp_path).build(MODEL)  # must build again, not trust the old ELF
     assert len(bench.builds) == 3
+
+
+def test_the_build_carries_the_pinned_librarys_known_issues_as_warnings(tmp_path, elf):
+    from harness.firmware.compat import compat_warnings
+    from harness.firmware.pins import default_pins
+
+    per_channel = tiny_model(["FULLY_CONNECTED", "SOFTMAX"], weight_scales=4, source="pc.tflite")
+    image = Bench("nano33", elf).driver(tmp_path).build(per_channel)
+    (warning,) = image.extra["warnings"]
+    assert warning == compat_warnings(per_channel, default_pins())[0]
+    assert "FULLY_CONNECTED with per-channel weights" in warning
+    assert Bench("nano33", elf).driver(tmp_path).build(MODEL).extra["warnings"] == []

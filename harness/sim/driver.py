@@ -14,6 +14,7 @@ from .twin import plan_image
 class SimDriver(BoardDriver):
     simulated = True
     provenance = Provenance.ESTIMATED
+    pinned_library = False  # its kernels are the tflite-micro wheel's, not the pinned library's
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
