@@ -14,7 +14,7 @@ from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
 from .model.tflite_info import TfliteModel
 from .model.vectors import Vectors
 from .protocol.client import DeviceClient
-from .protocol.messages import DeviceInfo, Result
+from .protocol.messages import DeviceInfo, OpCycles, Result
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,10 @@ class Dut:
             except DeviceRebooted as exc:  # resume after the last answered vector
                 reboots = self._recover(exc, reboots)
         return done
+
+    def op_profile(self) -> tuple[OpCycles, ...]:
+        """Per-operator counts of the device's last invoke, at its clock, in execution order."""
+        return self.client.profile()
 
     def benchmark(self, payload: bytes, runs: int = 32, warmup: int = 2) -> Result:
         reboots = 0

@@ -79,3 +79,29 @@ def test_memory_fits_the_board(dut, hil_record):
         unit="B",
         provenance=image.provenance,
     )
+
+
+def test_per_operator_counts(dut, hil_model, hil_vectors, hil_record, extras):
+    """The device's count for each operator of one inference, in execution order: TFLM's
+    profiler on a board (cycles) or the emulated board (instructions), the cost model's
+    estimate on the twin. Each is stored with its provenance."""
+    result = dut.benchmark(hil_vectors.payload(0), runs=1, warmup=0)
+    ops = dut.op_profile()
+    model_ops = [op.name for op in hil_model.ops]
+    assert ops, "the device kept no per-operator counts"
+    # the firmware keeps the first 128 operators (HIL_MAX_PROFILED_OPS)
+    assert len(ops) == len(model_ops) or len(ops) >= 128, (len(ops), len(model_ops))
+    assert [op.name for op in ops] == model_ops[: len(ops)]
+    total = sum(op.cycles for op in ops)
+    assert 0 < total <= result.cycles[0], (total, result.cycles)
+    label = dut.info.provenance
+    for op in ops:
+        hil_record(
+            f"op_cycles_{op.index:03d}_{op.name}", op.cycles, unit="cycles", provenance=label
+        )
+    share = {
+        f"{op.index} {op.name}": f"{op.cycles} ({100 * op.cycles / total:.1f} %)" for op in ops
+    }
+    extras.append(
+        html_extras.html(html.mapping_table(share, caption=f"per-operator counts ({label.note})"))
+    )

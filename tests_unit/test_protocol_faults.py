@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.boards.catalog import load_catalog
+from harness.emu import protocol_image
 from harness.emu.driver import LINK_BYTES_PER_S
 from harness.emu.protocol_image import INPUT_SHAPE, expected_output, start_protocol_device
 from harness.errors import DeviceRebooted
@@ -197,3 +198,26 @@ def test_reset_command_reboots_and_announces(client):
     client.reset()
     info = client.hello()
     assert info.boot_id != old
+
+
+def test_profile_names_each_operator_of_the_last_invoke(client, device, digits_model):
+    """PROFILE: per-operator counts of the last invoke. The twin reports its cost model's
+    estimate for each operator of the model; the protocol-only image measures its two steps,
+    the loop's count being its instructions plus a few dozen (the call, the counter's read)."""
+    x = np.zeros(device.input_shape, dtype=np.int8).reshape(-1)
+    x[0] = 50
+    result = client.infer(x.tobytes())
+    ops = client.profile()
+    assert [op.index for op in ops] == list(range(len(ops)))
+    assert sum(op.cycles for op in ops) <= result.cycles[0]
+    if device.name == "twin":
+        from harness.sim.costmodel import estimate_op_cycles
+
+        want = estimate_op_cycles(digits_model, "cortex-m4f")
+        assert [(op.name, op.cycles) for op in ops] == want
+    else:
+        assert [op.name for op in ops] == ["SUM", "SPIN"]
+        spin = protocol_image.spin_instructions(x)
+        assert spin <= ops[1].cycles <= spin + 64, (ops, spin)
+    # asking again does not invoke: the same answer
+    assert client.profile() == ops

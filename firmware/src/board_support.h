@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Call first in setup(): enables the counter, counts the boot, paints the free stack.
 void hil_board_begin(void);
 
@@ -25,5 +29,9 @@ uint32_t hil_board_boot_id(void);
 uint32_t hil_board_stack_used(void);
 
 void hil_board_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif  // HIL_BOARD_SUPPORT_H
