@@ -16,6 +16,7 @@
 #include "generated/hil_image.h"
 #include "hil_core.h"
 #include "hil_emu.h"
+#include "hil_mix.h"
 
 extern "C" {
 extern uint32_t hil_noinit[];  // linker script: seed word, then the boot record
@@ -39,29 +40,19 @@ uint32_t g_last = 0;
 constexpr uint32_t kNsPerTick = 1000000000u / HIL_EMU_TIMER_HZ;
 static_assert(1000000000u % HIL_EMU_TIMER_HZ == 0, "the timer period must be whole ns");
 
-// MurmurHash3's finaliser, as on the board.
-uint32_t mix(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  h ^= h >> 16;
-  return h;
-}
-
 constexpr uint32_t kBootMagic = 0x48494C42u;  // "HILB"
 uint32_t g_boot_id = 1;
 
 void count_boot() {
   uint32_t seed = hil_noinit[0];
   uint32_t *magic = &hil_noinit[1], *count = &hil_noinit[2], *check = &hil_noinit[3];
-  if (*magic != kBootMagic || *check != ~(*magic ^ mix(*count))) {
+  if (*magic != kBootMagic || *check != ~(*magic ^ hil_mix(*count))) {
     *magic = kBootMagic;
     *count = 0;
   }
   ++*count;
-  *check = ~(*magic ^ mix(*count));
-  g_boot_id = mix(seed ^ mix(*count));
+  *check = ~(*magic ^ hil_mix(*count));
+  g_boot_id = hil_mix(seed ^ hil_mix(*count));
   if (g_boot_id == 0) g_boot_id = 1;  // 0 means "unknown" to the host
 }
 

@@ -87,18 +87,25 @@ def _kill_group(proc: subprocess.Popen, keeper: list[int]) -> None:
             os.close(keeper.pop())
 
 
-def _answers_echo(fd: int, deadline: float) -> bool:
-    """Sends an ECHO through ``fd`` and waits for the firmware's reply."""
+def _answers_echo(fd: int, proc: subprocess.Popen, deadline: float) -> bool:
+    """Sends an ECHO through ``fd`` and waits for the firmware's reply (while QEMU runs)."""
     token = secrets.token_bytes(8)
     os.write(fd, encode_frame(Msg.ECHO, 0, token))
     decoder = FrameDecoder()
-    while (left := deadline - time.monotonic()) > 0:
+    while (left := deadline - time.monotonic()) > 0 and proc.poll() is None:
         if not select.select([fd], [], [], min(left, 0.1))[0]:
             continue
-        with contextlib.suppress(BlockingIOError):
-            for frame in decoder.feed(os.read(fd, 4096)):
-                if isinstance(frame, Frame) and frame.type == Msg.ECHO_R:
-                    return frame.payload == token
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            continue
+        except OSError:  # the other end went away: QEMU ended
+            return False
+        for frame in decoder.feed(data):
+            if isinstance(frame, Frame) and frame.type == Msg.ECHO_R:
+                return frame.payload == token
+        if not data:
+            time.sleep(0.02)
     return False
 
 
@@ -172,7 +179,7 @@ def start_qemu(elf: Path, machine: str, log_path: Path) -> QemuProcess:
         if m := _PTY_RE.search(log_path.read_bytes()):
             qemu.port = m.group(1).decode()
             qemu._keeper.append(os.open(qemu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
-            if _answers_echo(qemu._keeper[0], deadline):
+            if _answers_echo(qemu._keeper[0], proc, deadline):
                 return qemu
             break
         time.sleep(0.02)
