@@ -43,6 +43,8 @@ class EmuImageBuilder:
     firmware fetch --ref``): by default the pins in force ($HIL_TFLM_REF, else platformio.ini's).
     A compatibility matrix builds one image per library ref this way; a ref whose sources no
     longer compile against the backend is a BuildError with the compiler's first errors.
+    Images go to ``images_dir`` (default: the user cache), the library's objects always to
+    the user cache.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class EmuImageBuilder:
         pins: Pins | None = None,
         arena: int | None = None,
         log_dir: Path | None = None,
+        images_dir: Path | None = None,
         emit: Callable[[str], None] = print,
     ):
         if spec.emulation is None:
@@ -63,6 +66,7 @@ class EmuImageBuilder:
         self.pins = pins
         self.arena = arena
         self.log_dir = log_dir or cache_dir() / "emu" / "logs"
+        self.images_dir = images_dir or cache_dir() / "emu" / "images"
         self.emit = emit
 
     def build(self, model: TfliteModel) -> Image:
@@ -77,7 +81,7 @@ class EmuImageBuilder:
         build_id = ours.digest(library.commit, toolchain.version, str(ICOUNT_SHIFT))[:16]
         env = f"qemu-{self.emulation.machine}-{build_id}"
         ident, files = plan_files(inputs, pins, {**firmware_sources(), **emu_sources()}, env)
-        project = cache_dir() / "emu" / "images" / self.spec.id / ident[:16]
+        project = self.images_dir / self.spec.id / ident[:16]
         log_path = self.log_dir / f"emu-build-{self.spec.id}.log"
         progress = Progress(f"build {self.label}", self.emit)
         stats: dict[str, object] = {"reused": True}  # nothing compiled: the image was built
