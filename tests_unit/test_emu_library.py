@@ -95,3 +95,21 @@ def test_objects_are_compiled_once_per_commit_flags_and_compiler(upstream, tmp_p
     assert sorted(members) == ["kernel.cpp.o", "sub__util.c.o"]
     other = build_library(checkout, flags.with_defines("SOME_OPTION=1"), toolchain, log)
     assert other.compiled == 2 and other.archive != first.archive
+
+
+def test_every_emulated_board_compiles_with_its_boards_flags():
+    """The catalog's CPU flags, the PlatformIO build's (emulation.toml) and platformio.ini's
+    own -D flags, the pins filled in: what the board's PlatformIO build passes."""
+    pins = resolve_pins({})
+    emulated = [b for b in load_catalog().values() if b.emulation]
+    assert {b.id for b in emulated} >= {"nano33", "nano33rev2"}
+    for board in emulated:
+        assert board.emulation is not None
+        flags = board_flags(board.emulation, pins)
+        args = flags.for_source(Path("x.cpp"))
+        assert f"-mcpu={board.emulation.cpu}" in args and "-mfloat-abi=softfp" in args
+        assert "-fno-rtti" in args and "-std=gnu11" not in args
+        assert "-std=gnu11" in flags.for_source(Path("x.c"))
+        for define in ("ARDUINO=10810", "ARDUINO_ARCH_MBED", "ARDUINO_EXCLUDE_CODE",
+                       f'HIL_TFLM_VERSION="{pins.tflm_ref}"'):
+            assert f"-D{define}" in args, define
