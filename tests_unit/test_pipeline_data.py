@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import atomic
 from harness.cli import main as cli
 from harness.errors import ConfigError
-from harness.pipeline import atomic
 from harness.pipeline.collect import CollectOptions, collect
 from harness.pipeline.dataset import Dataset, class_order, read_csv, write_csv
 from harness.pipeline.prepare import PreprocessOptions, preprocess

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness import atomic
 from harness.cli import main as cli
-from harness.pipeline import atomic
 from harness.registry.store import Registry
 from harness.results.store import ResultsStore
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import atomic
 from harness.cli import main as cli
 from harness.errors import ConfigError
-from harness.pipeline import atomic
 from harness.provenance import Provenance
 from harness.registry.archive import backup, restore
 from harness.registry.gates import Figure, load_rules

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..pipeline import atomic
+from .. import atomic
 from .classify import ProcessRun
 
 # TensorFlow's and absl's start-up chatter: never a reason.

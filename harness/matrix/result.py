@@ -114,7 +114,7 @@ def headline(error: str, width: int = 160) -> str:
 def write_result(result: CellResult, path: Path) -> None:
     """Atomic: a reader (or a cell killed mid-write) never sees half a file.
 
-    Not harness.pipeline.atomic: its temporary file ends in ``.json``, and read_results takes
+    Not harness.atomic: its temporary file ends in ``.json``, and read_results takes
     every ``*.json`` under a directory, so one left by a killed cell would be read as a result."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)

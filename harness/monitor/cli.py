@@ -18,9 +18,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from .. import atomic
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
-from ..pipeline import atomic
 from ..registry.store import Registry, default_root
 from ..results.store import ResultsStore, default_db_path
 from .alerts import check_webhook, post_webhook, run_command

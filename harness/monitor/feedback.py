@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
 from ..model.quant import quantize
 from ..model.reference import HostTflm
 from ..model.tflite_info import TfliteModel
-from ..pipeline import atomic
 from ..pipeline.dataset import Dataset, read_csv
 from ..pipeline.preprocess import Preprocessing
 from ..registry.store import ModelEntry, Registry

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
 from ..model.convert import quiet_tensorflow
 from ..model.quant import quantize
 from ..model.tflite_info import TfliteModel
-from . import atomic
 from .dataset import read_csv
 from .preprocess import Preprocessing, preprocess_path
 from .stamp import Stamp, package_versions, record_outputs

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
-from . import atomic
 
 LABEL = "label"
 SPLIT = "split"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
-from . import atomic
 from .dataset import Dataset, read_csv, write_csv
 from .preprocess import METHODS, Preprocessing, preprocess_path
 from .stamp import Stamp, package_versions, record_outputs, stamped_shape

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
-from . import atomic
 from .dataset import Dataset
 
 METHODS = ("minmax", "standard", "none")

@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, atomic
 from ..errors import ConfigError
-from . import atomic
 
 STAMP_VERSION = 1
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from ..errors import ConfigError
 from ..model.convert import quiet_tensorflow
-from . import architectures, atomic
+from . import architectures
 from .dataset import read_csv
 from .preprocess import Preprocessing, preprocess_path
 from .progress import Progress

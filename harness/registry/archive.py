@@ -16,9 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, atomic
 from ..errors import ConfigError
-from ..pipeline import atomic
 from .store import IntegrityError, Registry
 
 MANIFEST = "MANIFEST.json"

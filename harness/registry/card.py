@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..pipeline import atomic
+from .. import atomic
 from ..provenance import Provenance
 from .gates import Change
 from .store import ModelEntry, Registry

@@ -189,7 +189,7 @@ def _show(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def _card(registry: Registry, args: argparse.Namespace) -> int:
-    from ..pipeline import atomic
+    from .. import atomic
     from .card import card_for
 
     resolve_board(args.board)

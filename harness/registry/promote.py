@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
-from ..pipeline import atomic
 from ..provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare

@@ -27,9 +27,9 @@ from typing import Any
 
 from filelock import FileLock
 
+from .. import atomic
 from ..errors import ConfigError, HilError
 from ..model.tflite_info import TfliteModel
-from ..pipeline import atomic
 
 REGISTRY_ENV = "TFLM_HIL_REGISTRY"
 ROLES = ("model", "reference", "preprocess", "vectors")
