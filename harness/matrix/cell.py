@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..proc import read_tail, run_child
 from ..provenance import Provenance
 from ..results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
@@ -36,7 +37,6 @@ from .classify import (
 from .compare import compare_outputs, load_outputs
 from .converter import Artifact, convert, load_artifact
 from .junit import parse_junit
-from .process import read_tail, run_child
 from .result import CellResult, provisional, write_result
 from .venvs import EnvSpec, ensure_env, installed_version
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..proc import run_child
 from .axes import Axes, Converter, Model
 from .child import read_report, with_stderr
 from .classify import Verdict, classify_convert, classify_env_failure
-from .process import run_child
 from .venvs import EnvSpec, current_env_matches, ensure_env
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .classify import ProcessRun
+from .matrix.classify import ProcessRun
 
 TAIL_BYTES = 16_000
 
