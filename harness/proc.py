@@ -12,11 +12,21 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .matrix.classify import ProcessRun
-
 TAIL_BYTES = 16_000
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """How a child process ended. ``returncode`` is negative for a signal (subprocess's rule)."""
+
+    returncode: int | None
+    timed_out: bool = False
+    output: str = ""  # the tail of its stdout and stderr
+    seconds: float = 0.0
+    timeout_s: float = 0.0
 
 
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:

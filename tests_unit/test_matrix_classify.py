@@ -8,7 +8,6 @@ import signal
 import pytest
 
 from harness.matrix.classify import (
-    ProcessRun,
     StoredResult,
     classify_convert,
     classify_env_failure,
@@ -16,6 +15,7 @@ from harness.matrix.classify import (
     classify_suite,
 )
 from harness.matrix.junit import parse_junit
+from harness.proc import ProcessRun
 
 
 def junit(*cases: str) -> str:

@@ -21,13 +21,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..proc import read_tail, run_child
+from ..proc import ProcessRun, read_tail, run_child
 from ..provenance import Provenance
 from ..results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
 from .child import read_report, stderr_path, with_stderr
 from .classify import (
-    ProcessRun,
     StoredResult,
     Verdict,
     classify_env_failure,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from .classify import ProcessRun
+from ..proc import ProcessRun
 
 # TensorFlow's and absl's start-up chatter: never a reason.
 _NOISE = re.compile(

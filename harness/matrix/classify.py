@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import EXIT_INFRA
+from ..proc import ProcessRun
 from .junit import JunitReport
 
 # pytest's exit statuses, and the plugin's status for infrastructure faults.
@@ -49,17 +50,6 @@ class Verdict:
     error: str = ""
     category: str = ""
     details: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ProcessRun:
-    """How a child process ended. ``returncode`` is negative for a signal (subprocess's rule)."""
-
-    returncode: int | None
-    timed_out: bool = False
-    output: str = ""  # the tail of its stdout and stderr
-    seconds: float = 0.0
-    timeout_s: float = 0.0
 
 
 @dataclass(frozen=True)
