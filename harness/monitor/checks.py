@@ -12,17 +12,14 @@ from ..registry.gates import (
     Change,
     Figure,
     Rules,
-    check_keys,
     compare,
-    overlay,
-    packaged_toml,
     parse_rules,
-    read_toml,
     run_figures,
 )
 from ..registry.store import Registry
 from ..registry.validate import EXIT_INFRA
 from ..results.store import ResultsStore
+from ..tomlio import check_keys, overlay, packaged_toml, read_toml
 
 
 @dataclass(frozen=True)
