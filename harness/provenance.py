@@ -1,4 +1,5 @@
-"""Where a device figure comes from: the label every latency, size and cycle count carries.
+"""Where a device figure comes from: the label every latency, size and cycle count carries,
+and ``Figure``, a value with its unit and that label.
 
 Figures of different provenance are never compared as if equal: benchmarks are named after
 it, the results store keeps it beside every figure, and a regression check between two
@@ -8,6 +9,8 @@ labels is refused (harness/registry/gates.py).
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from typing import Any
 
 
 class Provenance(enum.StrEnum):
@@ -40,3 +43,25 @@ LEGEND = (
     "~ estimated by the simulated twin's cost model; * emulated (instructions counted on QEMU "
     "at the board's clock): neither is a measurement"
 )
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A value with its unit and provenance, as the registry and the monitor compare it."""
+
+    value: float
+    unit: str = ""
+    provenance: Provenance = Provenance.MEASURED
+
+    def __str__(self) -> str:
+        """The value with its unit: ``1900 us``."""
+        return f"{self.value:g}" + (f" {self.unit}" if self.unit else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "unit": self.unit, "provenance": str(self.provenance)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Figure:
+        # records written before provenance had a flag: true for the twin's estimates
+        old = Provenance.ESTIMATED if d.get("estimated") else Provenance.MEASURED
+        return cls(float(d["value"]), str(d.get("unit", "")), Provenance(d.get("provenance", old)))

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from harness.monitor.cli import main as monitor
-from harness.provenance import Provenance
-from harness.registry.gates import Figure, load_rules
+from harness.provenance import Figure, Provenance
+from harness.registry.gates import load_rules
 from harness.registry.promote import promote
 from harness.registry.store import Registry
 from harness.registry.validate import Validation

@@ -12,9 +12,9 @@ import pytest
 from harness import atomic
 from harness.cli import main as cli
 from harness.errors import ConfigError
-from harness.provenance import Provenance
+from harness.provenance import Figure, Provenance
 from harness.registry.archive import backup, restore
-from harness.registry.gates import Figure, load_rules
+from harness.registry.gates import load_rules
 from harness.registry.promote import (
     apply_rollback,
     decide,

@@ -7,17 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import EXIT_INFRA, ConfigError
+from ..provenance import Figure
 from ..registry.gates import (
     Change,
-    Figure,
     Rules,
     compare,
     parse_rules,
     run_figures,
 )
 from ..registry.store import Registry
-from ..registry.validate import EXIT_INFRA
 from ..results.store import ResultsStore
 from ..tomlio import check_keys, overlay, packaged_toml, read_toml
 

@@ -14,8 +14,9 @@ import argparse
 from pathlib import Path
 
 from ..boards.catalog import BoardKind, resolve_board
+from ..errors import EXIT_INFRA
 from .store import ModelEntry, Registry
-from .validate import EXIT_INFRA, Validation
+from .validate import Validation
 
 DEFAULT_BOARD = "sim:nano33"
 EXIT_REFUSED = 1

@@ -12,31 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..provenance import Provenance
+from ..provenance import Figure
 from ..results.store import ResultsStore
 from ..tomlio import check_keys, overlay, packaged_toml, read_toml
 
 EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class Figure:
-    value: float
-    unit: str = ""
-    provenance: Provenance = Provenance.MEASURED
-
-    def __str__(self) -> str:
-        """The value with its unit: ``1900 us``."""
-        return f"{self.value:g}" + (f" {self.unit}" if self.unit else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "unit": self.unit, "provenance": str(self.provenance)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Figure:
-        # records written before provenance had a flag: true for the twin's estimates
-        old = Provenance.ESTIMATED if d.get("estimated") else Provenance.MEASURED
-        return cls(float(d["value"]), str(d.get("unit", "")), Provenance(d.get("provenance", old)))
 
 
 def run_figures(store: ResultsStore, run_id: int) -> dict[str, Figure]:

@@ -16,12 +16,12 @@ from typing import Any
 
 from .. import atomic
 from ..boards.catalog import resolve_board
-from ..errors import ConfigError
+from ..errors import EXIT_INFRA, ConfigError
 from ..provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare
 from .store import IntegrityError, ModelEntry, Registry, board_dir_name
-from .validate import EXIT_INFRA, EXIT_MEANING, Validation
+from .validate import EXIT_MEANING, Validation
 
 
 @dataclass

@@ -21,8 +21,9 @@ from typing import Any
 from ..boards.catalog import resolve_board
 from ..errors import EXIT_INFRA, ConfigError
 from ..paths import PACKAGE_DIR
+from ..provenance import Figure
 from ..results.store import ResultsStore, default_db_path
-from .gates import Figure, run_figures
+from .gates import run_figures
 from .store import ModelEntry, Registry, board_dir_name
 
 SUITE_ENV = "TFLM_HIL_SUITE"
