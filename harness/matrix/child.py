@@ -1,15 +1,12 @@
 """Helpers for the matrix's child processes (probe, converter step): a report file updated at
-every stage, so that a child that dies leaves the stage it died in; and the C-level stderr
-captured, since TFLM and TensorFlow give their reasons there, not in the exception."""
+every stage, so that a child that dies leaves the stage it died in; and where the C-level
+stderr it captured (harness/capture.py) is kept, since TFLM and TensorFlow give their reasons
+there, not in the exception."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,29 +48,6 @@ def read_report(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-@contextmanager
-def captured_stderr(keep: Path | None = None) -> Iterator[Callable[[], str]]:
-    """Redirects file descriptor 2 to a file; yields a function reading what came so far.
-
-    With ``keep`` the file is that path (appended to), so that what a process printed before
-    dying in native code (an LLVM abort, a segfault) survives it for the parent to read."""
-    with open(keep, "a+b") if keep else tempfile.TemporaryFile() as tmp:
-        start = tmp.seek(0, os.SEEK_END)
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-
-        def read() -> str:
-            tmp.flush()
-            tmp.seek(start)
-            return tmp.read().decode("utf-8", "replace")
-
-        try:
-            yield read
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def stderr_path(report: Path) -> Path:

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from ..capture import captured_stderr
 from ..model.convert import quiet_tensorflow
-from .child import Report, captured_stderr, reason_lines, stderr_path
+from .child import Report, reason_lines, stderr_path
 from .compare import save_outputs
 from .probe import load_inputs, run_runtime, tflm_version
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .child import Report, captured_stderr, reason_lines, stderr_path
+from ..capture import captured_stderr
+from .child import Report, reason_lines, stderr_path
 from .compare import save_outputs
 from .venvs import installed_version
 

@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import re
-import tempfile
 from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 
+from ..capture import call_capturing_stderr
 from ..model.tflite_info import TensorInfo, TfliteModel
 from ..protocol.constants import MAX_DIMS
 from ..protocol.messages import TFLITE_TYPE_CODES
 from .corelib import TensorC
 
-T = TypeVar("T")
 ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
-
-
-def capture_stderr(fn: Callable[[], T]) -> tuple[T | None, str, BaseException | None]:
-    """Runs fn with the C-level stderr captured: TFLM reports through it, not through Python."""
-    with tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        result, error = None, None
-        try:
-            result = fn()
-        except Exception as exc:  # the runtime raises RuntimeError/ValueError for bad models
-            error = exc
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        return result, tmp.read().decode("utf-8", "replace"), error
 
 
 def measure_arena(interpreter: runtime.Interpreter) -> int:
     """Bytes of arena TFLM used: read from its allocation report (no getter exists in Python)."""
-    _, text, _ = capture_stderr(interpreter.print_allocations)
+    _, text, _ = call_capturing_stderr(interpreter.print_allocations)
     match = ARENA_TOTAL.search(text)
     return int(match.group(1)) if match else 0
 
@@ -90,7 +70,7 @@ class TflmBackend:
         self._arena_used = 0
         self.inputs = [_Buffer(t) for t in model.inputs]
         self.outputs = [_Buffer(t) for t in model.outputs]
-        interp, log, exc = capture_stderr(
+        interp, log, exc = call_capturing_stderr(
             lambda: runtime.Interpreter.from_bytes(model.data, arena_size=arena_size)
         )
         self.interpreter = interp
@@ -128,7 +108,7 @@ class TflmBackend:
         try:
             for i, buf in enumerate(self.inputs):
                 self.interpreter.set_input(buf.array().reshape(buf.info.shape), i)
-            _, log, exc = capture_stderr(self.interpreter.invoke)
+            _, log, exc = call_capturing_stderr(self.interpreter.invoke)
             if exc is not None:
                 self._error = _first_line(log) or str(exc)
                 return 1
