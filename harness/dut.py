@@ -11,10 +11,10 @@ import numpy as np
 
 from .boards.driver import BoardDriver, Device, Image
 from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
-from .model.tflite_info import TfliteModel
-from .model.vectors import Vectors
 from .protocol.client import DeviceClient
 from .protocol.messages import DeviceInfo, OpCycles, Result
+from .tflite.model import TfliteModel
+from .tflite.vectors import Vectors
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Dut:
             if arr.dtype != t.dtype or arr.size * arr.itemsize != t.nbytes:
                 raise ConfigError(
                     f"input {t.index} must be {t.dtype} of shape {t.shape}, got {arr.dtype} "
-                    f"{arr.shape}: quantise float inputs with harness.model.quant.quantize"
+                    f"{arr.shape}: quantise float inputs with harness.tflite.quant.quantize"
                 )
             payload += np.ascontiguousarray(arr).tobytes()
         return self.split_outputs(self._results([payload])[0].output)

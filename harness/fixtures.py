@@ -21,12 +21,12 @@ from .metrics.gates import Gate, load_gates
 from .metrics.validation import Validation, validate
 from .model.cache import cached, file_digest, package_version, vectors_digest
 from .model.reference import FloatReference, HostTflm, align_outputs
-from .model.tflite_info import TfliteModel
-from .model.vectors import Vectors, generate_vectors, load_vectors
 from .protocol.messages import Result
 from .provenance import Provenance
 from .recorder import RunRecorder, recorder
 from .report_state import device_summary, reference_notes, session_results
+from .tflite.model import TfliteModel
+from .tflite.vectors import Vectors, generate_vectors, load_vectors
 
 log = logging.getLogger("harness")
 

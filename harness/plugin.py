@@ -18,10 +18,10 @@ from .config import resolve_config
 from .errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from .firmware.library_history import library_history
 from .firmware.pins import resolve_pins
-from .model.tflite_info import TfliteModel
 from .report import html
 from .report.summary import summary_html
 from .report_state import device_summary, reference_notes, session_results
+from .tflite.model import TfliteModel
 
 pytest_plugins = ["harness.fixtures"]
 

@@ -13,7 +13,7 @@ from tflite_micro.python.tflite_micro import runtime
 
 from harness.bench.link import compare
 from harness.bench.models import fc_model
-from harness.model.tflite_info import TfliteModel
+from harness.tflite.model import TfliteModel
 
 
 def test_fc_model_is_valid_deterministic_and_computes_a_fully_connected_layer() -> None:

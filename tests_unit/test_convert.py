@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError
-from harness.model.tflite_info import TfliteModel
+from harness.tflite.model import TfliteModel
 
 INPUT_SHAPE = (1, 6, 6, 1)
 

@@ -18,10 +18,10 @@ from harness.boards.catalog import load_catalog
 from harness.emu.image import EmuImageBuilder
 from harness.firmware.library import fetch_command, find_library
 from harness.firmware.pins import resolve_pins
-from harness.model.tflite_info import TfliteModel
 from harness.paths import cache_dir
 from harness.provenance import Provenance
 from harness.results.store import ResultsStore
+from harness.tflite.model import TfliteModel
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, ZOO
 from .published_models import SOURCES, published_model

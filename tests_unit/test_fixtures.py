@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tflite_micro.python.tflite_micro import runtime
 
-from harness.model.tflite_info import TfliteModel
+from harness.tflite.model import TfliteModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DIGITS = FIXTURES / "digits"

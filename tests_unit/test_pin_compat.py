@@ -21,7 +21,7 @@ from harness.firmware.library_history import (
 )
 from harness.firmware.pins import Pins, default_pins
 from harness.matrix.cell import PIN_GATE
-from harness.model.tflite_info import TfliteModel
+from harness.tflite.model import TfliteModel
 
 from .conftest import DIGITS_MODEL, REPO
 from .tiny_tflite import tiny_model

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError
-from harness.model.tflite_info import TfliteModel
 from harness.pipeline.architectures import choose
 from harness.pipeline.collect import CollectOptions, collect
 from harness.pipeline.conversion import ConvertOptions, convert, vectors_path
@@ -17,6 +16,7 @@ from harness.pipeline.prepare import PreprocessOptions, preprocess
 from harness.pipeline.preprocess import preprocess_path
 from harness.pipeline.stamp import Stamp, stamp_path
 from harness.pipeline.train import TrainOptions, train
+from harness.tflite.model import TfliteModel
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from harness.bench.models import write_fc_model
 from harness.boards.catalog import load_catalog
 from harness.errors import BuildError
-from harness.model.tflite_info import TfliteModel
 from harness.sim.launcher import start_twin
 from harness.sim.twin import plan_image
+from harness.tflite.model import TfliteModel
 
 from .test_hil_suite import run_suite
 

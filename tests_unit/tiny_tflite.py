@@ -9,7 +9,7 @@ from __future__ import annotations
 import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from harness.model.tflite_info import TfliteModel
+from harness.tflite.model import TfliteModel
 
 CUSTOM_PREFIX = "custom:"
 

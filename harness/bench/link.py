@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import serial
 
-from ..model.tflite_info import TfliteModel
 from ..protocol.client import DeviceClient
 from ..sim.build import source_hash
 from ..sim.launcher import TwinProcess, start_twin
+from ..tflite.model import TfliteModel
 from .mlperf_peer import DEFAULT_BAUD, LINE_BYTES, MlperfPeer, requantize
 from .models import write_fc_model
 

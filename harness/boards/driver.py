@@ -14,8 +14,8 @@ from pathlib import Path
 import serial
 
 from ..errors import LinkError
-from ..model.tflite_info import TfliteModel
 from ..provenance import Provenance
+from ..tflite.model import TfliteModel
 from .catalog import BoardSpec
 
 

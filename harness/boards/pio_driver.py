@@ -32,9 +32,9 @@ from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import read_elf_sizes
 from ..firmware.pins import Pins, resolve_pins
 from ..firmware.project import choose_arena, plan_files, recompute_image_hash, write_files
-from ..model.tflite_info import TfliteModel
 from ..paths import cache_dir
 from ..provenance import Provenance
+from ..tflite.model import TfliteModel
 from . import pio_cmd
 from .catalog import BoardSpec
 from .discovery import (

@@ -10,9 +10,9 @@ import serial
 from ..boards.catalog import QEMU_PREFIX, BoardSpec
 from ..boards.driver import BoardDriver, Device, DriverOptions, Image
 from ..errors import FlashError, LinkError
-from ..model.tflite_info import TfliteModel
 from ..paths import cache_dir
 from ..provenance import Provenance
+from ..tflite.model import TfliteModel
 from .image import EmuImageBuilder
 from .qemu import QemuProcess, start_qemu
 

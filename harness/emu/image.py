@@ -22,9 +22,9 @@ from ..firmware.elfsize import ElfSizes, SectionSize, read_elf_sizes
 from ..firmware.library import require_library
 from ..firmware.pins import Pins, check_pins, resolve_pins
 from ..firmware.project import choose_arena, firmware_sources, plan_files, write_files
-from ..model.tflite_info import TfliteModel
 from ..paths import cache_dir
 from ..provenance import Provenance
+from ..tflite.model import TfliteModel
 from .build import CORE_DIR, EMU_DIR, EMU_LAYER, build_elf, core_sources, emu_flags, emu_sources
 from .libcache import build_library
 from .qemu import ICOUNT_SHIFT

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..boards.catalog import BoardKind, resolve_board
 from ..errors import ConfigError
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
 from .compat import compat_warnings
 from .library import describe as describe_library
 from .library import fetch_library

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..boards.catalog import BoardSpec
-from ..model.arena import ARENA_ALIGN
-from ..model.tflite_info import TfliteModel
+from ..tflite.arena import ARENA_ALIGN
+from ..tflite.model import TfliteModel
 from .opmap import resolver_methods
 
 GENERATED_DIR = "src/generated"

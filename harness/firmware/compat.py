@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
 from .known_issues import BEHAVIOURS, FEATURES, KnownIssue, KnownIssues, load_known_issues
 from .library_history import (
     HISTORY_VAR,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model.tflite_info import BUILTIN_NAMES
+from ..tflite.model import BUILTIN_NAMES
 
 PACKAGED = "data/tflm_known_issues.toml"
 FEATURES = {

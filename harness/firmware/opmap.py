@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 
 from ..errors import ConfigError
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
 
 
 @dataclass(frozen=True)

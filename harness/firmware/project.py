@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ..boards.catalog import BoardSpec
 from ..errors import ConfigError
-from ..model.arena import measure_host_arena, plan_arena
-from ..model.tflite_info import TfliteModel
 from ..paths import firmware_dir
+from ..tflite.arena import measure_host_arena, plan_arena
+from ..tflite.model import TfliteModel
 from .codegen import GENERATED_DIR, IMAGE_HEADER, ZERO_HASH, ImageInputs, generated_files
 from .opmap import resolver_methods
 from .pins import Pins

@@ -56,7 +56,7 @@ def write_vectors(source: Path | None, out: Path, float_inputs: bool) -> None:
 
 
 def describe(model_path: Path) -> dict[str, Any]:
-    from ..model.tflite_info import TfliteModel
+    from ..tflite.model import TfliteModel
 
     m = TfliteModel.load(model_path)
     per_channel = sorted(

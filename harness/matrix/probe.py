@@ -24,8 +24,8 @@ from .venvs import installed_version
 
 
 def load_inputs(model_path: Path, vectors: Path | None):  # -> (TfliteModel, Vectors)
-    from ..model.tflite_info import TfliteModel
-    from ..model.vectors import generate_vectors, load_vectors
+    from ..tflite.model import TfliteModel
+    from ..tflite.vectors import generate_vectors, load_vectors
 
     model = TfliteModel.load(model_path)
     vecs = load_vectors(vectors, model) if vectors else generate_vectors(model)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model.quant import dequantize
-from ..model.tflite_info import TensorInfo
+from ..tflite.model import TensorInfo
+from ..tflite.quant import dequantize
 
 
 @dataclass

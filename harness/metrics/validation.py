@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.tflite_info import TfliteModel
-from ..model.vectors import Vectors
+from ..tflite.model import TfliteModel
+from ..tflite.vectors import Vectors
 from .compare import OutputComparison, versus_float, versus_host, versus_labels
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..paths import cache_dir
-from .vectors import Vectors
+from ..tflite.vectors import Vectors
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ModelRejected
-from .tflite_info import TfliteModel
-from .vectors import Vectors
+from ..tflite.model import TfliteModel
+from ..tflite.vectors import Vectors
 
 log = logging.getLogger(__name__)
 HOST_ARENA = 64 << 20  # the host has room: never let the reference fail for arena size

@@ -18,12 +18,12 @@ import numpy as np
 
 from .. import atomic
 from ..errors import ConfigError
-from ..model.quant import quantize
 from ..model.reference import HostTflm
-from ..model.tflite_info import TfliteModel
 from ..pipeline.dataset import Dataset, read_csv
 from ..pipeline.preprocess import Preprocessing
 from ..registry.store import ModelEntry, Registry
+from ..tflite.model import TfliteModel
+from ..tflite.quant import quantize
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import numpy as np
 from .. import atomic
 from ..errors import ConfigError
 from ..model.convert import quiet_tensorflow
-from ..model.quant import quantize
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
+from ..tflite.quant import quantize
 from .dataset import read_csv
 from .preprocess import Preprocessing, preprocess_path
 from .stamp import Stamp, package_versions, record_outputs

@@ -12,7 +12,7 @@ from ..provenance import Provenance
 from .constants import Flag, Tag
 
 # TfLiteType values (tensorflow/lite/core/c/c_api_types.h), which the device reports ->
-# numpy dtypes. (The .tflite schema's TensorType numbers differ: see tflite_info.)
+# numpy dtypes. (The .tflite schema's TensorType numbers differ: see harness/tflite/model.py.)
 TFLITE_DTYPES: dict[int, np.dtype] = {
     1: np.dtype(np.float32),
     2: np.dtype(np.int32),

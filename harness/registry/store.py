@@ -29,7 +29,7 @@ from filelock import FileLock
 
 from .. import atomic
 from ..errors import ConfigError, HilError
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
 
 REGISTRY_ENV = "TFLM_HIL_REGISTRY"
 ROLES = ("model", "reference", "preprocess", "vectors")

@@ -10,9 +10,9 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 
 from ..capture import call_capturing_stderr
-from ..model.tflite_info import TensorInfo, TfliteModel
 from ..protocol.constants import MAX_DIMS
 from ..protocol.messages import TFLITE_TYPE_CODES
+from ..tflite.model import TensorInfo, TfliteModel
 from .corelib import TensorC
 
 ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")

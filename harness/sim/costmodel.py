@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import ConfigError
-from ..model.tflite_info import TfliteModel
+from ..tflite.model import TfliteModel
 
 
 @dataclass(frozen=True)

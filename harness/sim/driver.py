@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..boards.driver import BoardDriver, Device, Image
-from ..model.tflite_info import TfliteModel
 from ..provenance import Provenance
+from ..tflite.model import TfliteModel
 from .build import build_core_library
 from .corelib import CoreLibrary
 from .launcher import TwinProcess, start_twin

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from .. import __version__
 from ..boards.catalog import BoardSpec, resolve_board
 from ..errors import BuildError, ConfigError, HilError
-from ..model.arena import measure_host_arena, plan_arena
-from ..model.tflite_info import TfliteModel
 from ..protocol.constants import Flag
+from ..tflite.arena import measure_host_arena, plan_arena
+from ..tflite.model import TfliteModel
 from .backend import TflmBackend
 from .build import build_core_library, source_hash
 from .corelib import Core, CoreLibrary, InfoC

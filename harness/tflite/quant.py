@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tflite_info import TensorInfo
+from .model import TensorInfo
 
 
 def quantize(x: np.ndarray, t: TensorInfo) -> np.ndarray:

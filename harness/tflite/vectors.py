@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .model import TensorInfo, TfliteModel
 from .quant import dequantize, quantize
-from .tflite_info import TensorInfo, TfliteModel
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tflite_info import TfliteModel
+from .model import TfliteModel
 
 # The host runtime is 64-bit (larger pointers in its bookkeeping) and has no CMSIS-NN scratch
 # buffers; the margin covers the difference in either direction seen in practice.

@@ -1,0 +1,1 @@
+"""The model under test as files: the .tflite reader, quantisation, test vectors, the arena."""
