@@ -1,1 +1,1 @@
-"""Model artifacts: the .tflite under test, its vectors and its references."""
+"""The model side: float references (Keras, float .tflite), conversion to int8, the cache."""
