@@ -12,10 +12,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("harness.sim.twin", "start a simulated board on a pseudo-terminal and print its port"),
     "firmware": ("harness.firmware.cli", "generate a buildable firmware project for a model"),
     "boards": ("harness.boards.cli", "list the board catalog and the boards attached now"),
-    "model": ("harness.pipeline.cli", "the model loop: collect ... convert, promote, rollback"),
-    "monitor": ("harness.monitor.cli", "watch the results store for regressions and alert"),
+    "model": (
+        "harness.apps.pipeline.cli", "the model loop: collect ... convert, promote, rollback"
+    ),
+    "monitor": ("harness.apps.monitor.cli", "watch the results store for regressions and alert"),
     "history": ("harness.results.history", "a model's figures over time and across boards"),
-    "matrix": ("harness.matrix.cli", "compatibility matrix: run a cell, report, gate, tox"),
+    "matrix": ("harness.apps.matrix.cli", "compatibility matrix: run a cell, report, gate, tox"),
 }
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps.matrix.axes import Axes, Converter, Model, load_axes
+from harness.apps.matrix.cell import PIN_GATE, Places, installed_tflm, run_sim_cell
+from harness.apps.matrix.classify import Verdict
+from harness.apps.matrix.cli import main as matrix_main
+from harness.apps.matrix.converter import _finish, artifact_dir, convert, load_artifact
+from harness.apps.matrix.result import read_result
 from harness.errors import ConfigError
-from harness.matrix.axes import Axes, Converter, Model, load_axes
-from harness.matrix.cell import PIN_GATE, Places, installed_tflm, run_sim_cell
-from harness.matrix.classify import Verdict
-from harness.matrix.cli import main as matrix_main
-from harness.matrix.converter import _finish, artifact_dir, convert, load_artifact
-from harness.matrix.result import read_result
 from harness.provenance import Provenance
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
@@ -50,7 +50,7 @@ def fake_python(tmp_path: Path, on_probe: str) -> Path:
     script = tmp_path / "python"
     script.write_text(
         "#!/bin/sh\n"
-        f'case "$*" in *harness.matrix.probe*) {on_probe} ;; esac\n'
+        f'case "$*" in *harness.apps.matrix.probe*) {on_probe} ;; esac\n'
         f'exec "{sys.executable}" "$@"\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)

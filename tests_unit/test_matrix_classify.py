@@ -7,14 +7,14 @@ import signal
 
 import pytest
 
-from harness.matrix.classify import (
+from harness.apps.matrix.classify import (
     StoredResult,
     classify_convert,
     classify_env_failure,
     classify_probe,
     classify_suite,
 )
-from harness.matrix.junit import parse_junit
+from harness.apps.matrix.junit import parse_junit
 from harness.proc import ProcessRun
 
 

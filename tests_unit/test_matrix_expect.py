@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps.matrix.axes import load_axes
+from harness.apps.matrix.cli import main as matrix_main
+from harness.apps.matrix.expect import judge, load_expected, render_expected
+from harness.apps.matrix.result import CellResult
+from harness.apps.matrix.toxgen import is_current, render_block, splice
 from harness.errors import ConfigError
-from harness.matrix.axes import load_axes
-from harness.matrix.cli import main as matrix_main
-from harness.matrix.expect import judge, load_expected, render_expected
-from harness.matrix.result import CellResult
-from harness.matrix.toxgen import is_current, render_block, splice
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps.matrix.expect import Expectation
+from harness.apps.matrix.report import COLOURS, DATA_ID, previous_results, render
+from harness.apps.matrix.result import CellResult, provisional, read_results, write_result
 from harness.errors import ConfigError
-from harness.matrix.expect import Expectation
-from harness.matrix.report import COLOURS, DATA_ID, previous_results, render
-from harness.matrix.result import CellResult, provisional, read_results, write_result
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
 

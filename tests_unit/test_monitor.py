@@ -14,12 +14,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from harness.monitor.cli import main as monitor
+from harness.apps.monitor.cli import main as monitor
+from harness.apps.registry.gates import load_rules
+from harness.apps.registry.promote import promote
+from harness.apps.registry.store import Registry
+from harness.apps.registry.validate import Validation
 from harness.provenance import Figure, Provenance
-from harness.registry.gates import load_rules
-from harness.registry.promote import promote
-from harness.registry.store import Registry
-from harness.registry.validate import Validation
 from harness.results.store import ResultsStore
 
 from .conftest import DIGITS_MODEL, ZOO
@@ -195,8 +195,8 @@ def _two_versions(tmp_path: Path):
     """The digits model registered twice: with its own preprocessing record, and (as another
     version, same network) with a drifted one that scales the inputs wrongly. Returns the
     registry, both entries and the raw field data (values, labels, column names)."""
-    from harness.pipeline.dataset import Dataset
-    from harness.pipeline.preprocess import Preprocessing
+    from harness.apps.pipeline.dataset import Dataset
+    from harness.apps.pipeline.preprocess import Preprocessing
 
     registry = Registry(tmp_path / "registry")
     names = tuple(f"px{r}_{c}" for r in range(8) for c in range(8))
@@ -220,7 +220,7 @@ def _two_versions(tmp_path: Path):
 
 def test_field_accuracy_per_model_version(tmp_path: Path, capsys):
     """Two versions score the same labelled field data through their own preprocessing."""
-    from harness.pipeline.dataset import Dataset, write_csv
+    from harness.apps.pipeline.dataset import Dataset, write_csv
 
     registry, good, drifted, raw, labels, names = _two_versions(tmp_path)
     field = tmp_path / "field.csv"
@@ -270,7 +270,7 @@ def test_summary_report_is_self_contained_and_escaped(tmp_path: Path, capsys):
 
 
 def test_field_rows_are_scored_by_the_version_named_in_their_model_column(tmp_path: Path, capsys):
-    from harness.pipeline.dataset import Dataset, write_csv
+    from harness.apps.pipeline.dataset import Dataset, write_csv
 
     registry, good, drifted, raw, labels, names = _two_versions(tmp_path)
     field = tmp_path / "field.csv"

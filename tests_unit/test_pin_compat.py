@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps.matrix.cell import PIN_GATE
 from harness.errors import ConfigError
 from harness.firmware.compat import check_model, compat_warnings
 from harness.firmware.known_issues import load_known_issues, parse_known_issues
@@ -20,7 +21,6 @@ from harness.firmware.library_history import (
     place,
 )
 from harness.firmware.pins import Pins, default_pins
-from harness.matrix.cell import PIN_GATE
 from harness.tflite.model import TfliteModel
 
 from .conftest import DIGITS_MODEL, REPO

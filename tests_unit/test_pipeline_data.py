@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from harness import atomic
+from harness.apps.pipeline.collect import CollectOptions, collect
+from harness.apps.pipeline.dataset import Dataset, class_order, read_csv, write_csv
+from harness.apps.pipeline.prepare import PreprocessOptions, preprocess
+from harness.apps.pipeline.preprocess import Preprocessing, preprocess_path
+from harness.apps.pipeline.stamp import Stamp, stamp_path
 from harness.cli import main as cli
 from harness.errors import ConfigError
-from harness.pipeline.collect import CollectOptions, collect
-from harness.pipeline.dataset import Dataset, class_order, read_csv, write_csv
-from harness.pipeline.prepare import PreprocessOptions, preprocess
-from harness.pipeline.preprocess import Preprocessing, preprocess_path
-from harness.pipeline.stamp import Stamp, stamp_path
 
 
 def _write(path: Path, text: str) -> Path:

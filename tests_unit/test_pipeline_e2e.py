@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from harness import atomic
+from harness.apps.registry.store import Registry
 from harness.cli import main as cli
-from harness.registry.store import Registry
 from harness.results.store import ResultsStore
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.apps.pipeline.architectures import choose
+from harness.apps.pipeline.collect import CollectOptions, collect
+from harness.apps.pipeline.conversion import ConvertOptions, convert, vectors_path
+from harness.apps.pipeline.prepare import PreprocessOptions, preprocess
+from harness.apps.pipeline.preprocess import preprocess_path
+from harness.apps.pipeline.stamp import Stamp, stamp_path
+from harness.apps.pipeline.train import TrainOptions, train
 from harness.errors import ConfigError
-from harness.pipeline.architectures import choose
-from harness.pipeline.collect import CollectOptions, collect
-from harness.pipeline.conversion import ConvertOptions, convert, vectors_path
-from harness.pipeline.prepare import PreprocessOptions, preprocess
-from harness.pipeline.preprocess import preprocess_path
-from harness.pipeline.stamp import Stamp, stamp_path
-from harness.pipeline.train import TrainOptions, train
 from harness.tflite.model import TfliteModel
 
 

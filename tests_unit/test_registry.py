@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 
 from harness import atomic
-from harness.cli import main as cli
-from harness.errors import ConfigError
-from harness.provenance import Figure, Provenance
-from harness.registry.archive import backup, restore
-from harness.registry.gates import load_rules
-from harness.registry.promote import (
+from harness.apps.registry.archive import backup, restore
+from harness.apps.registry.gates import load_rules
+from harness.apps.registry.promote import (
     apply_rollback,
     decide,
     promote,
     rollback_target,
     verify_deployed,
 )
-from harness.registry.store import IntegrityError, Registry
-from harness.registry.validate import Validation
+from harness.apps.registry.store import IntegrityError, Registry
+from harness.apps.registry.validate import Validation
+from harness.cli import main as cli
+from harness.errors import ConfigError
+from harness.provenance import Figure, Provenance
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, ZOO
 

@@ -372,7 +372,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
-    # Data-forwarder mode (harness/pipeline/forwarder_twin.py): no model, streams a CSV.
+    # Data-forwarder mode (harness/apps/pipeline/forwarder_twin.py): no model, streams a CSV.
     p.add_argument("--forward", metavar="CSV", help="stream the CSV's labelled windows instead")
     p.add_argument("--forward-rate", type=int, default=0, help="forward: samples/s (0: link)")
     return p
@@ -381,7 +381,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.forward:
-        from ..pipeline.forwarder_twin import serve_forward
+        from ..apps.pipeline.forwarder_twin import serve_forward
 
         return serve_forward(args)
     if not args.model:

@@ -1,0 +1,301 @@
+"""The matrix's axes, read from ``matrix/axes.toml`` into dataclasses.
+
+Ids are tox factors (``[a-z0-9]+``): tox.ini's env names are built from them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from ...metrics.gates import Gate, parse_gates
+from ...paths import PACKAGE_DIR
+
+REPO_ROOT = PACKAGE_DIR.parent
+DEFAULT_AXES = REPO_ROOT / "matrix" / "axes.toml"
+PREBUILT = "prebuilt"
+_ID = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    id: str
+    version: str  # the tflite-micro version on PyPI
+    pins: tuple[str, ...] = ()
+
+    @property
+    def requirement(self) -> str:
+        return f"tflite-micro=={self.version}"
+
+
+@dataclass(frozen=True)
+class Converter:
+    id: str
+    tensorflow: str | None  # None: the prebuilt converter (no conversion)
+    per_channel_dense: bool = True
+    pins: tuple[str, ...] = ()
+
+    @property
+    def prebuilt(self) -> bool:
+        return self.tensorflow is None
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    keras: Path | None = None
+    calibration: Path | None = None
+    tflite: Path | None = None
+    vectors: Path | None = None
+    reference: Path | None = None
+    hardware_tflite: Path | None = None
+
+    def converts_with(self, converter: Converter) -> bool:
+        """A Keras model goes through every TensorFlow converter; a .tflite runs as shipped."""
+        return (self.keras is not None) != converter.prebuilt
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A hardware-axis value: a TFLM library ref or an Arduino core version."""
+
+    id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Hardware:
+    models: tuple[str, ...] = ()
+    boards: tuple[str, ...] = ()
+    tflm_refs: tuple[Pinned, ...] = ()
+    arduino_cores: tuple[Pinned, ...] = ()
+
+
+@dataclass(frozen=True)
+class SimCell:
+    model: Model
+    runtime: Runtime
+    converter: Converter
+
+    @property
+    def key(self) -> str:
+        return f"{self.runtime.id} {self.converter.id}"
+
+    @property
+    def tox_env(self) -> str:
+        return f"sim-{self.runtime.id}-{self.converter.id}"
+
+
+@dataclass(frozen=True)
+class HwCell:
+    model: Model
+    board: str
+    tflm_ref: Pinned
+    arduino_core: Pinned
+
+    @property
+    def key(self) -> str:
+        return f"{self.tflm_ref.id} {self.board} {self.arduino_core.id}"
+
+    @property
+    def tox_env(self) -> str:
+        return f"hw-{self.tflm_ref.id}-{self.arduino_core.id}-{self.board}"
+
+
+@dataclass(frozen=True)
+class Axes:
+    path: Path
+    root: Path  # paths in the file are relative to the repository root
+    runtimes: tuple[Runtime, ...]
+    converters: tuple[Converter, ...]
+    models: tuple[Model, ...]
+    hardware: Hardware
+    reference_runtime: str
+    reference_tensorflow: str
+    board: str = "sim:nano33"
+    cell_timeout_s: float = 900.0
+    convert_timeout_s: float = 900.0
+    gates: tuple[Gate, ...] = field(default_factory=tuple)
+
+    # ---- lookups: by id, or by the version string a user types ----
+
+    def runtime(self, name: str) -> Runtime:
+        for r in self.runtimes:
+            if name in (r.id, r.version, r.requirement):
+                return r
+        if name.startswith("0.dev"):  # a version the axes do not list: no extra pins known
+            return Runtime(id="tflm" + re.sub(r"\D", "", name)[:12], version=name)
+        raise ConfigError(
+            f"unknown tflite-micro runtime {name!r}: use an id or version from {self.path} "
+            f"({', '.join(r.id for r in self.runtimes)}) or a version such as 0.dev20241025232721"
+        )
+
+    def converter(self, name: str) -> Converter:
+        for c in self.converters:
+            if name == c.id:
+                return c
+        matches = [c for c in self.converters if c.tensorflow == name and c.per_channel_dense]
+        if matches:
+            return matches[0]
+        if re.fullmatch(r"\d+\.\d+(\.\d+)?", name):
+            return Converter(id="tf" + name.replace(".", ""), tensorflow=name)
+        raise ConfigError(
+            f"unknown converter {name!r}: use an id from {self.path} "
+            f"({', '.join(c.id for c in self.converters)}) or a TensorFlow version such as 2.21.0"
+        )
+
+    def model(self, name: str) -> Model:
+        for m in self.models:
+            if name == m.id:
+                return m
+        p = Path(name)
+        if p.suffix == ".tflite" and p.is_file():  # an ad-hoc model: run as shipped
+            ident = re.sub(r"[^a-z0-9]", "", p.stem.lower()) or "model"
+            return Model(id=ident, tflite=p.resolve())
+        raise ConfigError(
+            f"unknown model {name!r}: use an id from {self.path} "
+            f"({', '.join(m.id for m in self.models)}) or the path of a .tflite file"
+        )
+
+    @property
+    def reference(self) -> Runtime:
+        return self.runtime(self.reference_runtime)
+
+    def sim_cells(self) -> list[SimCell]:
+        return [
+            SimCell(m, r, c)
+            for m in self.models
+            for c in self.converters
+            if m.converts_with(c)
+            for r in self.runtimes
+        ]
+
+    def hw_cells(self) -> list[HwCell]:
+        hw = self.hardware
+        return [
+            HwCell(self.model(m), b, ref, core)
+            for m in hw.models
+            for ref in hw.tflm_refs
+            for core in hw.arduino_cores
+            for b in hw.boards
+        ]
+
+
+def _check_id(kind: str, ident: str, path: Path) -> str:
+    if not _ID.match(ident):
+        raise ConfigError(f"{path}: {kind} id {ident!r} must be lowercase letters and digits")
+    return ident
+
+
+def _key(entry: dict[str, Any], key: str, table: str, path: Path) -> Any:
+    """``entry[key]``, or a ConfigError naming the table (and the entry's id) that lacks it."""
+    if key in entry:
+        return entry[key]
+    where = f"{table} (id {entry['id']!r})" if "id" in entry else table
+    raise ConfigError(f"{path}: {where} needs {key!r}: add `{key} = ...` to it")
+
+
+def _path(root: Path, value: str | None) -> Path | None:
+    return None if value is None else root / value
+
+
+def _unique(kind: str, ids: list[str], path: Path) -> None:
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"{path}: {kind} ids repeat: {', '.join(dup)}")
+
+
+def load_axes(path: Path | None = None) -> Axes:
+    path = path or DEFAULT_AXES
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"the matrix axes file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    root = path.resolve().parent.parent  # matrix/axes.toml -> the repository
+    runtimes = tuple(
+        Runtime(
+            _check_id("runtime", _key(r, "id", "a [[runtime]] entry", path), path),
+            _key(r, "version", "a [[runtime]] entry", path),
+            tuple(r.get("pins", ())),
+        )
+        for r in data.get("runtime", [])
+    )
+    converters = tuple(
+        Converter(
+            _check_id("converter", _key(c, "id", "a [[converter]] entry", path), path),
+            c.get("tensorflow"),
+            bool(c.get("per_channel_dense", True)),
+            tuple(c.get("pins", ())),
+        )
+        for c in data.get("converter", [])
+    )
+    models = tuple(
+        Model(
+            id=_check_id("model", _key(m, "id", "a [[model]] entry", path), path),
+            keras=_path(root, m.get("keras")),
+            calibration=_path(root, m.get("calibration")),
+            tflite=_path(root, m.get("tflite")),
+            vectors=_path(root, m.get("vectors")),
+            reference=_path(root, m.get("reference")),
+            hardware_tflite=_path(root, m.get("hardware_tflite")),
+        )
+        for m in data.get("model", [])
+    )
+    hw = data.get("hardware", {})
+    hardware = Hardware(
+        models=tuple(hw.get("models", ())),
+        boards=tuple(_check_id("board", b, path) for b in hw.get("boards", ())),
+        tflm_refs=tuple(
+            Pinned(
+                _check_id("tflm_ref", _key(t, "id", "a [[hardware.tflm_ref]] entry", path), path),
+                _key(t, "ref", "a [[hardware.tflm_ref]] entry", path),
+            )
+            for t in hw.get("tflm_ref", [])
+        ),
+        arduino_cores=tuple(
+            Pinned(
+                _check_id(
+                    "arduino_core", _key(a, "id", "a [[hardware.arduino_core]] entry", path), path
+                ),
+                _key(a, "version", "a [[hardware.arduino_core]] entry", path),
+            )
+            for a in hw.get("arduino_core", [])
+        ),
+    )
+    settings = data.get("matrix", {})
+    gates = tuple(parse_gates(data, str(path)).values())
+    axes = Axes(
+        path=path,
+        root=root,
+        runtimes=runtimes,
+        converters=converters,
+        models=models,
+        hardware=hardware,
+        reference_runtime=_key(settings, "reference_runtime", "[matrix]", path),
+        reference_tensorflow=_key(settings, "reference_tensorflow", "[matrix]", path),
+        board=settings.get("board", "sim:nano33"),
+        cell_timeout_s=float(settings.get("cell_timeout_s", 900)),
+        convert_timeout_s=float(settings.get("convert_timeout_s", 900)),
+        gates=gates,
+    )
+    for kind, ids in (
+        ("runtime", [r.id for r in runtimes]),
+        ("converter", [c.id for c in converters]),
+        ("model", [m.id for m in models]),
+    ):
+        _unique(kind, ids, path)
+    for m in models:
+        if (m.keras is None) == (m.tflite is None):
+            raise ConfigError(f"{path}: model {m.id} needs exactly one of 'keras' or 'tflite'")
+        if m.keras is not None and m.calibration is None:
+            raise ConfigError(f"{path}: model {m.id} has a Keras source but no 'calibration'")
+    axes.reference  # noqa: B018  -- raises a ConfigError naming an unknown reference runtime
+    for name in hardware.models:
+        axes.model(name)
+    return axes

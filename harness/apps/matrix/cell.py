@@ -1,0 +1,443 @@
+"""One cell, one outcome: the HIL suite on one combination, isolated, classified, written.
+
+Simulated cell (model x tflite-micro runtime x converter):
+  1. a provisional result is written (``timeout``, unfinished) so a killed cell says so;
+  2. the converter artifact is made or reused (converter.py); a failed conversion decides;
+  3. the runtime's environment is made or reused (or tox's, or the current one);
+  4. the probe runs the runtime alone: cannot import -> install, dies -> crash;
+  5. the HIL suite runs on the twin in a subprocess with a time limit;
+  6. its exit status, JUnit properties and results store give the outcome (classify.py);
+  7. outputs are compared with the reference runtime's: a difference is ``degraded``.
+Hardware cell (model x TFLM library ref x Arduino core x board): steps 1, 5 and 6, with the
+pins exported to PlatformIO.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ...proc import ProcessRun, read_tail, run_child
+from ...provenance import Provenance
+from ...results.store import ResultsStore
+from .axes import Axes, Converter, Model, Pinned, Runtime
+from .child import read_report, stderr_path, with_stderr
+from .classify import (
+    StoredResult,
+    Verdict,
+    classify_env_failure,
+    classify_probe,
+    classify_suite,
+)
+from .compare import compare_outputs, load_outputs
+from .converter import Artifact, convert, load_artifact
+from .junit import parse_junit
+from .result import CellResult, provisional, write_result
+from .venvs import EnvSpec, ensure_env, installed_version
+
+TFLM_REF_VAR = "HIL_TFLM_REF"  # firmware/platformio.ini reads the pins from these
+ARDUINO_CORE_VAR = "HIL_ARDUINO_CORE"
+PIN_GATE = "tests_hil/test_pin_compat.py::test_pin_compat"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where a run keeps things. Defaults live under .tflm-hil/matrix in the repository."""
+
+    artifacts: Path
+    venvs: Path
+    work: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Places:
+        return cls(root / "artifacts", root / "venvs", root / "work")
+
+
+@dataclass
+class SuiteEvidence:
+    run: ProcessRun
+    verdict: Verdict
+    figures: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)  # of the figures not measured
+    device: dict[str, str] = field(default_factory=dict)
+
+
+def runtime_requirements(axes: Axes, runtime: Runtime) -> list[str]:
+    return [runtime.requirement, *runtime.pins, f"tensorflow=={axes.reference_tensorflow}"]
+
+
+def installed_tflm() -> str | None:
+    return installed_version("tflite-micro")
+
+
+def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("PYTEST_ADDOPTS", None)  # the cell's pytest options are the cell's own
+    env.update(extra or {})
+    return env
+
+
+# ---- the HIL suite -------------------------------------------------------------------------
+
+
+def run_suite(
+    python: Path,
+    axes: Axes,
+    work: Path,
+    *,
+    board: str,
+    model: Path,
+    vectors: Path | None,
+    reference: Path | None,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    pytest_args: tuple[str, ...] = (),
+) -> SuiteEvidence:
+    junit, db, logs = work / "junit.xml", work / "results.sqlite", work / "logs"
+    for stale in (junit, db):
+        stale.unlink(missing_ok=True)
+    cmd = [str(python), "-m", "pytest", "tests_hil", "-q", "-p", "no:cacheprovider", *pytest_args]
+    cmd += ["--board", board, "--model", str(model)]
+    if vectors is not None:
+        cmd += ["--vectors", str(vectors)]
+    if reference is not None:
+        cmd += ["--reference", str(reference)]
+    cmd += ["--junitxml", str(junit), "-o", "junit_family=legacy"]
+    cmd += ["--hil-db", str(db), "--hil-log-dir", str(logs)]
+    run = run_child(
+        cmd, log=work / "suite.log", timeout=timeout, cwd=axes.root, env=_child_env(env)
+    )
+    report = None
+    if junit.is_file():
+        try:
+            report = parse_junit(junit)
+        except (OSError, ValueError):
+            report = None
+    stored, figures, provenance, device = read_store(db)
+    device_log = "\n".join(read_tail(p) for p in sorted(logs.glob("twin-*.log")))
+    verdict = classify_suite(run, report, stored, device_log)
+    return SuiteEvidence(run, verdict, figures, provenance, device)
+
+
+def read_store(
+    db: Path,
+) -> tuple[list[StoredResult], dict[str, float], dict[str, str], dict[str, str]]:
+    """The suite's results, figures (the last value of each metric), the provenance of those
+    not measured, and the device of its run."""
+    if not db.is_file():
+        return [], {}, {}, {}
+    try:
+        store = ResultsStore(db)
+    except sqlite3.Error:
+        return [], {}, {}, {}
+    try:
+        runs = store.runs()
+        if not runs:
+            return [], {}, {}, {}
+        run = runs[-1]
+        stored = [
+            StoredResult(r["nodeid"], r["outcome"], r["category"], r["message"] or "")
+            for r in store.results(run["id"])
+        ]
+        figures: dict[str, float] = {}
+        provenance: dict[str, str] = {}
+        for m in store.metrics(run["id"]):
+            figures[m.name] = m.value
+            if m.provenance is not Provenance.MEASURED:
+                provenance[m.name] = str(m.provenance)
+        device = {k: str(run[k]) for k in ("tflm_version", "core_version", "fw_version") if run[k]}
+        return stored, figures, provenance, device
+    finally:
+        store.close()
+
+
+# ---- simulated cells -----------------------------------------------------------------------
+
+
+def sim_cell_base(model: Model, runtime: Runtime, converter: Converter) -> CellResult:
+    return CellResult(
+        kind="sim",
+        model=model.id,
+        row=runtime.id,
+        column=converter.id,
+        axes={
+            "runtime": runtime.id,
+            "tflite_micro": runtime.version,
+            "converter": converter.id,
+            "tensorflow": converter.tensorflow or "prebuilt",
+            "per_channel_dense": str(converter.per_channel_dense).lower(),
+        },
+        status="timeout",
+    )
+
+
+def _apply(result: CellResult, verdict: Verdict) -> CellResult:
+    details = {**result.details, **verdict.details}
+    return replace(
+        result,
+        status=verdict.status,
+        stage=verdict.stage,
+        gate=verdict.gate,
+        error=verdict.error,
+        category=verdict.category,
+        details=details,
+    )
+
+
+def _runtime_python(
+    axes: Axes, runtime: Runtime, places: Places, python: Path | None, in_env: bool
+) -> tuple[Path | Verdict, str]:
+    """The interpreter that has the cell's runtime (or the install verdict), and how it was
+    found."""
+    if in_env:
+        have = installed_tflm()
+        if have != runtime.version:
+            return (
+                Verdict(
+                    "install",
+                    "env",
+                    error=f"this environment has tflite-micro {have}, the cell wants "
+                    f"{runtime.version}: check the tox env's deps",
+                    category="mismatch",
+                ),
+                "",
+            )
+        return Path(sys.executable), "current (tox)"
+    if python is not None:
+        return python, "given"
+    if installed_tflm() == runtime.version:
+        return Path(sys.executable), "current"
+    reqs = runtime_requirements(axes, runtime)
+    env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), editable=axes.root), places.venvs)
+    if env.python is None:
+        return classify_env_failure(reqs, env.output), str(env.log)
+    return env.python, str(env.log)
+
+
+def run_sim_cell(
+    axes: Axes,
+    model: Model,
+    runtime: Runtime,
+    converter: Converter,
+    out: Path,
+    places: Places,
+    *,
+    in_env: bool = False,
+    python: Path | None = None,
+    timeout: float | None = None,
+) -> CellResult:
+    """Runs one simulated cell and writes its result to ``out``; never raises for the cell's
+    own failures (those are its outcome)."""
+    result = sim_cell_base(model, runtime, converter)
+    write_result(provisional(result), out)
+    work = places.work / result.cell_id
+    work.mkdir(parents=True, exist_ok=True)
+    result.logs["work"] = str(work)
+    timeout = timeout or axes.cell_timeout_s
+
+    # 2. the converter artifact
+    if in_env:  # tox: the converter ran in its own env (convert-<id>) before this one
+        artifact = load_artifact(places.artifacts, model, converter)
+        if artifact is None:
+            return _done(
+                result,
+                Verdict(
+                    "timeout",
+                    "convert",
+                    error=f"no converted model in {places.artifacts}: run "
+                    f"`tox -e convert-{converter.id}` (or tflm-hil matrix convert) first",
+                    category="missing-artifact",
+                ),
+                out,
+            )
+    else:
+        artifact = convert(axes, model, converter, places.artifacts, venv_root=places.venvs)
+    result.details["convert"] = _convert_summary(artifact.info)
+    result.logs["convert"] = str(artifact.dir / "convert.log")
+    if artifact.verdict is not None:
+        return _done(result, artifact.verdict, out)
+
+    # 3. the runtime's environment
+    py, how = _runtime_python(axes, runtime, places, python, in_env)
+    result.details["environment"] = how
+    if isinstance(py, Verdict):
+        return _done(result, py, out)
+
+    # 4. the probe
+    stderr_path(work / "probe.json").unlink(missing_ok=True)
+    probe_run = run_child(
+        [
+            str(py),
+            "-m",
+            "harness.apps.matrix.probe",
+            "--model",
+            str(artifact.model),
+            *(["--vectors", str(artifact.vectors)] if artifact.vectors else []),
+            "--report",
+            str(work / "probe.json"),
+            "--out",
+            str(work / "outputs.npz"),
+        ],
+        log=work / "probe.log",
+        timeout=timeout,
+        cwd=axes.root,
+        env=_child_env(),
+    )
+    probe_run = with_stderr(probe_run, work / "probe.json")
+    probe = read_report(work / "probe.json")
+    result.logs["probe"] = str(work / "probe.log")
+    result.details["probe"] = {
+        k: (probe or {}).get(k) for k in ("stage", "tflm_version", "numpy", "vectors", "log")
+    }
+    probe_verdict = classify_probe(probe_run, probe)
+    if probe_verdict is not None and probe_verdict.status in ("install", "crash", "timeout"):
+        return _done(result, probe_verdict, out)  # the suite would only fail the same way
+
+    # 5-6. the HIL suite
+    evidence = run_suite(
+        py,
+        axes,
+        work,
+        board=axes.board,
+        model=artifact.model,
+        vectors=artifact.vectors,
+        reference=model.reference,
+        timeout=timeout,
+        # The row is the runtime under test, not the board's library: the pin gate judges the
+        # library at HIL_TFLM_REF, the emulated and hardware matrices' axis (docs/matrix.md).
+        pytest_args=("--deselect", PIN_GATE),
+    )
+    result.logs["suite"] = str(work / "suite.log")
+    result.figures.update(evidence.figures)
+    result.provenance = evidence.provenance
+    result.details["device"] = evidence.device
+    verdict = evidence.verdict
+    if probe_verdict is not None:
+        # The runtime rejected the model: the probe has TFLM's own reason; keep the suite's.
+        result.details["suite"] = {"status": verdict.status, "error": verdict.error[:500]}
+        if verdict.status in ("unsupported", "pass", "degraded"):
+            verdict = probe_verdict
+        return _done(result, verdict, out)
+
+    # 7. against the reference runtime
+    golden = artifact.golden
+    if golden is not None and (work / "outputs.npz").is_file():
+        figures = compare_outputs(load_outputs(work / "outputs.npz"), load_outputs(golden))
+        result.figures.update(figures)
+        result.details["reference_runtime"] = artifact.info.get("golden_runtime", "")
+        if verdict.status == "pass":
+            verdict = _matrix_gates(axes, result.figures, artifact) or verdict
+    return _done(result, verdict, out)
+
+
+def _matrix_gates(axes: Axes, figures: dict[str, float], artifact: Artifact) -> Verdict | None:
+    for gate in axes.gates:
+        if gate.judge(figures.get(gate.metric)).passed is not False:  # passed, or not measured
+            continue
+        n = int(figures.get("vectors_vs_reference_runtime", 0))
+        steps = figures.get("max_error_steps_vs_reference_runtime", 0.0)
+        agree = figures.get("top1_agreement_vs_reference_runtime", 1.0)
+        return Verdict(
+            "degraded",
+            "gate",
+            gate=f"{gate.metric} {gate.condition}",
+            error=(
+                f"{int(figures.get('vectors_differing_vs_reference_runtime', 0))} of {n} vectors "
+                f"differ from the reference runtime (tflite-micro "
+                f"{artifact.info.get('golden_runtime', '?')}), by up to {steps:g} quantisation "
+                f"steps; top-1 agreement with it {agree:.3f}. The HIL suite passed: the twin "
+                "matches this runtime, and this runtime computes differently."
+            ),
+            category="reference-runtime",
+        )
+    return None
+
+
+def _convert_summary(info: dict) -> dict:
+    keys = (
+        "status",
+        "versions",
+        "op_versions",
+        "per_channel_ops",
+        "model_sha256",
+        "golden_runtime",
+    )
+    return {k: info[k] for k in keys if k in info}
+
+
+def _done(result: CellResult, verdict: Verdict, out: Path) -> CellResult:
+    final = _apply(result, verdict)
+    final.finished = time.time()
+    write_result(final, out)
+    return final
+
+
+# ---- hardware cells ------------------------------------------------------------------------
+
+
+def hw_cell_base(model: Model, board: str, tflm_ref: Pinned, core: Pinned) -> CellResult:
+    return CellResult(
+        kind="hw",
+        model=model.id,
+        row=tflm_ref.id,
+        column=f"{board} {core.id}",
+        axes={
+            "board": board,
+            "tflm_ref": tflm_ref.id,
+            "tflm_ref_sha": tflm_ref.value,
+            "arduino_core": core.id,
+            "arduino_core_version": core.value,
+        },
+        status="timeout",
+    )
+
+
+def run_hw_cell(
+    axes: Axes,
+    model: Model,
+    board: str,
+    tflm_ref: Pinned,
+    core: Pinned,
+    out: Path,
+    places: Places,
+    *,
+    timeout: float | None = None,
+) -> CellResult:
+    """A real board: this environment's harness builds and flashes through PlatformIO, which
+    reads the library ref and core version from the environment."""
+    result = hw_cell_base(model, board, tflm_ref, core)
+    write_result(provisional(result), out)
+    work = places.work / result.cell_id.replace(" ", "-")
+    work.mkdir(parents=True, exist_ok=True)
+    tflite = model.hardware_tflite or model.tflite
+    if tflite is None:
+        return _done(
+            result,
+            Verdict(
+                "timeout",
+                "run",
+                error=f"model {model.id} has no .tflite for boards",
+                category="config",
+            ),
+            out,
+        )
+    evidence = run_suite(
+        Path(sys.executable),
+        axes,
+        work,
+        board=board,
+        model=tflite,
+        vectors=model.vectors,
+        reference=model.reference,
+        timeout=timeout or axes.cell_timeout_s,
+        env={TFLM_REF_VAR: tflm_ref.value, ARDUINO_CORE_VAR: core.value},
+    )
+    result.logs["suite"] = str(work / "suite.log")
+    result.figures.update(evidence.figures)
+    result.provenance = evidence.provenance
+    result.details["device"] = evidence.device
+    return _done(result, evidence.verdict, out)

@@ -1,0 +1,329 @@
+"""``tflm-hil matrix``: run one cell, convert, report, gate, and keep tox.ini in step.
+
+    tflm-hil matrix run --tflm-runtime 0.dev20241025232721 --converter 2.21.0 --model digits \\
+        --json cell.json
+    tflm-hil matrix run --board nano33 --tflm-ref REF --arduino-core 4.5.0 --model digits
+    tflm-hil matrix convert --converter tf221
+    tflm-hil matrix report [--out reports/matrix.html] [RESULT.json|DIR ...] [--db DB]
+    tflm-hil matrix gate [--strict] [--write-expected]
+    tflm-hil matrix tox --check | --write
+    tflm-hil matrix list
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ...boards.catalog import SIM_PREFIX
+from ...errors import ConfigError
+from ...results.store import default_db_path
+from .axes import DEFAULT_AXES, Axes, Model, Pinned, load_axes
+from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
+from .converter import convert
+from .expect import DEFAULT_EXPECTED, judge, load_expected, render_expected
+from .report import latest, previous_results, render
+from .result import CellResult, read_results
+from .storeio import record, results_from_store
+from .toxgen import is_current, render_block, splice
+
+EXPECTED_HEADER = """\
+# Known outcomes of the compatibility matrix, per cell ("ROW COLUMN" as in the report's grid).
+# The matrix gate (tflm-hil matrix gate) fails when a cell expected to `pass` does not, and
+# reports cells that started passing or changed. Rewrite from the latest results with
+#   tflm-hil matrix gate --write-expected
+# and review the diff: each `why` says what was measured."""
+
+
+def _default_dir(axes: Axes) -> Path:
+    return axes.root / ".tflm-hil" / "matrix"
+
+
+def _result_path(base: Path, r: CellResult) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{r.kind}-{r.model}-{r.row}-{r.column}")
+    return base / "results" / f"{name}.json"
+
+
+def _pinned(values: tuple[Pinned, ...], given: str, prefix: str) -> Pinned:
+    for p in values:
+        if given in (p.id, p.value):
+            return p
+    return Pinned(prefix + re.sub(r"[^a-z0-9]", "", given.lower())[:8], given)
+
+
+def _models(axes: Axes, name: str, accept) -> list[Model]:
+    if name == "all":
+        return [m for m in axes.models if accept(m)]
+    return [axes.model(name)]
+
+
+def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
+    base = args.dir or _default_dir(axes)
+    places = Places.under(base)
+    simulated = args.board.startswith(SIM_PREFIX)
+    results: list[CellResult] = []
+    if args.tflm_ref or args.arduino_core or not simulated:
+        missing = [
+            option
+            for option, given in (
+                ("--board (a catalog id such as nano33)", not simulated),
+                ("--tflm-ref", args.tflm_ref),
+                ("--arduino-core", args.arduino_core),
+            )
+            if not given
+        ]
+        if missing:
+            raise ConfigError(
+                "a hardware cell needs --board, --tflm-ref and --arduino-core; missing: "
+                + ", ".join(missing)
+                + " (a simulated cell takes --tflm-runtime and --converter instead)"
+            )
+        ref = _pinned(axes.hardware.tflm_refs, args.tflm_ref, "lib")
+        core = _pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
+        names = axes.hardware.models if args.model == "all" else (args.model,)
+        for model in (axes.model(n) for n in names):
+            default = _result_path(base, hw_cell_base(model, args.board, ref, core))
+            out = args.json if args.json and len(names) == 1 else default
+            results.append(
+                run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
+            )
+    else:
+        if not (args.tflm_runtime and args.converter):
+            raise ConfigError("a simulated cell needs --tflm-runtime and --converter")
+        runtime = axes.runtime(args.tflm_runtime)
+        converter = axes.converter(args.converter)
+        models = _models(axes, args.model, lambda m: m.converts_with(converter))
+        if not models:
+            raise ConfigError(f"no model of {axes.path} goes through converter {converter.id}")
+        for model in models:
+            if not model.converts_with(converter):
+                raise ConfigError(
+                    f"model {model.id} "
+                    + (
+                        "has a Keras source: pick a TensorFlow converter"
+                        if model.keras
+                        else "is a prebuilt .tflite: use --converter prebuilt"
+                    )
+                )
+            default = _result_path(base, sim_cell_base(model, runtime, converter))
+            out = args.json if args.json and len(models) == 1 else default
+            results.append(
+                run_sim_cell(
+                    axes,
+                    model,
+                    runtime,
+                    converter,
+                    out,
+                    places,
+                    in_env=args.in_env,
+                    python=args.python,
+                    timeout=args.timeout,
+                )
+            )
+    for r in results:
+        if args.db:
+            record(args.db, r)
+        first = r.error.strip().splitlines()[0][:140] if r.error.strip() else ""
+        figures = ", ".join(f"{k} {v:g}" for k, v in r.key_figures().items())
+        print(
+            f"{r.cell_id}: {r.status.upper()}"
+            + (f" [{r.gate}]" if r.gate else "")
+            + (f" {figures}" if figures else "")
+            + (f" — {first}" if first else "")
+        )
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace, axes: Axes) -> int:
+    base = args.dir or _default_dir(axes)
+    converter = axes.converter(args.converter)
+    models = _models(axes, args.model, lambda m: m.converts_with(converter))
+    for model in models:
+        art = convert(
+            axes,
+            model,
+            converter,
+            base / "artifacts",
+            python=Path(sys.executable) if args.in_env else None,
+            venv_root=base / "venvs",
+            reuse=not args.force,
+        )
+        state = "ok" if art.verdict is None else f"{art.verdict.status}: {art.verdict.error[:200]}"
+        print(f"convert {model.id} with {converter.id}: {state}")
+    return 0  # the outcome is recorded for the cells; a failed conversion is not a dead run
+
+
+def _gather(args: argparse.Namespace, axes: Axes) -> list[CellResult]:
+    results: list[CellResult] = []
+    sources = list(args.results)
+    if args.dir or not (sources or args.db):
+        results_dir = (args.dir or _default_dir(axes)) / "results"
+        if results_dir.is_dir():
+            sources.append(results_dir)
+    results += read_results(sources)
+    if args.db:
+        results += results_from_store(args.db)
+    return results
+
+
+def _expected_path(args: argparse.Namespace) -> Path:
+    """--expected, or the committed file. A --expected that does not exist is refused: read as
+    no expectations, every cell would be new and the gate would pass."""
+    if args.expected is None:
+        return DEFAULT_EXPECTED
+    if not args.expected.is_file() and not getattr(args, "write_expected", False):
+        raise ConfigError(
+            f"the expectations file {args.expected} does not exist: check --expected, or "
+            f"write it from the results with tflm-hil matrix gate --write-expected "
+            f"--expected {args.expected}"
+        )
+    return args.expected
+
+
+def cmd_report(args: argparse.Namespace, axes: Axes) -> int:
+    results = _gather(args, axes)
+    if not results:
+        raise ConfigError("no cell results found: run cells first (tox -m matrix-sim)")
+    previous = previous_results(args.previous or args.out)
+    expected_path = _expected_path(args)
+    expected = load_expected(expected_path) if expected_path.is_file() else None
+    page = render(results, axes=axes, previous=previous, expected=expected)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page, encoding="utf-8")
+    print(f"matrix report: {args.out} ({len(results)} results)")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
+    results = latest(_gather(args, axes))
+    expected_path = _expected_path(args)
+    expected = load_expected(expected_path)
+    if args.write_expected:
+        expected_path.write_text(
+            render_expected(results, expected, EXPECTED_HEADER), encoding="utf-8"
+        )
+        print(f"wrote {expected_path} from {len(results)} results")
+        return 0
+    report = judge(results, expected, strict=args.strict)
+    print(report.summary())
+    return report.exit_code
+
+
+def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
+    tox_ini = args.tox_ini or axes.root / "tox.ini"
+    if args.write:
+        text = tox_ini.read_text(encoding="utf-8") if tox_ini.is_file() else ""
+        tox_ini.write_text(splice(text, render_block(axes)), encoding="utf-8")
+        print(f"wrote the matrix environments of {tox_ini}")
+        return 0
+    if args.check:
+        if tox_ini.is_file() and is_current(tox_ini, axes):
+            print(f"{tox_ini} is in step with {axes.path}")
+            return 0
+        print(f"{tox_ini} is stale: run tflm-hil matrix tox --write", file=sys.stderr)
+        return 1
+    print(render_block(axes))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, axes: Axes) -> int:
+    for c in axes.sim_cells():
+        print(f"sim/{c.model.id}/{c.runtime.id}/{c.converter.id}\ttox -e {c.tox_env}")
+    for h in axes.hw_cells():
+        print(f"hw/{h.model.id}/{h.key.replace(' ', '/')}\ttox -e {h.tox_env}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tflm-hil matrix", description=__doc__.splitlines()[0])
+    p.add_argument("--axes", type=Path, default=DEFAULT_AXES, help="the axes file")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--dir", type=Path, help="matrix work directory [.tflm-hil/matrix]")
+
+    run = sub.add_parser("run", help="run one cell (or one per model) and write its JSON result")
+    common(run)
+    run.add_argument("--tflm-runtime", help="tflite-micro version or runtime id (simulated)")
+    run.add_argument("--converter", help="TensorFlow version or converter id (simulated)")
+    run.add_argument("--board", default="sim:nano33", help="catalog id for a hardware cell")
+    run.add_argument("--tflm-ref", help="TFLM Arduino library git ref (hardware)")
+    run.add_argument("--arduino-core", help="framework-arduino-mbed version (hardware)")
+    run.add_argument("--model", default="all", help="model id, a .tflite path, or all [all]")
+    run.add_argument("--json", type=Path, help="where to write the result (one model)")
+    run.add_argument(
+        "--in-env", action="store_true", help="this interpreter is the cell's environment (tox)"
+    )
+    run.add_argument("--python", type=Path, help="run the cell in this interpreter")
+    run.add_argument("--timeout", type=float, help="seconds per step [axes file]")
+    run.add_argument("--db", type=Path, help="also record the result in this results store")
+
+    conv = sub.add_parser("convert", help="convert the models with one converter")
+    common(conv)
+    conv.add_argument("--converter", required=True)
+    conv.add_argument("--model", default="all")
+    conv.add_argument(
+        "--in-env",
+        action="store_true",
+        help="this interpreter has the converter's TensorFlow (tox)",
+    )
+    conv.add_argument("--force", action="store_true", help="convert even if an artifact exists")
+
+    for name, text in (
+        ("report", "fold cell results into one HTML page"),
+        ("gate", "compare cell results with matrix/expected.toml"),
+    ):
+        sp = sub.add_parser(name, help=text)
+        common(sp)
+        sp.add_argument("results", nargs="*", type=Path, help="result files or directories")
+        sp.add_argument(
+            "--db",
+            type=Path,
+            nargs="?",
+            const=Path("-"),
+            help="read cell results from the results store [its default path]",
+        )
+        sp.add_argument("--expected", type=Path, help="expectations [matrix/expected.toml]")
+    rep = sub.choices["report"]
+    rep.add_argument("--out", type=Path, default=Path("reports/matrix.html"))
+    rep.add_argument(
+        "--previous", type=Path, help="an earlier report to compare with [the --out file]"
+    )
+    gate = sub.choices["gate"]
+    gate.add_argument("--strict", action="store_true", help="fail on any change")
+    gate.add_argument(
+        "--write-expected", action="store_true", help="rewrite the expectations from these results"
+    )
+
+    tox = sub.add_parser("tox", help="print, check or write tox.ini's matrix environments")
+    tox.add_argument("--tox-ini", type=Path)
+    mode = tox.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true")
+    mode.add_argument("--write", action="store_true")
+
+    sub.add_parser("list", help="list the cells and their tox environments")
+    return p
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "convert": cmd_convert,
+    "report": cmd_report,
+    "gate": cmd_gate,
+    "tox": cmd_tox,
+    "list": cmd_list,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    axes = load_axes(args.axes)
+    if getattr(args, "db", None) == Path("-"):
+        args.db = default_db_path(axes.root)
+    return COMMANDS[args.command](args, axes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

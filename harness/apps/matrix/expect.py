@@ -1,0 +1,186 @@
+"""Known outcomes per cell (``matrix/expected.toml``), and the gate on changes.
+
+The matrix fails on a *change for the worse*: a cell expected to pass that does not. A cell
+that starts passing, or moves between two failing outcomes, is reported (``--strict`` fails on
+any change); a cell with no expectation is new; an expected cell with no result did not run.
+
+File layout: one table per kind and model, one key per cell ("ROW COLUMN", as the grid):
+
+    [sim.digits]
+    "tflm2406 tf221" = { status = "unsupported", why = "per-channel FULLY_CONNECTED rejected" }
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ConfigError
+from .axes import REPO_ROOT
+from .result import STATUSES, CellResult, headline
+
+DEFAULT_EXPECTED = REPO_ROOT / "matrix" / "expected.toml"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    status: str
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    cell_id: str  # kind/model/row/column
+    kind: str  # regression, improved, changed, new, missing, same
+    expected: str | None
+    got: str | None
+    why: str = ""  # the expectation's reason
+    error: str = ""  # the result's error
+
+
+@dataclass(frozen=True)
+class GateReport:
+    changes: tuple[Change, ...]
+    strict: bool = False
+
+    def of(self, kind: str) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind]
+
+    @property
+    def failed(self) -> bool:
+        if self.of("regression"):
+            return True
+        return self.strict and bool(self.of("changed") or self.of("improved"))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def summary(self) -> str:
+        lines = []
+        labels = {
+            "regression": "REGRESSED (expected to pass)",
+            "changed": "changed",
+            "improved": "started passing (update matrix/expected.toml)",
+            "new": "new (no expectation)",
+            "missing": "expected but not run",
+        }
+        for kind, label in labels.items():
+            for c in self.of(kind):
+                what = f"{c.expected or '-'} -> {c.got or '-'}"
+                lines.append(f"{label}: {c.cell_id}: {what}")
+        same = len(self.of("same"))
+        lines.append(
+            f"{same} cell(s) as expected, {len(self.of('regression'))} regressed, "
+            f"{len(self.of('improved'))} started passing, {len(self.of('changed'))} changed, "
+            f"{len(self.of('new'))} new, {len(self.of('missing'))} not run"
+        )
+        return "\n".join(lines)
+
+
+def load_expected(path: Path | None = None) -> dict[str, Expectation]:
+    """cell id (kind/model/row/column) -> expectation."""
+    path = path or DEFAULT_EXPECTED
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    out: dict[str, Expectation] = {}
+    for kind, models in data.items():
+        if kind not in ("sim", "hw") or not isinstance(models, dict):
+            raise ConfigError(
+                f"{path}: top-level tables are [sim.MODEL] and [hw.MODEL], not {kind!r}"
+            )
+        for model, cells in models.items():
+            if not isinstance(cells, dict):
+                raise ConfigError(
+                    f"{path}: {kind}.{model} must be a table [{kind}.{model}] of cells, "
+                    f"not {cells!r}"
+                )
+            for key, value in cells.items():
+                entry = value if isinstance(value, dict) else {"status": value}
+                status = entry.get("status")
+                if status not in STATUSES:
+                    raise ConfigError(
+                        f"{path}: [{kind}.{model}] {key!r} expects {status!r}; one of "
+                        f"{', '.join(STATUSES)}"
+                    )
+                row, _, column = key.partition(" ")
+                if not row or not column:
+                    raise ConfigError(
+                        f'{path}: [{kind}.{model}] key {key!r} must be "ROW COLUMN" as in the '
+                        'report\'s grid, e.g. "tflm2406 tf221"'
+                    )
+                out[f"{kind}/{model}/{row}/{column}"] = Expectation(status, entry.get("why", ""))
+    return out
+
+
+def judge(
+    results: Iterable[CellResult], expected: dict[str, Expectation], *, strict: bool = False
+) -> GateReport:
+    changes: list[Change] = []
+    seen: set[str] = set()
+    for r in sorted(results, key=lambda r: r.cell_id):
+        seen.add(r.cell_id)
+        exp = expected.get(r.cell_id)
+        if exp is None:
+            kind = "new"
+        elif exp.status == r.status:
+            kind = "same"
+        elif exp.status == "pass":
+            kind = "regression"
+        elif r.status == "pass":
+            kind = "improved"
+        else:
+            kind = "changed"
+        changes.append(
+            Change(
+                r.cell_id,
+                kind,
+                exp.status if exp else None,
+                r.status,
+                exp.why if exp else "",
+                r.error,
+            )
+        )
+    for cell_id, exp in sorted(expected.items()):
+        if cell_id not in seen:
+            changes.append(Change(cell_id, "missing", exp.status, None, exp.why))
+    return GateReport(tuple(changes), strict)
+
+
+def render_expected(
+    results: Iterable[CellResult], old: dict[str, Expectation], header: str = ""
+) -> str:
+    """expected.toml from results, keeping each unchanged cell's reason."""
+    tables: dict[tuple[str, str], list[CellResult]] = {}
+    for r in results:
+        if not r.provisional:
+            tables.setdefault((r.kind, r.model), []).append(r)
+    lines = [header.rstrip(), ""] if header else []
+    for (kind, model), cells in sorted(tables.items()):
+        lines.append(f"[{kind}.{model}]")
+        for r in sorted(cells, key=lambda r: (r.row, r.column)):
+            prev = old.get(r.cell_id)
+            why = prev.why if prev and prev.status == r.status else _why(r)
+            key = _toml_str(f"{r.row} {r.column}")
+            lines.append(f'{key} = {{ status = "{r.status}", why = {_toml_str(why)} }}')
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _why(r: CellResult) -> str:
+    if r.status == "pass":
+        return ""
+    return f"{r.stage}: {headline(r.error) or r.category}"
+
+
+def _toml_str(s: str) -> str:
+    """A TOML basic string. JSON's escapes are TOML's, control characters (an ANSI colour code
+    in a tool's error) included, except DEL, which JSON leaves raw and TOML refuses."""
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
