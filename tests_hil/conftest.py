@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import resolve_config
 from harness.errors import ConfigError
 from harness.metrics.gates import load_gates
+from harness.plugin.config import resolve_config
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,7 +10,7 @@ import pytest
 from pytest_html import extras as html_extras
 
 from harness.bench.latency import DEVICE_CLOCK
-from harness.fixtures import memory_metrics
+from harness.plugin.fixtures import memory_metrics
 from harness.provenance import Provenance
 from harness.report import html, plots
 

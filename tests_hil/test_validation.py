@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pytest_html import extras as html_extras
 
-from harness.fixtures import memory_metrics
 from harness.metrics.gates import Gate
+from harness.plugin.fixtures import memory_metrics
 from harness.report import html, plots
 
 pytestmark = pytest.mark.hil

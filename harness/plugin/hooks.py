@@ -2,7 +2,7 @@
 
 Registered through the ``pytest11`` entry point, so ``pytest --board=nano33`` works in any
 project that installs tflm-hil. The default board is the simulated twin (``sim:nano33``),
-so a plain ``pytest`` needs no hardware. The fixtures live in ``harness.fixtures``.
+so a plain ``pytest`` needs no hardware. The fixtures live in ``harness.plugin.fixtures``.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from collections.abc import Generator
 
 import pytest
 
+from ..boards.catalog import BoardKind, BoardSpec
+from ..boards.driver import BoardDriver, DriverOptions
+from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
+from ..firmware.library_history import library_history
+from ..firmware.pins import resolve_pins
+from ..report import html
+from ..report.summary import summary_html
+from ..tflite.model import TfliteModel
 from . import hookspecs
-from .boards.catalog import BoardKind, BoardSpec
-from .boards.driver import BoardDriver, DriverOptions
 from .config import resolve_config
-from .errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
-from .firmware.library_history import library_history
-from .firmware.pins import resolve_pins
-from .report import html
-from .report.summary import summary_html
-from .report_state import device_summary, reference_notes, session_results
-from .tflite.model import TfliteModel
+from .state import device_summary, reference_notes, session_results
 
-pytest_plugins = ["harness.fixtures"]
+pytest_plugins = ["harness.plugin.fixtures"]
 
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
@@ -102,7 +102,7 @@ def pytest_tflm_hil_make_driver(
     spec: BoardSpec, options: DriverOptions, config: pytest.Config, kind: BoardKind
 ) -> BoardDriver:
     if kind is BoardKind.SIM:
-        from .sim.driver import SimDriver
+        from ..sim.driver import SimDriver
 
         return SimDriver(spec, options)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -112,10 +112,10 @@ def pytest_tflm_hil_make_driver(
             reporter.write_line(f"tflm-hil: {line}")
 
     if kind is BoardKind.QEMU:
-        from .emu.driver import QemuDriver
+        from ..emu.driver import QemuDriver
 
         return QemuDriver(spec, options, progress=progress)
-    from .boards.pio_driver import PioDriver
+    from ..boards.pio_driver import PioDriver
 
     return PioDriver(spec, options, progress=progress)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from .provenance import Provenance
-from .results.store import ResultsStore, default_db_path
+from ..provenance import Provenance
+from ..results.store import ResultsStore, default_db_path
 
 _recorder = pytest.StashKey["RunRecorder | None"]()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .boards.catalog import BoardKind, BoardSpec, resolve_board
-from .boards.driver import DriverOptions
-from .errors import ConfigError
+from ..boards.catalog import BoardKind, BoardSpec, resolve_board
+from ..boards.driver import DriverOptions
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,22 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from .bench.latency import Latency, measure_latency
-from .boards.driver import BoardDriver
+from ..bench.latency import Latency, measure_latency
+from ..boards.driver import BoardDriver
+from ..dut import Dut, open_dut
+from ..firmware.compat import Finding, check_model
+from ..firmware.pins import resolve_pins
+from ..metrics.gates import Gate, load_gates
+from ..metrics.validation import Validation, validate
+from ..model.cache import cached, file_digest, package_version, vectors_digest
+from ..model.reference import FloatReference, HostTflm, align_outputs
+from ..protocol.messages import Result
+from ..provenance import Provenance
+from ..tflite.model import TfliteModel
+from ..tflite.vectors import Vectors, generate_vectors, load_vectors
 from .config import HilConfig, resolve_config
-from .dut import Dut, open_dut
-from .firmware.compat import Finding, check_model
-from .firmware.pins import resolve_pins
-from .metrics.gates import Gate, load_gates
-from .metrics.validation import Validation, validate
-from .model.cache import cached, file_digest, package_version, vectors_digest
-from .model.reference import FloatReference, HostTflm, align_outputs
-from .protocol.messages import Result
-from .provenance import Provenance
 from .recorder import RunRecorder, recorder
-from .report_state import device_summary, reference_notes, session_results
-from .tflite.model import TfliteModel
-from .tflite.vectors import Vectors, generate_vectors, load_vectors
+from .state import device_summary, reference_notes, session_results
 
 log = logging.getLogger("harness")
 
