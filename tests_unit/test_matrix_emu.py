@@ -8,6 +8,7 @@ real cell runs when the library at the pin is fetched."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
+from harness.firmware.known_issues import load_known_issues
 from harness.firmware.library import METADATA, fetch_command, find_library
 from harness.firmware.pins import default_pins
 from harness.matrix.axes import Pinned, load_axes
@@ -135,6 +137,35 @@ def test_ci_runs_the_emulated_matrix():
 def test_the_committed_expectations_cover_the_emulated_axis():
     ids = {f"emu/{c.model.id}/{c.key.replace(' ', '/', 1)}" for c in load_axes().emu_cells()}
     assert ids == {k for k in load_expected() if k.startswith("emu/")}
+
+
+EVIDENCE = re.compile(
+    r"^(emu/[a-z0-9]+/[a-z0-9]+/[a-z0-9]+ [a-z0-9]+) \(tox -e (emu-\S+)\): (\w+), "
+)
+BEHAVIOUR_OUTCOMES = {"silently-wrong": {"degraded"}, "rejected": {"unsupported", "build"},
+                      "crash": {"crash"}}
+
+
+def test_known_issues_cite_emulated_cells_that_show_them():
+    """Each known issue's `matrix_cell` names a cell of the emulated axis, its tox environment
+    and the outcome matrix/expected.toml holds for it, which is what the issue's behaviour
+    makes of a cell (or is PENDING until such a cell exists)."""
+    cells = {f"emu/{c.model.id}/{c.key.replace(' ', '/', 1)}": c for c in load_axes().emu_cells()}
+    expected = load_expected()
+    cited = 0
+    for issue in load_known_issues().issues:
+        text = issue.evidence.matrix_cell
+        if text.startswith("PENDING: "):
+            continue
+        m = EVIDENCE.match(text)
+        assert m, f"{issue.id}: {text!r} is not 'emu/M/REF/BOARD CONV (tox -e ENV): STATUS, ...'"
+        cell_id, env, status = m.groups()
+        assert cell_id in cells, f"{issue.id}: {cell_id} is not a cell of matrix/axes.toml"
+        assert env == cells[cell_id].tox_env
+        assert expected[cell_id].status == status, f"{issue.id}: {cell_id}"
+        assert status in BEHAVIOUR_OUTCOMES[issue.behaviour], issue.id
+        cited += 1
+    assert cited >= 1  # the per-channel FULLY_CONNECTED issue has its cell
 
 
 # ---- a ref that is not fetched ------------------------------------------------------------

@@ -188,7 +188,7 @@ def _cause(r: CellResult, width: int = 48) -> str:
     elif r.stage == "gate":
         text = "outputs differ from the reference runtime"
     elif r.gate and r.status == "degraded":
-        text = r.gate
+        text = r.gate.rsplit("::", 1)[-1]  # the test, without its module
     else:
         text = headline(r.error) or r.category
     return text if len(text) <= width else text[: width - 1] + "…"
