@@ -69,6 +69,14 @@ class Pinned:
     date: str = ""  # a library ref's commit date, YYYY-MM-DD, for the report
 
 
+def pinned(values: tuple[Pinned, ...], given: str, prefix: str) -> Pinned:
+    """The value ``given`` names (its id or its value), else an ad-hoc one: prefix + digits."""
+    for p in values:
+        if given in (p.id, p.value):
+            return p
+    return Pinned(prefix + re.sub(r"[^a-z0-9]", "", given.lower())[:8], given)
+
+
 @dataclass(frozen=True)
 class Hardware:
     models: tuple[str, ...] = ()
@@ -220,10 +228,7 @@ class Axes:
 
     def tflm_ref(self, given: str) -> Pinned:
         """A library ref of the axes by id or commit; any other ref as given (an ad-hoc id)."""
-        for p in self.tflm_refs:
-            if given in (p.id, p.value):
-                return p
-        return Pinned("lib" + re.sub(r"[^a-z0-9]", "", given.lower())[:8], given)
+        return pinned(self.tflm_refs, given, "lib")
 
     def hw_cells(self) -> list[HwCell]:
         hw = self.hardware

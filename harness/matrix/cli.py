@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..firmware.library import describe as describe_library
 from ..firmware.library import fetch_library, find_library
 from ..results.store import default_db_path
-from .axes import DEFAULT_AXES, Axes, Model, Pinned, load_axes
+from .axes import DEFAULT_AXES, Axes, Model, load_axes, pinned
 from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
 from .converter import convert
 from .emu_cell import emu_cell_base, run_emu_cell
@@ -75,10 +75,7 @@ def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) 
             + " (a simulated cell takes --tflm-runtime and --converter instead)"
         )
     ref = axes.tflm_ref(args.tflm_ref)
-    core = next(
-        (c for c in axes.hardware.arduino_cores if args.arduino_core in (c.id, c.value)),
-        Pinned("core" + re.sub(r"[^a-z0-9]", "", args.arduino_core.lower())[:8], args.arduino_core),
-    )
+    core = pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
     names = axes.hardware.models if args.model == "all" else (args.model,)
     results = []
     for model in (axes.model(n) for n in names):
