@@ -45,6 +45,44 @@ def emu_flags(flags: Flags, machine: str) -> Flags:
     )
 
 
+def compile_project(
+    project: Path,
+    sources: Iterable[str],
+    flags: Flags,
+    toolchain: Toolchain,
+    includes: Iterable[Path],
+    log_path: Path,
+    on_compiled: Callable[[Path], None] = lambda src: None,
+) -> list[Path]:
+    """Compiles ``sources`` (project-relative); returns their objects, in order."""
+    jobs = [CompileJob(project / s, project / "obj" / f"{s.replace('/', '__')}.o") for s in sources]
+    compile_objects(jobs, toolchain, flags, includes, log_path, lambda j: on_compiled(j.src))
+    return [j.obj for j in jobs]
+
+
+def link_elf(
+    project: Path,
+    objects: Iterable[Path],
+    flags: Flags,
+    toolchain: Toolchain,
+    archives: Iterable[Path],
+    log_path: Path,
+) -> Path:
+    """Links ``objects`` with ``archives`` into ``project/firmware.elf``."""
+    elf = project / "firmware.elf"
+    tmp = project / f"firmware.{os.getpid()}.elf"
+    cmd = [
+        toolchain.gxx, *flags.arch, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+        "-T", str(project / LINKER_SCRIPT), "-Wl,--gc-sections",
+        f"-Wl,-Map={project / 'firmware.map'}", "-o", str(tmp),
+        *map(str, objects),
+        "-Wl,--start-group", *map(str, archives), *LIBS, "-Wl,--end-group",
+    ]  # fmt: skip
+    run_tool(cmd, log_path, f"linking {elf}")
+    tmp.replace(elf)
+    return elf
+
+
 def build_elf(
     project: Path,
     sources: Iterable[str],
@@ -53,20 +91,7 @@ def build_elf(
     includes: Iterable[Path],
     archives: Iterable[Path],
     log_path: Path,
-    on_compiled: Callable[[Path], None] = lambda src: None,
 ) -> Path:
     """Compiles ``sources`` (project-relative) and links them with ``archives``."""
-    jobs = [CompileJob(project / s, project / "obj" / f"{s.replace('/', '__')}.o") for s in sources]
-    compile_objects(jobs, toolchain, flags, includes, log_path, lambda j: on_compiled(j.src))
-    elf = project / "firmware.elf"
-    tmp = project / f"firmware.{os.getpid()}.elf"
-    cmd = [
-        toolchain.gxx, *flags.arch, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-        "-T", str(project / LINKER_SCRIPT), "-Wl,--gc-sections",
-        f"-Wl,-Map={project / 'firmware.map'}", "-o", str(tmp),
-        *(str(j.obj) for j in jobs),
-        "-Wl,--start-group", *map(str, archives), *LIBS, "-Wl,--end-group",
-    ]  # fmt: skip
-    run_tool(cmd, log_path, f"linking {elf}")
-    tmp.replace(elf)
-    return elf
+    objects = compile_project(project, sources, flags, toolchain, includes, log_path)
+    return link_elf(project, objects, flags, toolchain, archives, log_path)

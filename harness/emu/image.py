@@ -25,7 +25,16 @@ from ..firmware.project import choose_arena, firmware_sources, plan_files, write
 from ..paths import cache_dir
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
-from .build import CORE_DIR, EMU_DIR, EMU_LAYER, build_elf, core_sources, emu_flags, emu_sources
+from .build import (
+    CORE_DIR,
+    EMU_DIR,
+    EMU_LAYER,
+    compile_project,
+    core_sources,
+    emu_flags,
+    emu_sources,
+    link_elf,
+)
 from .libcache import build_library
 from .qemu import ICOUNT_SHIFT
 from .toolchain import Toolchain, board_flags
@@ -95,9 +104,6 @@ class EmuImageBuilder:
                     f"[build {self.label}] TFLM {pins.tflm_ref[:12]} and the firmware for "
                     f"{self.emulation.cpu} on {self.emulation.machine} (log: {log_path})"
                 )
-                lib = build_library(
-                    library, flags, toolchain, log_path, lambda s: progress.line(f"Compiling {s}")
-                )
                 sources = [
                     *FIRMWARE_SOURCES,
                     *sorted(p.relative_to(project).as_posix()
@@ -106,8 +112,17 @@ class EmuImageBuilder:
                     *EMU_LAYER,
                 ]  # fmt: skip
                 includes = [project / "src", project / CORE_DIR, project / EMU_DIR, library.src]
+                # ours first, against the library's headers: a ref whose API the backend no
+                # longer matches fails in seconds, before the library's minutes of compiling
+                objects = compile_project(
+                    project, sources, ours, toolchain, includes, log_path,
+                    lambda s: progress.line(f"Compiling {s.name}"),
+                )  # fmt: skip
+                lib = build_library(
+                    library, flags, toolchain, log_path, lambda s: progress.line(f"Compiling {s}")
+                )
                 progress.line("Linking firmware.elf")
-                build_elf(project, sources, ours, toolchain, includes, [lib.archive], log_path)
+                link_elf(project, objects, ours, toolchain, [lib.archive], log_path)
                 stats = {"reused": False, "library": lib.describe(), "compiled": len(sources)}
                 self._check_fits(read_elf_sizes(elf), inputs.arena_size)
                 stamp.write_text(ident)

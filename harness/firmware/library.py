@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from ..errors import BuildError, ConfigError
 from ..paths import cache_dir
-from .pins import TFLM_REF_VAR, check_pins, default_pins, read_platformio_ini, resolve_pins
+from .pins import TFLM_REF_VAR, check_pins, read_platformio_ini, resolve_pins
 
 SPARSE_PATHS = ("/src/", "/LICENSE", "/library.properties")
 METADATA = ".tflm-hil-library.json"
@@ -42,6 +42,7 @@ class LibraryCheckout:
     commit: str
     url: str
     root: Path
+    date: str = ""  # the commit's author date, YYYY-MM-DD (git log -1 --format=%as)
 
     @property
     def src(self) -> Path:
@@ -58,16 +59,35 @@ def default_ref() -> str:
     return resolve_pins().tflm_ref
 
 
+def libraries_dir() -> Path:
+    return cache_dir() / "libraries" / "tflm"
+
+
 def checkout_dir(ref: str) -> Path:
-    return cache_dir() / "libraries" / "tflm" / urllib.parse.quote(ref, safe="")
+    return libraries_dir() / urllib.parse.quote(ref, safe="")
 
 
-def fetch_command(ref: str) -> str:
-    """The command that fetches ``ref``, as a user types it."""
+def fetch_command(ref: str, source: str | None = None, *, explicit: bool = False) -> str:
+    """The command that fetches ``ref``, as a user types it: ``--ref`` unless the command's own
+    default ($HIL_TFLM_REF, else the pin) is that ref and ``explicit`` is False."""
     cmd = "tflm-hil firmware fetch"
-    if ref != default_pins().tflm_ref:
+    if explicit or ref != default_ref():
         cmd += f" --ref {shlex.quote(ref)}"
+    if source is not None:
+        cmd += f" --from {shlex.quote(source)}"
     return cmd
+
+
+def fetched_sources() -> list[str]:
+    """Where the fetched checkouts came from (their metadata's url), most used first."""
+    counts: dict[str, int] = {}
+    for meta in libraries_dir().glob(f"*/{METADATA}"):
+        try:
+            url = json.loads(meta.read_text())["url"]
+        except (OSError, ValueError, KeyError):
+            continue
+        counts[url] = counts.get(url, 0) + 1
+    return sorted(counts, key=lambda u: -counts[u])
 
 
 def find_library(ref: str) -> LibraryCheckout | None:
@@ -78,7 +98,15 @@ def find_library(ref: str) -> LibraryCheckout | None:
         return None
     if not (root / "src").is_dir():
         return None
-    return LibraryCheckout(ref, meta["commit"], meta["url"], root)
+    date = meta.get("date") or _commit_date(root)  # checkouts fetched before dates were kept
+    return LibraryCheckout(ref, meta["commit"], meta["url"], root, date)
+
+
+def _commit_date(root: Path) -> str:
+    try:
+        return _git(["log", "-1", "--format=%as", "HEAD"], root).strip()
+    except BuildError:
+        return ""
 
 
 def require_library(ref: str) -> LibraryCheckout:
@@ -86,7 +114,7 @@ def require_library(ref: str) -> LibraryCheckout:
     found = find_library(ref)
     if found is None:
         raise BuildError(
-            f"no source of the TFLM library at {ref} in {checkout_dir(ref).parent}: fetch it "
+            f"no source of the TFLM library at {ref} in {libraries_dir()}: fetch it "
             f"first with `{fetch_command(ref)}` (add --from URL_OR_GIT_DIR to fetch from a "
             "mirror or a local clone)"
         )
@@ -153,7 +181,8 @@ def fetch_library(
         emit(f"fetching the TFLM library from {url} at {ref}")
         try:
             commit = _clone(url, ref, tmp)
-            meta = {"ref": ref, "commit": commit, "url": url, "fetched": time.time()}
+            date = _commit_date(tmp)
+            meta = {"ref": ref, "commit": commit, "date": date, "url": url, "fetched": time.time()}
             (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
             shutil.rmtree(root, ignore_errors=True)
             tmp.rename(root)
@@ -167,6 +196,7 @@ def fetch_library(
 def describe(checkout: LibraryCheckout) -> str:
     files = sum(1 for p in checkout.src.rglob("*") if p.is_file())
     return (
-        f"TFLM library {checkout.ref} (commit {checkout.commit[:12]}) from {checkout.url}: "
-        f"{files} files in {checkout.root}; ${TFLM_REF_VAR} or the pin selects it for builds"
+        f"TFLM library {checkout.ref} (commit {checkout.commit[:12]}, "
+        f"{checkout.date or 'undated'}) from {checkout.url}: {files} files in {checkout.root}; "
+        f"${TFLM_REF_VAR} or the pin selects it for builds"
     )

@@ -123,6 +123,14 @@ def run_suite(
     return SuiteEvidence(run, verdict, figures, provenance, device)
 
 
+def keep_evidence(result: CellResult, evidence: SuiteEvidence, work: Path) -> None:
+    """The suite's figures, their provenance, the device it ran on and its log, in ``result``."""
+    result.logs["suite"] = str(work / "suite.log")
+    result.figures.update(evidence.figures)
+    result.provenance = evidence.provenance
+    result.details["device"] = evidence.device
+
+
 def read_store(
     db: Path,
 ) -> tuple[list[StoredResult], dict[str, float], dict[str, str], dict[str, str]]:
@@ -243,7 +251,7 @@ def run_sim_cell(
     if in_env:  # tox: the converter ran in its own env (convert-<id>) before this one
         artifact = load_artifact(places.artifacts, model, converter)
         if artifact is None:
-            return _done(
+            return finish(
                 result,
                 Verdict(
                     "timeout",
@@ -256,16 +264,16 @@ def run_sim_cell(
             )
     else:
         artifact = convert(axes, model, converter, places.artifacts, venv_root=places.venvs)
-    result.details["convert"] = _convert_summary(artifact.info)
+    result.details["convert"] = convert_summary(artifact.info)
     result.logs["convert"] = str(artifact.dir / "convert.log")
     if artifact.verdict is not None:
-        return _done(result, artifact.verdict, out)
+        return finish(result, artifact.verdict, out)
 
     # 3. the runtime's environment
     py, how = _runtime_python(axes, runtime, places, python, in_env)
     result.details["environment"] = how
     if isinstance(py, Verdict):
-        return _done(result, py, out)
+        return finish(result, py, out)
 
     # 4. the probe
     stderr_path(work / "probe.json").unlink(missing_ok=True)
@@ -295,7 +303,7 @@ def run_sim_cell(
     }
     probe_verdict = classify_probe(probe_run, probe)
     if probe_verdict is not None and probe_verdict.status in ("install", "crash", "timeout"):
-        return _done(result, probe_verdict, out)  # the suite would only fail the same way
+        return finish(result, probe_verdict, out)  # the suite would only fail the same way
 
     # 5-6. the HIL suite
     evidence = run_suite(
@@ -311,17 +319,14 @@ def run_sim_cell(
         # library at HIL_TFLM_REF, the emulated and hardware matrices' axis (docs/matrix.md).
         pytest_args=("--deselect", PIN_GATE),
     )
-    result.logs["suite"] = str(work / "suite.log")
-    result.figures.update(evidence.figures)
-    result.provenance = evidence.provenance
-    result.details["device"] = evidence.device
+    keep_evidence(result, evidence, work)
     verdict = evidence.verdict
     if probe_verdict is not None:
         # The runtime rejected the model: the probe has TFLM's own reason; keep the suite's.
         result.details["suite"] = {"status": verdict.status, "error": verdict.error[:500]}
         if verdict.status in ("unsupported", "pass", "degraded"):
             verdict = probe_verdict
-        return _done(result, verdict, out)
+        return finish(result, verdict, out)
 
     # 7. against the reference runtime
     golden = artifact.golden
@@ -331,7 +336,7 @@ def run_sim_cell(
         result.details["reference_runtime"] = artifact.info.get("golden_runtime", "")
         if verdict.status == "pass":
             verdict = _matrix_gates(axes, result.figures, artifact) or verdict
-    return _done(result, verdict, out)
+    return finish(result, verdict, out)
 
 
 def _matrix_gates(axes: Axes, figures: dict[str, float], artifact: Artifact) -> Verdict | None:
@@ -357,7 +362,7 @@ def _matrix_gates(axes: Axes, figures: dict[str, float], artifact: Artifact) -> 
     return None
 
 
-def _convert_summary(info: dict) -> dict:
+def convert_summary(info: dict) -> dict:
     keys = (
         "status",
         "versions",
@@ -365,11 +370,12 @@ def _convert_summary(info: dict) -> dict:
         "per_channel_ops",
         "model_sha256",
         "golden_runtime",
+        "vectors",
     )
     return {k: info[k] for k in keys if k in info}
 
 
-def _done(result: CellResult, verdict: Verdict, out: Path) -> CellResult:
+def finish(result: CellResult, verdict: Verdict, out: Path) -> CellResult:
     final = _apply(result, verdict)
     final.finished = time.time()
     write_result(final, out)
@@ -415,7 +421,7 @@ def run_hw_cell(
     work.mkdir(parents=True, exist_ok=True)
     tflite = model.hardware_tflite or model.tflite
     if tflite is None:
-        return _done(
+        return finish(
             result,
             Verdict(
                 "timeout",
@@ -436,8 +442,5 @@ def run_hw_cell(
         timeout=timeout or axes.cell_timeout_s,
         env={TFLM_REF_VAR: tflm_ref.value, ARDUINO_CORE_VAR: core.value},
     )
-    result.logs["suite"] = str(work / "suite.log")
-    result.figures.update(evidence.figures)
-    result.provenance = evidence.provenance
-    result.details["device"] = evidence.device
-    return _done(result, evidence.verdict, out)
+    keep_evidence(result, evidence, work)
+    return finish(result, evidence.verdict, out)

@@ -24,6 +24,9 @@ from ...provenance import Provenance
 # The outcomes (docs/matrix.md), best first. `timeout` also covers the rig failing (link,
 # device, harness): the model was not judged.
 STATUSES = ("pass", "degraded", "unsupported", "crash", "install", "build", "flash", "timeout")
+# The matrices: simulated (the twin, tflite-micro runtimes), emulated (QEMU, TFLM library
+# refs), hardware (real boards, library refs and Arduino cores).
+KINDS = ("sim", "emu", "hw")
 SCHEMA = 1
 
 # Figures the grid shows in each cell, each with the metric names that supply it, in order
@@ -38,10 +41,10 @@ KEY_FIGURES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class CellResult:
-    kind: str  # "sim" or "hw"
+    kind: str  # one of KINDS
     model: str
     row: str  # the grid's row id (a runtime, or a TFLM library ref)
-    column: str  # the grid's column id (a converter, or board and core)
+    column: str  # the grid's column id (a converter; board and converter; board and core)
     axes: dict[str, str]
     status: str
     stage: str = ""  # where it was decided: env, convert, probe, suite, gate, run
@@ -108,6 +111,25 @@ def headline(error: str, width: int = 160) -> str:
     """An error's first line without the source paths that open tool messages."""
     first = error.strip().splitlines()[0] if error.strip() else ""
     text = _PATH.sub("", first).strip() or first
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_COMPILER_ERROR = re.compile(r"^(\S+?):(\d+)(?::\d+)?: ((?:fatal )?error: .*)$")
+_UNDEFINED = "undefined reference"
+
+
+def first_error(error: str, width: int = 200) -> str:
+    """A build failure's first compiler error, as ``file.cpp:LINE: error: ...`` (the file's
+    directory left out), else its first undefined reference, else ""."""
+    lines = [ln.strip().removesuffix('"') for ln in error.splitlines()]  # pytest quotes it
+    text = next(
+        (
+            f"{Path(m.group(1)).name}:{m.group(2)}: {m.group(3)}"
+            for m in map(_COMPILER_ERROR.match, lines)
+            if m
+        ),
+        None,
+    ) or next((ln[ln.index(_UNDEFINED) :] for ln in lines if _UNDEFINED in ln), "")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
