@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,20 +48,17 @@ def test_noise_becomes_bad_frames_then_the_frame_decodes(noise, payload):
     assert all(isinstance(f, BadFrame) for f in out[:-1])
 
 
+@pytest.fixture(scope="module")
+def core() -> CoreLibrary:
+    """The C core, built (or taken from the cache) before any example runs: a build inside
+    the first example would count against hypothesis's deadline."""
+    return CoreLibrary(build_core_library())
+
+
 @given(data=st.binary(max_size=2000), seed=st.integers(0, 2**32 - 1))
-def test_c_core_crc_matches_zlib(data, seed):
-    lib = _lib()
-    assert lib.crc32(data) == zlib.crc32(data)
-    assert lib.crc32(data, seed) == zlib.crc32(data, seed)
-
-
-_cached: list[CoreLibrary] = []
-
-
-def _lib() -> CoreLibrary:
-    if not _cached:
-        _cached.append(CoreLibrary(build_core_library()))
-    return _cached[0]
+def test_c_core_crc_matches_zlib(core, data, seed):
+    assert core.crc32(data) == zlib.crc32(data)
+    assert core.crc32(data, seed) == zlib.crc32(data, seed)
 
 
 def test_python_constants_match_the_c_header():
