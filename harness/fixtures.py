@@ -15,7 +15,7 @@ from .bench.latency import Latency, measure_latency
 from .boards.driver import BoardDriver
 from .config import HilConfig, resolve_config
 from .dut import Dut, open_dut
-from .metrics.gates import Gate, load_gates
+from .metrics.gates import Gate
 from .metrics.validation import Validation, validate
 from .model.cache import cached, file_digest, package_version, vectors_digest
 from .model.reference import FloatReference, HostTflm, align_outputs
@@ -24,6 +24,7 @@ from .model.vectors import Vectors, generate_vectors, load_vectors
 from .protocol.messages import Result
 from .recorder import RunRecorder, recorder
 from .report_state import device_summary, reference_notes, session_results
+from .suite_metrics import load_suite_gates, memory_figures
 
 log = logging.getLogger("harness")
 
@@ -47,7 +48,7 @@ def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
 
 @pytest.fixture(scope="session")
 def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
-    return load_gates(hil_config.model, hil_config.gates)
+    return load_suite_gates(hil_config.model, hil_config.gates)
 
 
 @pytest.fixture(scope="session")
@@ -208,15 +209,9 @@ def device_latency(pytestconfig: pytest.Config, dut: Dut, hil_vectors: Vectors) 
 
 def memory_metrics(dut: Dut) -> dict[str, float]:
     info, image = dut.info, dut.image
-    out = {
-        "arena_used_bytes": float(info.arena_used),
-        "arena_size_bytes": float(info.arena_size),
-        "flash_bytes": float(image.flash_bytes),
-        "ram_bytes": float(image.ram_bytes),
-    }
-    if info.stack_used:
-        out["stack_used_bytes"] = float(info.stack_used)
-    return out
+    return memory_figures(
+        info.arena_used, info.arena_size, image.flash_bytes, image.ram_bytes, info.stack_used
+    )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conftest import DIGITS_KERAS, DIGITS_VECTORS, REPO
+from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, REPO
 
 
 def run_suite(tmp: Path, *args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
@@ -149,3 +149,31 @@ def test_no_board_attached_is_an_infrastructure_failure_naming_the_fix(tmp_path)
     assert "--board=sim:nano33" in run.stdout
     assert "Interrupted: tflm-hil: no device to test (link)" in run.stdout
     assert " passed" not in run.stdout.splitlines()[-1]
+
+
+def test_a_misspelt_gate_is_a_usage_error_naming_the_nearest_metric(tmp_path):
+    """A gate on a metric nothing measures could never fail: refused before anything runs."""
+    gates = tmp_path / "gates.toml"
+    gates.write_text("[gates]\ntop1_agrement_vs_float = { min = 0.99 }\n")
+    run = run_suite(tmp_path, "--gates", str(gates))
+    assert run.returncode == 4, run.stdout[-3000:] + run.stderr[-3000:]
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert lines == [
+        f"ERROR: tflm-hil: {gates}: gate 'top1_agrement_vs_float' names a metric that is never "
+        "measured, so it could never fail: did you mean 'top1_agreement_vs_float'?"
+    ], run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not (tmp_path / "logs").exists()  # no twin was started
+
+
+def test_a_known_metric_not_measured_is_skipped_with_the_reason(tmp_path):
+    """No float reference and no labels: the float and label gates are skipped, not passed."""
+    run = run_suite(tmp_path, "--model", str(DIGITS_MODEL), "-k", "test_gate", "-rs")
+    assert run.returncode == 0, run.stdout[-3000:]
+    skipped = re.findall(r"^SKIPPED \[1\] \S+: (.*)$", run.stdout, flags=re.M)
+    assert sorted(skipped) == [
+        "accuracy_drop_vs_float: not measured (gate <= 0.02 from tflm-hil defaults)",
+        "cosine_vs_float: not measured (gate >= 0.95 from tflm-hil defaults)",
+        "top1_agreement_vs_float: not measured (gate >= 0.95 from tflm-hil defaults)",
+    ], run.stdout[-3000:]
+    assert re.search(r"^1 passed, 3 skipped", run.stdout, flags=re.M), run.stdout[-3000:]
