@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, REPO
+from .docs_samples import check_sample, sample_command
 
 
 def run_suite(tmp: Path, *args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
@@ -50,6 +52,20 @@ def test_second_run_reuses_references_and_compares_latency(tmp_path):
     # pytest-benchmark compared this run's device latency with the saved one
     assert re.search(r"test_latency\[sim_nano33-estimated\] \(NOW\)", second.stdout)
     assert re.search(r"test_latency\[sim_nano33-estimated\] \(0001", second.stdout)
+    # the docs show what these runs print
+    check_sample("README.md", "device-summary", first.stdout, excerpt=True)
+    check_sample("docs/validation.md", "reference-cache", second.stdout, excerpt=True)
+    command = sample_command("docs/validation.md", "history")
+    db = ["--db", str(tmp_path / "results.sqlite")]
+    history = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *command[1:], *db],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    check_sample("docs/validation.md", "history", f"$ {shlex.join(command)}\n{history.stdout}")
 
 
 def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
@@ -68,7 +84,7 @@ def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
         "--reference",
         str(DIGITS_KERAS),
         "-k",
-        "gate or bit_exact",
+        "gate or bit_for_bit",
     )
     assert run.returncode == 1, run.stdout[-3000:]
     m = re.search(
@@ -81,6 +97,7 @@ def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
     # is bad, not the rig
     failed = re.findall(r"^FAILED (\S+)", run.stdout, flags=re.M)
     assert failed and all("test_gate[" in f for f in failed), failed
+    check_sample("docs/validation.md", "gate-failure", run.stdout, excerpt=True)
 
 
 def test_html_report_renders_with_its_plots(tmp_path):
@@ -163,6 +180,8 @@ def test_a_misspelt_gate_is_a_usage_error_naming_the_nearest_metric(tmp_path):
         "measured, so it could never fail: did you mean 'top1_agreement_vs_float'?"
     ], run.stderr
     assert "Traceback" not in run.stdout + run.stderr
+    printed = run.stderr.replace(str(gates), "gates.toml")
+    check_sample("docs/validation.md", "misspelt-gate", printed)
     assert not (tmp_path / "logs").exists()  # no twin was started
 
 
