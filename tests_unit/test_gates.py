@@ -143,6 +143,7 @@ def test_the_models_gates_file_replaces_defaults_one_by_one(tmp_path):
     [
         ("[gates\n", "is not valid TOML"),
         ("[gate]\ncosine_vs_float = { min = 0.9 }\n", "gate is not a table here: put the gates"),
+        ("[gates]\n[gate]\n[limits]\n", ": gate, limits is not a table here"),
     ],
 )
 def test_a_bad_gates_file_is_refused(tmp_path, text, says):

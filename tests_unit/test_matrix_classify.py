@@ -14,6 +14,8 @@ from harness.matrix.classify import (
     classify_env_failure,
     classify_probe,
     classify_suite,
+    crash_lines,
+    tail,
 )
 from harness.matrix.junit import parse_junit
 
@@ -182,3 +184,42 @@ def test_env_failure_is_install_naming_the_requirements():
 def test_junit_rejects_other_xml():
     with pytest.raises(ValueError):
         parse_junit("<html></html>")
+
+
+# ---- boundaries and branches that mutation testing found untested (docs/testing.md) ---------
+
+
+def test_a_converter_that_succeeded_is_no_verdict():
+    assert classify_convert(ran(0), {"ok": True, "stage": "done"}) is None
+
+
+def test_a_converter_that_failed_after_its_report_is_a_crash():
+    """A report says done, yet the process exited 1 (it failed while exiting)."""
+    v = classify_convert(ran(1, "Fatal Python error: Aborted"), {"ok": True, "stage": "done"})
+    assert (v.status, v.stage, v.category) == ("crash", "convert", "abort")
+
+
+def test_exit_zero_with_a_failure_in_junit_is_still_that_failure():
+    v = classify_suite(ran(0), parse_junit(junit(failed("test_gate[x]", "x FAILS"))))
+    assert (v.status, v.category) == ("degraded", "assertion")
+
+
+def test_several_failures_name_the_first_and_count_the_rest():
+    report = parse_junit(junit(failed("test_a", "a"), failed("test_b", "b"), failed("test_c", "c")))
+    v = classify_suite(ran(1), report)
+    assert v.gate == "tests_hil.test_x::test_a (and 2 more)"
+    one = classify_suite(ran(1), parse_junit(junit(failed("test_a", "a"))))
+    assert one.gate == "tests_hil.test_x::test_a"
+
+
+def test_tail_keeps_text_up_to_its_limit_whole():
+    assert tail("abc", 3) == "abc"
+    assert tail("abcd", 3) == "…bcd"
+    assert tail("  ab \n", 3) == "ab"
+
+
+def test_crash_lines_cut_only_lines_longer_than_the_width():
+    exact = "LLVM ERROR: " + "x" * 8  # 20 characters
+    longer = "LLVM ERROR: " + "y" * 9  # 21
+    assert crash_lines(f"{exact}\nnoise", width=20) == exact
+    assert crash_lines(longer, width=20) == longer[:10] + " … " + longer[-10:]
