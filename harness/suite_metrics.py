@@ -9,7 +9,6 @@ at once, and a gate naming anything else is refused (``load_suite_gates``).
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,6 @@ def memory_figures(
     return out
 
 
-@cache
 def suite_metric_names() -> frozenset[str]:
     """Every metric name ``test_gate`` can see for output 0 (``[k]`` marks output k > 0)."""
     scores = TensorInfo(0, "scores", (1, 3), np.dtype(np.int8), 0.1, 0, False)

@@ -176,9 +176,9 @@ def test_converter_error_is_unsupported():
 
 
 def test_env_failure_is_install_naming_the_requirements():
-    v = classify_env_failure(["tflite-micro==0.dev1"], "No matching distribution found")
-    assert v.status == "install"
-    assert "tflite-micro==0.dev1" in v.error
+    v = classify_env_failure(["tflite-micro==0.dev1", "numpy<2"], "No matching distribution found")
+    assert (v.status, v.stage, v.category, v.gate) == ("install", "env", "install", "")
+    assert v.error == "cannot install tflite-micro==0.dev1 numpy<2\nNo matching distribution found"
 
 
 def test_junit_rejects_other_xml():
