@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from harness.paths import core_src_dir
 from harness.protocol import constants
-from harness.protocol.framing import BadFrame, Frame, FrameDecoder, encode_frame, encoded_size
+from harness.protocol.framing import (
+    BadFrame,
+    Frame,
+    FrameDecoder,
+    encode_frame,
+    encoded_size,
+    frame_body,
+)
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary
 
@@ -81,3 +88,18 @@ def test_python_constants_match_the_c_header():
     assert {k: defines.get(k) for k in expected} == expected
     # and nothing in the header is missing from Python
     assert set(defines) <= set(expected)
+
+
+
+@pytest.mark.parametrize("n", [0, 1, 100, 245])
+def test_encoded_size_of_a_short_frame_is_exact(n):
+    """A body under 254 bytes: COBS adds exactly one byte, whatever the bytes."""
+    assert len(encode_frame(0x11, 5, bytes(n))) == encoded_size(n)
+
+
+@pytest.mark.parametrize("n", [600, 1100])
+def test_encoded_size_is_reached_by_a_frame_without_zero_bytes(n):
+    """COBS adds one byte per 254 zero-free bytes: the largest frame of its length."""
+    payload = b"\x01" * n
+    seq = next(s for s in range(1, 256) if 0 not in frame_body(0x11, s, payload))
+    assert len(encode_frame(0x11, seq, payload)) == encoded_size(n)

@@ -205,6 +205,26 @@ def test_without_a_known_set_names_are_not_checked(tmp_path):
         load_gates(None, path, known=suite_metric_names())
 
 
+def test_suite_gates_read_the_models_gates_file(tmp_path):
+    model = _model(tmp_path)
+    (tmp_path / "m.gates.toml").write_text("[gates]\nrmse_vs_float = { max = 0.5 }\n")
+    assert load_suite_gates(model, None)["rmse_vs_float"].max == 0.5
+    (tmp_path / "m.gates.toml").write_text("[gates]\nrmse_vs_flaot = { max = 0.5 }\n")
+    with pytest.raises(ConfigError, match="did you mean 'rmse_vs_float'"):
+        load_suite_gates(model, None)
+
+
+def test_memory_figures_as_stored():
+    assert memory_figures(5000, 6000, 240000, 60000, stack_used=900) == {
+        "arena_used_bytes": 5000.0,
+        "arena_size_bytes": 6000.0,
+        "flash_bytes": 240000.0,
+        "ram_bytes": 60000.0,
+        "stack_used_bytes": 900.0,
+    }
+    assert "stack_used_bytes" not in memory_figures(1, 2, 3, 4, stack_used=None)
+
+
 def test_every_default_gate_names_a_known_metric():
     assert set(load_suite_gates(None, None)) <= suite_metric_names()
 

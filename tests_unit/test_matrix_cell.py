@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,11 @@ from harness.matrix.cell import (
 )
 from harness.matrix.classify import Verdict
 from harness.matrix.cli import main as matrix_main
-from harness.matrix.compare import compare_outputs, load_outputs
+from harness.matrix.compare import compare_outputs, load_outputs, save_outputs
 from harness.matrix.converter import Artifact, _finish, artifact_dir, convert, load_artifact
 from harness.matrix.result import read_result
 from harness.matrix.venvs import STAMP, EnvSpec
+from harness.metrics.gates import Gate
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
 
@@ -208,6 +210,28 @@ def test_matrix_gate_passes_equal_or_unmeasured_outputs(axes, tmp_path, figures)
     assert _matrix_gates(axes, figures, Artifact(tmp_path, None, {})) is None
 
 
+def test_matrix_gate_message_without_the_other_figures(axes, tmp_path):
+    verdict = _matrix_gates(
+        axes, {"vectors_differing_vs_reference_runtime": 2.0}, Artifact(tmp_path, None, {})
+    )
+    assert verdict is not None
+    assert verdict.error.startswith(
+        "2 of 0 vectors differ from the reference runtime (tflite-micro ?), by up to 0 "
+        "quantisation steps; top-1 agreement with it 1.000."
+    )
+
+
+def test_every_matrix_gate_is_judged_not_only_the_first(axes, tmp_path):
+    gates = (
+        Gate("top1_agreement_vs_reference_runtime", 0.5, None, "t"),  # passes
+        Gate("max_error_steps_vs_reference_runtime", None, 0.0, "t"),  # fails
+    )
+    verdict = _matrix_gates(
+        replace(axes, gates=gates), _figures(0, steps=2, agree=0.9), Artifact(tmp_path, None, {})
+    )
+    assert verdict is not None and verdict.gate == "max_error_steps_vs_reference_runtime <= 0"
+
+
 def test_matrix_gates_are_the_axes_files(axes):
     assert [(g.metric, g.min, g.max) for g in axes.gates] == [
         ("vectors_differing_vs_reference_runtime", None, 0.0)
@@ -222,6 +246,27 @@ def test_compare_outputs_counts_vectors_steps_and_top1():
     moved[1, 1] = 10  # vector 1: top-1 moves, by 10 steps
     moved[2, 0] = 1  # vector 2: one step, same top-1
     assert compare_outputs([moved], golden) == _figures(2, n=3, steps=10, agree=2 / 3)
+    # with two outputs, a vector differing in either differs; top-1 is output 0's
+    second = [np.zeros((3, 2), np.int8)]
+    other = second[0].copy()
+    other[0, 1] = -2
+    two = compare_outputs([golden[0].copy(), other], [golden[0], second[0]])
+    assert two == _figures(1, n=3, steps=2, agree=1.0)
+    assert compare_outputs([moved, other], [golden[0], second[0]]) == _figures(
+        3, n=3, steps=10, agree=2 / 3
+    )
+    with pytest.raises(ValueError, match=r"^1 outputs against 2 reference outputs$"):
+        compare_outputs([moved], [golden[0], second[0]])
+    with pytest.raises(ValueError, match=r"^output shape \(3, 2\) against reference \(3, 3\)$"):
+        compare_outputs([second[0]], golden)
+
+
+def test_outputs_saved_and_loaded_in_order(tmp_path):
+    outs = [np.arange(6, dtype=np.int8).reshape(3, 2), np.ones((3, 1, 4), np.float32)]
+    save_outputs(tmp_path / "o.npz", outs)
+    back = load_outputs(tmp_path / "o.npz")
+    assert [(b.dtype, b.shape) for b in back] == [(o.dtype, o.shape) for o in outs]
+    assert all(np.array_equal(b, o) for b, o in zip(back, outs, strict=True))
 
 
 # A tflite-micro that computes differently, as old builds do with per-channel FULLY_CONNECTED:

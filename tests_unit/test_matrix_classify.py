@@ -15,6 +15,7 @@ from harness.matrix.classify import (
     classify_probe,
     classify_suite,
     crash_lines,
+    signal_name,
     tail,
 )
 from harness.matrix.junit import parse_junit
@@ -223,3 +224,10 @@ def test_crash_lines_cut_only_lines_longer_than_the_width():
     longer = "LLVM ERROR: " + "y" * 9  # 21
     assert crash_lines(f"{exact}\nnoise", width=20) == exact
     assert crash_lines(longer, width=20) == longer[:10] + " … " + longer[-10:]
+    many = "\n".join(f"Segmentation fault {i}" for i in range(8))
+    assert crash_lines(many, limit=2) == "Segmentation fault 6\nSegmentation fault 7"
+
+
+def test_signal_names():
+    assert signal_name(-signal.SIGSEGV) == "SIGSEGV"
+    assert signal_name(-200) == "signal 200"
