@@ -180,6 +180,8 @@ def test_env_failure_is_install_naming_the_requirements():
     v = classify_env_failure(["tflite-micro==0.dev1", "numpy<2"], "No matching distribution found")
     assert (v.status, v.stage, v.category, v.gate) == ("install", "env", "install", "")
     assert v.error == "cannot install tflite-micro==0.dev1 numpy<2\nNo matching distribution found"
+    long = classify_env_failure(["x"], "y" * 1600 + "z" * 1500)
+    assert long.error == "cannot install x\n…" + "z" * 1500  # the installer's last 1500 chars
 
 
 def test_junit_rejects_other_xml():

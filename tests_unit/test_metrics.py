@@ -4,6 +4,7 @@ figures are worked out by hand: a wrong metric is a wrong verdict at its gate.""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -60,7 +61,9 @@ def test_versus_float_figures_worked_by_hand():
 
 def test_versus_float_zero_vectors_and_no_labels():
     zero = np.full((1, 1, 3), -1, dtype=np.int8)  # dequantises to zeros
-    c = versus_float(zero, np.zeros((1, 1, 3)), tensor(), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero on the way
+        c = versus_float(zero, np.zeros((1, 1, 3)), tensor(), 1)
     assert c.metrics["cosine"] == 1.0  # two zero vectors agree
     assert c.metrics["l2_relative"] == 0.0  # no division by a zero reference
     assert "accuracy_drop" not in c.metrics and "accuracy_reference" not in c.metrics
@@ -146,3 +149,20 @@ def test_validate_compares_each_output_and_labels_only_output_0():
     assert out0.shape != out1.shape
     only_host = validate(model, Vectors(vectors.inputs, "t"), device, host, None)
     assert [c.reference for c in only_host.comparisons] == ["host", "host"]
+
+
+def test_versus_float_small_vectors_and_labels_that_favour_the_reference():
+    """Norms below 1 are still divided by (cosine, relative L2), and an accuracy drop is
+    positive when the float model was right more often than the device."""
+    t = tensor(scale=0.01, zero_point=0)
+    dev = np.array([[[10, 0, 0]], [[0, 20, 0]]], dtype=np.int8)  # 0.1, 0.2
+    ref = np.array([[[0.1, 0.1, 0.0]], [[0.0, 0.0, 0.3]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero on the way
+        c = versus_float(dev, ref, t, 0, labels=np.array([0, 2]))
+    assert c.metrics["cosine"] == pytest.approx((0.01 / (0.1 * math.sqrt(0.02)) + 0.0) / 2)
+    err = math.sqrt(0.1**2 + 0.2**2 + 0.3**2)
+    assert c.metrics["l2_relative"] == pytest.approx(err / math.sqrt(0.01 + 0.01 + 0.09))
+    # device picks 0 then 1; the float model 0 (tie: the first) then 2; labels 0 then 2
+    assert c.metrics["accuracy_reference"] == 1.0
+    assert c.metrics["accuracy_drop"] == 0.5

@@ -13,7 +13,15 @@ from harness.cli import main as cli
 from harness.errors import ConfigError
 from harness.pipeline import atomic
 from harness.registry.archive import backup, restore
-from harness.registry.gates import Figure, Gate, Threshold, compare, load_rules
+from harness.registry.gates import (
+    Figure,
+    Gate,
+    Rules,
+    Threshold,
+    compare,
+    load_rules,
+    parse_rules,
+)
 from harness.registry.promote import (
     apply_rollback,
     decide,
@@ -313,7 +321,8 @@ def test_describe_says_which_way_and_the_limit():
     assert not same.changed and worse.changed
     mixed = compare("x", Figure(1.0, estimated=True), Figure(1.0), th)
     assert mixed.describe() == "x: not compared (measured vs estimated figures are never mixed)"
-    assert mixed.changed and not mixed.regressed and mixed.worse_by == 0.0
+    assert mixed.changed and mixed.regressed is False and mixed.comparable is False
+    assert mixed.worse_by == 0.0 and mixed.threshold is th
 
 
 @pytest.mark.parametrize(
@@ -363,3 +372,60 @@ def test_decide_names_an_unknown_exit_status():
     d = decide(_val(1), None, load_rules())
     assert d.reasons[0] == "the HIL suite did not pass (exit status 1: tests failed)"
     assert d.promote is False
+
+
+def test_a_rise_exactly_at_the_limit_is_allowed():
+    th = Threshold("x", "lower", max_rise=0.02)
+    assert not compare("x", Figure(0.0), Figure(0.02 + 1e-12), th).regressed  # EPS
+    assert compare("x", Figure(1e-12), Figure(1.0), th).worse_pct is None  # no % of ~0
+
+
+def test_parse_rules_reads_every_limit():
+    raw = {
+        "gate": {"a": {"min": 1, "max": 2}},
+        "regression": {
+            "x": {"better": "lower", "max_rise": 1, "max_rise_pct": 2},
+            "y": {"better": "higher", "max_drop": 3, "max_drop_pct": 4},
+        },
+    }
+    rules = parse_rules(raw, "here")
+    assert rules.gates == (Gate("a", 1.0, 2.0),)
+    assert rules.thresholds == (
+        Threshold("x", "lower", max_rise=1.0, max_rise_pct=2.0),
+        Threshold("y", "higher", max_drop=3.0, max_drop_pct=4.0),
+    )
+    assert parse_rules({}, "here") == Rules((), ())
+    assert parse_rules({"limits": {"x": {"better": "lower"}}}, "h", threshold_key="limits") == (
+        Rules((), (Threshold("x", "lower"),))
+    )
+
+
+def test_a_bad_rules_file_is_named_in_the_error(tmp_path: Path):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[regression.x]\nbetter = "sideways"\n')
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules_file)
+    assert str(info.value).startswith(f"{rules_file}: [regression.x] better must be")
+    rules_file.write_text("[limits]\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules_file)
+    assert str(info.value) == f"{rules_file}: limits is not a setting here: use gate, regression"
+
+
+def test_decide_lists_the_failed_tests_or_the_output_tail():
+    failures = [{"nodeid": f"t{i}", "message": f"m{i}", "outcome": "failed"} for i in range(7)]
+    failures[1] = {"nodeid": "t1", "message": "", "outcome": "error"}
+    val = Validation(BOARD, 1, 1, "db", {}, failures)
+    d = decide(val, None, load_rules())
+    assert d.reasons[1:] == ["  t0: m0", "  t1: error", "  t2: m2", "  t3: m3", "  t4: m4"]
+    quiet = Validation(BOARD, 4, 1, "db", {}, [], tail="ERROR: bad\nline two")
+    assert decide(quiet, None, load_rules()).reasons[1:] == ["  ERROR: bad\n  line two"]
+
+
+def test_decide_compares_every_figure_with_a_threshold():
+    """A figure without a threshold (sorted first here) does not end the comparison."""
+    base = _val(**GOOD)
+    cand = _val(**{**GOOD, "latency_us_median": 5000.0})
+    cand.figures["a_figure_without_threshold"] = Figure(1.0)
+    d = decide(cand, base, load_rules())
+    assert not d.promote and "latency_us_median 1900 -> 5000" in d.reasons[0]

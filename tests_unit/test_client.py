@@ -1,0 +1,59 @@
+"""The client's requests that the HIL suite relies on, in this process against a twin (the suite
+runs them in a subprocess, where mutation testing cannot see them): benchmarks, outputs larger
+than a frame, raw requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from harness.model.reference import HostTflm
+from harness.model.tflite_info import TfliteModel
+from harness.protocol.client import DeviceClient
+from harness.protocol.constants import Msg
+from harness.sim.launcher import start_twin
+
+from .conftest import ZOO, connect
+
+
+def test_benchmark_times_the_runs_asked_for(client, digits_model):
+    x = np.arange(64, dtype=np.int8).reshape(digits_model.inputs[0].shape)
+    result = client.benchmark(x.tobytes(), runs=5, warmup=2)
+    assert result.runs == 5 and len(result.cycles) == 5
+    assert all(c > 0 for c in result.cycles)
+    want = HostTflm(digits_model).run((x[None],))[0][0]
+    assert result.output == want.tobytes()
+    assert client.benchmark(x.tobytes(), runs=1).runs == 1  # warmup 0 and one run: the minimum
+
+
+@pytest.mark.parametrize(("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536)])
+def test_benchmark_refuses_counts_the_protocol_cannot_carry(client, runs, warmup):
+    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535 and warmup 0\.\.65535"):
+        client.benchmark(b"", runs=runs, warmup=warmup)
+
+
+def test_raw_request_returns_the_reply_frame(client):
+    assert client.request(Msg.ECHO, b"ping", Msg.ECHO_R).payload == b"ping"
+
+
+@pytest.fixture(scope="module")
+def large() -> Iterator[tuple[DeviceClient, TfliteModel]]:
+    model = TfliteModel.load(ZOO / "large_output.tflite")
+    with start_twin("nano33", ZOO / "large_output.tflite") as tw:
+        c = connect(tw.port, 64_000, reply_timeout=0.5)
+        c.hello()
+        yield c, model
+        c.close()
+        c.link.close()  # type: ignore[attr-defined]
+
+
+def test_an_output_larger_than_a_frame_is_fetched_whole(large):
+    client, model = large
+    x = np.random.default_rng(5).integers(-128, 128, model.inputs[0].shape, dtype=np.int8)
+    result = client.infer(x.tobytes())
+    want = HostTflm(model).run((x[None],))[0][0].tobytes()
+    assert result.output_total == len(want) > 1024  # more than one RESULT frame carries
+    assert result.output == want
+    assert client.get_output(100, 50) == want[100:150]
