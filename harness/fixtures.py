@@ -15,6 +15,8 @@ from .bench.latency import Latency, measure_latency
 from .boards.driver import BoardDriver
 from .config import HilConfig, resolve_config
 from .dut import Dut, open_dut
+from .firmware.compat import Finding, check_model
+from .firmware.pins import resolve_pins
 from .metrics.gates import Gate
 from .metrics.validation import Validation, validate
 from .model.cache import cached, file_digest, package_version, vectors_digest
@@ -126,6 +128,24 @@ def describe_device(board_name: str, device: Dut) -> dict[str, str]:
     for n, warning in enumerate(image.extra.get("warnings", []), 1):
         described[f"warning {n}"] = warning
     return described
+
+
+@pytest.fixture(scope="session")
+def pin_compat(
+    pytestconfig: pytest.Config, board: BoardDriver, hil_model: TfliteModel
+) -> list[Finding]:
+    """The known issues of the board's pinned TFLM library (harness/data/tflm_known_issues.toml)
+    that the model runs into, for a board that does not compute with that library itself (the
+    simulated twin); each is also a warning in the report's device section."""
+    if board.pinned_library:
+        return []
+    findings = check_model(hil_model, resolve_pins())
+    summary = device_summary(pytestconfig)
+    for n, finding in enumerate(findings, 1):
+        summary["pin_compat" + (f" {n}" if len(findings) > 1 else "")] = (
+            f"WARNING: {finding.message()}"
+        )
+    return findings
 
 
 @pytest.fixture(scope="session")

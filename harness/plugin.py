@@ -16,6 +16,8 @@ from .boards.catalog import BoardSpec
 from .boards.driver import BoardDriver, DriverOptions
 from .config import resolve_config
 from .errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
+from .firmware.library_history import library_history
+from .firmware.pins import resolve_pins
 from .model.tflite_info import TfliteModel
 from .report import html
 from .report.summary import summary_html
@@ -82,10 +84,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Checks the options before anything is built or flashed, if any test needs a device."""
-    if any("dut" in getattr(item, "fixturenames", ()) for item in items):
+    """Checks the options and the pins before anything is built or flashed, if any test needs
+    a device or the pin gate."""
+    needs = {"dut", "pin_compat"}
+    if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             TfliteModel.load(resolve_config(config).model)
+            resolve_pins()
+            library_history()
         except ConfigError as exc:
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
 

@@ -18,11 +18,40 @@ DIGITS_VECTORS = REPO / "fixtures" / "digits" / "digits_vectors.npz"
 DIGITS_KERAS = REPO / "fixtures" / "digits" / "digits.keras"
 DIGITS_FLOAT_TFLITE = REPO / "fixtures" / "digits" / "digits_float.tflite"
 ZOO = REPO / "fixtures" / "models"
+# The 500 training samples the example model was calibrated on
+# (matrix/data/make_digits_calibration.py)
+DIGITS_CALIBRATION = REPO / "matrix" / "data" / "digits_calibration.npz"
 
 
 @pytest.fixture(scope="session")
 def digits_model() -> TfliteModel:
     return TfliteModel.load(DIGITS_MODEL)
+
+
+@pytest.fixture(scope="session")
+def digits_per_channel(tmp_path_factory) -> Path:
+    """The example model converted with per-channel dense layers, as TFLiteConverter does by
+    default: what the 2023 Arduino TFLM library computes wrong. Converted once per TensorFlow
+    version and cached (the conversion is deterministic for one TensorFlow)."""
+    import numpy as np
+
+    from harness.model.cache import cached, file_digest, package_version
+    from harness.model.convert import convert_int8, quiet_tensorflow
+    from harness.paths import cache_dir
+
+    def convert() -> list[np.ndarray]:
+        quiet_tensorflow()
+        with np.load(DIGITS_CALIBRATION) as data:
+            samples = data["x"]
+        tflite = convert_int8(DIGITS_KERAS, samples, per_channel_dense=True)
+        return [np.frombuffer(tflite, dtype=np.uint8)]
+
+    key = [file_digest(p) for p in (DIGITS_KERAS, DIGITS_CALIBRATION)]
+    key.append(package_version("tensorflow-cpu", "tensorflow"))
+    (data,), _ = cached("digits-per-channel", key, convert, root=cache_dir() / "models")
+    path = tmp_path_factory.mktemp("models") / "digits_per_channel.tflite"
+    path.write_bytes(data.tobytes())
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from harness.cli import main as cli_main
 from harness.errors import ConfigError
 from harness.firmware import codegen
 from harness.firmware.codegen import ImageInputs, generated_files
-from harness.firmware.compat import compat_warnings
 from harness.firmware.opmap import load_opmap, resolver_methods
 from harness.firmware.pins import Pins
 from harness.firmware.project import (
@@ -337,15 +336,3 @@ def test_firmware_generate_refuses_a_simulated_board(tmp_path, capsys):
     )
     assert rc == 3
     assert "simulated twin" in capsys.readouterr().err
-
-
-def test_per_channel_fully_connected_is_flagged_for_the_2023_library():
-    default = Pins("7948b85e020470a30a83bf00e10fc43b486bfcba", "4.5.0")
-    per_channel = tiny_model(["FULLY_CONNECTED", "SOFTMAX"], weight_scales=4, source="pc.tflite")
-    per_tensor = tiny_model(["FULLY_CONNECTED", "SOFTMAX"], weight_scales=1)
-    other_op = tiny_model(["ADD"], weight_scales=4)
-    (warning,) = compat_warnings(per_channel, default)
-    assert "pc.tflite has per-channel quantized FULLY_CONNECTED" in warning
-    assert compat_warnings(per_tensor, default) == []
-    assert compat_warnings(other_op, default) == []  # only FULLY_CONNECTED is affected
-    assert compat_warnings(per_channel, replace(default, tflm_ref="some-newer-ref")) == []

@@ -13,13 +13,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from harness.firmware.library_history import HISTORY_VAR
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, REPO
 from .docs_samples import check_sample, sample_command
 
 
-def run_suite(tmp: Path, *args: str, cache: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache")}
+def run_suite(
+    tmp: Path, *args: str, cache: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})}
     cmd = [
         sys.executable,
         "-m",
@@ -196,3 +201,82 @@ def test_a_known_metric_not_measured_is_skipped_with_the_reason(tmp_path):
         "top1_agreement_vs_float: not measured (gate >= 0.95 from tflm-hil defaults)",
     ], run.stdout[-3000:]
     assert re.search(r"^1 passed, 3 skipped", run.stdout, flags=re.M), run.stdout[-3000:]
+
+
+def test_a_per_channel_model_fails_the_pin_gate_and_the_rest_of_the_suite_runs(
+    tmp_path, digits_per_channel
+):
+    """On the twin (newest kernels) the model is bit-exact with the host runtime: only the pin
+    gate knows that the board's library computes per-channel FULLY_CONNECTED with one scale."""
+    run = run_suite(
+        tmp_path,
+        "--model", str(digits_per_channel),
+        "--vectors", str(DIGITS_VECTORS),
+        "--reference", str(DIGITS_KERAS),
+        "--property-examples", "5",
+    )
+    assert run.returncode == 1, run.stdout[-3000:]  # a model verdict: not infrastructure (6)
+    failed = re.findall(r"^FAILED (\S+)", run.stdout, flags=re.M)
+    assert failed == ["tests_hil/test_pin_compat.py::test_pin_compat"], run.stdout[-3000:]
+    m = re.search(r"^pin_compat gate FAILS: (.*)$", run.stdout, flags=re.M)
+    assert m, run.stdout[-3000:]
+    for part in ("uses FULLY_CONNECTED with per-channel weights",
+                 "HIL_TFLM_REF=7948b85e (2023-12-22", "wrong outputs, without an error",
+                 "Fix: convert per tensor", "or move the pin with HIL_TFLM_REF="):
+        assert part in m.group(1), part
+    # every other test ran and passed, and the device section carries it as a warning
+    summary = run.stdout.splitlines()[-1]
+    assert re.search(r"1 failed, (\d+) passed", summary) and "skipped" not in summary, summary
+    assert int(re.search(r"(\d+) passed", summary).group(1)) >= 10
+    assert re.search(r"^\s*pin_compat: WARNING: .*FULLY_CONNECTED", run.stdout, flags=re.M)
+
+
+def test_the_per_tensor_example_passes_the_pin_gate(tmp_path):
+    run = run_suite(tmp_path, "-k", "pin_compat", "-rA")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "PASSED tests_hil/test_pin_compat.py::test_pin_compat" in run.stdout
+
+
+def test_a_board_running_the_pinned_library_needs_no_pin_gate(tmp_path, digits_per_channel):
+    """A real board computes with the library itself: the gate is skipped with that reason
+    (its outputs are judged), and nothing is built or flashed to find it out."""
+    run = run_suite(
+        tmp_path, "--board=nano33", "--model", str(digits_per_channel), "-k", "pin_compat", "-rs"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "nano33 computes with its pinned TFLM library itself" in run.stdout
+    assert "1 skipped" in run.stdout.splitlines()[-1]
+
+
+def test_a_pin_the_twin_cannot_place_fails_the_gate_naming_how_to_place_it(
+    tmp_path, digits_per_channel
+):
+    gate = ["--model", str(digits_per_channel), "-k", "pin_compat"]
+    run = run_suite(tmp_path, *gate, env={"HIL_TFLM_REF": "main", HISTORY_VAR: ""})
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "HIL_TFLM_REF=main could not be placed" in run.stdout
+    assert f"set {HISTORY_VAR} to a clone of" in run.stdout
+
+
+def test_a_pin_after_the_known_range_passes_the_gate(tmp_path, digits_per_channel):
+    """A fork's commit on top of the default pin lies after the range the data file knows:
+    the twin does not claim the issue there. Placed in a clone of the library."""
+    library = os.environ.get(HISTORY_VAR)
+    if not library:
+        pytest.skip(f"no clone of the TFLM library: set {HISTORY_VAR} to one "
+                    "(git clone https://github.com/tensorflow/tflite-micro-arduino-examples.git)")
+    fork = tmp_path / "fork.git"
+    subprocess.run(["git", "clone", "-q", "--bare", "--shared", library, str(fork)], check=True)
+    pin = "7948b85e020470a30a83bf00e10fc43b486bfcba"
+    git = ["git", "-C", str(fork), "-c", "user.name=t", "-c", "user.email=t@t"]
+    after = subprocess.run([*git, "commit-tree", f"{pin}^{{tree}}", "-p", pin, "-m", "fork"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    gate = ["--model", str(digits_per_channel), "-k", "pin_compat", "-rA"]
+    history = {HISTORY_VAR: str(fork)}
+    moved = run_suite(tmp_path, *gate, env={"HIL_TFLM_REF": after, **history})
+    assert moved.returncode == 0, moved.stdout[-3000:]
+    assert "PASSED tests_hil/test_pin_compat.py::test_pin_compat" in moved.stdout
+    # the same clone places the branch name inside the range
+    placed = run_suite(tmp_path, *gate, env={"HIL_TFLM_REF": "main", **history})
+    assert placed.returncode == 1, placed.stdout[-3000:]
+    assert "HIL_TFLM_REF=main (2023-12-22: the last commit of main" in placed.stdout

@@ -20,6 +20,7 @@ import pytest
 from harness.errors import ConfigError
 from harness.matrix.axes import Axes, Converter, Model, load_axes
 from harness.matrix.cell import (
+    PIN_GATE,
     Places,
     _matrix_gates,
     installed_tflm,
@@ -83,6 +84,8 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     assert on_disk.figures["arena_used_bytes"] > 0
     assert on_disk.key_figures()["latency_us"] > 0
     assert "latency_us_median" in on_disk.estimated  # the twin's latency is a cost model
+    # the row is the runtime, not the board's library: the pin gate is left out
+    assert f"--deselect {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
 
 
 def test_runtime_that_segfaults_is_a_crash_cell(axes, places, tmp_path):

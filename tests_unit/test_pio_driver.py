@@ -333,3 +333,15 @@ def test_no_flash_on_a_stale_board_names_both_images():
     with pytest.raises(ConfigError) as info:
         must_flash(other, image, reflash=True, no_flash=True, where="p")
     assert str(info.value) == "--reflash and --no-flash contradict each other: pass one of them"
+
+
+def test_the_build_carries_the_pinned_librarys_known_issues_as_warnings(tmp_path, elf):
+    from harness.firmware.compat import compat_warnings
+    from harness.firmware.pins import default_pins
+
+    per_channel = tiny_model(["FULLY_CONNECTED", "SOFTMAX"], weight_scales=4, source="pc.tflite")
+    image = Bench("nano33", elf).driver(tmp_path).build(per_channel)
+    (warning,) = image.extra["warnings"]
+    assert warning == compat_warnings(per_channel, default_pins())[0]
+    assert "FULLY_CONNECTED with per-channel weights" in warning
+    assert Bench("nano33", elf).driver(tmp_path).build(MODEL).extra["warnings"] == []

@@ -59,6 +59,10 @@ class BoardDriver(abc.ABC):
     """Builds an image, puts it on the board, opens the link to it."""
 
     simulated = False
+    # The device computes with the board's pinned TFLM library (HIL_TFLM_REF), as a real or
+    # an emulated board does. A twin with other kernels sets it False, and the pin gate
+    # (tests_hil/test_pin_compat.py) then judges the model against that library's known issues.
+    pinned_library = True
 
     def __init__(self, spec: BoardSpec, options: DriverOptions | None = None):
         self.spec = spec

@@ -1,40 +1,100 @@
-"""Known numeric gaps of a pinned TFLM library for a given model, found before anything is built.
-
-Each rule names a TFLM ref (the Arduino library's git commit) and a model feature that ref gets
-wrong without an error. They were measured: the firmware's backend built with that library,
-run on QEMU and compared with the TFLM host runtime (docs/firmware.md).
+"""The known issues of the pinned TFLM library that a model runs into, found before anything is
+built: the firmware generator and the PlatformIO driver warn with them, and the simulated twin's
+pin gate (tests_hil/test_pin_compat.py) fails on them. The issues, their ref ranges and their
+evidence are data (harness/data/tflm_known_issues.toml, read by known_issues.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..model.tflite_info import TfliteModel
-from .pins import Pins
+from .known_issues import BEHAVIOURS, FEATURES, KnownIssue, KnownIssues, load_known_issues
+from .library_history import (
+    HISTORY_VAR,
+    LibraryHistory,
+    PlacedRef,
+    Placement,
+    library_history,
+    place,
+)
+from .pins import TFLM_REF_VAR, Pins
 
-# tflite-micro-arduino-examples at its last commit: TFLM synced 2023-02-27. Its
-# FULLY_CONNECTED applies one scale to per-channel quantized weights: outputs drift with the
-# spread of the channel scales (digits: up to 62 steps after softmax; 1.003 spread: exact).
-PER_TENSOR_FC_ONLY = {"7948b85e020470a30a83bf00e10fc43b486bfcba"}
 
-
-def per_channel_fc(model: TfliteModel) -> bool:
+def ops_with_feature(model: TfliteModel, issue: KnownIssue) -> list[str]:
+    """The model's operators that the issue concerns, with the issue's feature."""
     tensors = model.tensors
-    return any(
-        op.name == "FULLY_CONNECTED"
-        and len(op.inputs) > 1
-        and op.inputs[1] >= 0
-        and tensors[op.inputs[1]].per_channel
-        for op in model.ops
-    )
+
+    def has(op) -> bool:
+        if op.name not in issue.ops:
+            return False
+        if issue.feature == "per-channel-weights":  # the weights are the op's second input
+            return len(op.inputs) > 1 and op.inputs[1] >= 0 and tensors[op.inputs[1]].per_channel
+        return True  # "op": any use
+
+    return sorted({op.name for op in model.ops if has(op)})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A known issue of the library at ``placed.ref`` that ``model`` runs into: certain when the
+    ref lies in the issue's range, possible when it could not be placed."""
+
+    model: str
+    ops: tuple[str, ...]
+    issue: KnownIssue
+    placed: PlacedRef
+    repository: str
+
+    @property
+    def certain(self) -> bool:
+        return self.placed.placement is Placement.INSIDE
+
+    def message(self) -> str:
+        issue, placed = self.issue, self.placed
+        uses = " ".join(filter(None, [", ".join(self.ops), FEATURES[issue.feature]]))
+        commit = placed.commit
+        full_sha = commit is not None and placed.ref.lower() == commit.sha
+        pin = f"{TFLM_REF_VAR}={placed.ref[:8] if full_sha else placed.ref}"
+        if commit is not None:
+            pin += f" ({commit.date}{': ' + commit.note if commit.note else ''})"
+        head = f"{self.model} uses {uses}. "
+        body = f"The TFLM library at the pin {pin} {issue.what}: {BEHAVIOURS[issue.behaviour]}."
+        if not self.certain:
+            body = (
+                f"The TFLM library {issue.what} at refs {issue.refs.describe()} "
+                f"({BEHAVIOURS[issue.behaviour]}), and the pin {pin} could not be placed "
+                f"({placed.why}): the twin cannot vouch for the board. To place it, set "
+                f"{HISTORY_VAR} to a clone of {self.repository}."
+            )
+        return (
+            f"{head}{body} Fix: {issue.fix}. "
+            f"(known issue '{issue.id}' in harness/data/tflm_known_issues.toml, with its evidence)"
+        )
+
+
+def check_model(
+    model: TfliteModel,
+    pins: Pins,
+    known: KnownIssues | None = None,
+    history: LibraryHistory | None = None,
+) -> list[Finding]:
+    """The known issues the model runs into at ``pins.tflm_ref``, certain or possible.
+    ``history`` defaults to the clone ``$TFLM_HIL_LIBRARY_GIT`` names, looked up only when the
+    model has a feature some issue concerns."""
+    known = known or load_known_issues()
+    findings = []
+    for issue in known.issues:
+        ops = ops_with_feature(model, issue)
+        if not ops:
+            continue
+        if history is None:
+            history = library_history()
+        placed = place(pins.tflm_ref, issue.refs, known, history)
+        if placed.placement is not Placement.OUTSIDE:
+            findings.append(Finding(model.source, tuple(ops), issue, placed, known.repository))
+    return findings
 
 
 def compat_warnings(model: TfliteModel, pins: Pins) -> list[str]:
-    warnings = []
-    if pins.tflm_ref in PER_TENSOR_FC_ONLY and per_channel_fc(model):
-        warnings.append(
-            f"{model.source} has per-channel quantized FULLY_CONNECTED weights, which the TFLM "
-            f"library at {pins.tflm_ref[:12]} runs with one scale: its outputs will differ "
-            "from the TFLM host runtime. Convert with per-tensor dense quantization "
-            "(converter._experimental_disable_per_channel_quantization_for_dense_layers = True) "
-            "or pin a TFLM that supports it"
-        )
-    return warnings
+    return [f.message() for f in check_model(model, pins)]

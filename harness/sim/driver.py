@@ -12,6 +12,7 @@ from .twin import plan_image
 
 class SimDriver(BoardDriver):
     simulated = True
+    pinned_library = False  # its kernels are the tflite-micro wheel's, not the pinned library's
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
