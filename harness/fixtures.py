@@ -54,9 +54,21 @@ def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
 
 
 @pytest.fixture(scope="session")
-def board(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
+def board(
+    pytestconfig: pytest.Config, hil_config: HilConfig, hil_model: TfliteModel
+) -> Iterator[BoardDriver]:
     """The board: its catalog entry (``board.spec``), whether it is a twin
     (``board.simulated``), and the driver that builds, flashes and links to it."""
+    # The run is recorded from the first test that needs the board, whatever the order:
+    # a test that does not open the device (the pin gate) is recorded too.
+    rec = recorder(pytestconfig)
+    if rec and rec.run_id is None:
+        rec.run_id = rec.store.start_run(
+            board=hil_config.board_name,
+            simulated=hil_config.simulated,
+            model_path=str(hil_config.model),
+            model_hash=hil_model.sha256,
+        )
     driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
         spec=hil_config.spec,
         simulated=hil_config.simulated,
@@ -77,13 +89,6 @@ def dut(
 ) -> Iterator[Dut]:
     """The device under test, flashed with the model and handshaken."""
     rec = recorder(pytestconfig)
-    if rec:
-        rec.run_id = rec.store.start_run(
-            board=hil_config.board_name,
-            simulated=hil_config.simulated,
-            model_path=str(hil_config.model),
-            model_hash=hil_model.sha256,
-        )
     device = open_dut(board, hil_model, hil_config.driver_options.log_dir)
     if rec and rec.run_id is not None:
         _record_device(rec, rec.run_id, device)

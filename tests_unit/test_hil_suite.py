@@ -22,14 +22,18 @@ from .docs_samples import check_sample, sample_command
 
 
 def run_suite(
-    tmp: Path, *args: str, cache: Path | None = None, env: dict[str, str] | None = None
+    tmp: Path,
+    *args: str,
+    cache: Path | None = None,
+    env: dict[str, str] | None = None,
+    paths: tuple[str, ...] = ("tests_hil",),
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})}
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        "tests_hil",
+        *paths,
         "-p",
         "no:cacheprovider",
         "-q",
@@ -280,3 +284,21 @@ def test_a_pin_after_the_known_range_passes_the_gate(tmp_path, digits_per_channe
     placed = run_suite(tmp_path, *gate, env={"HIL_TFLM_REF": "main", **history})
     assert placed.returncode == 1, placed.stdout[-3000:]
     assert "HIL_TFLM_REF=main (2023-12-22: the last commit of main" in placed.stdout
+
+
+def test_a_test_that_runs_before_the_device_is_opened_is_recorded(tmp_path):
+    """The pin gate needs the board but not the device: run first (as a random order may),
+    its result is still stored, with the run, before the device's tests."""
+    from harness.results.store import ResultsStore
+
+    files = ("tests_hil/test_pin_compat.py", "tests_hil/test_handshake.py")
+    run = run_suite(tmp_path, "-p", "no:randomly", paths=files)
+    assert run.returncode == 0, run.stdout[-3000:]
+    store = ResultsStore(tmp_path / "results.sqlite")
+    try:
+        (only,) = store.runs()
+        nodeids = [r["nodeid"] for r in store.results(only["id"])]
+    finally:
+        store.close()
+    assert nodeids[0] == "tests_hil/test_pin_compat.py::test_pin_compat"
+    assert len(nodeids) == 5 and only["exit_status"] == 0
