@@ -37,17 +37,20 @@ def memory_figures(
 
 def suite_metric_names() -> frozenset[str]:
     """Every metric name ``test_gate`` can see for output 0 (``[k]`` marks output k > 0)."""
-    scores = TensorInfo(0, "scores", (1, 3), np.dtype(np.int8), 0.1, 0, False)
-    device = np.array([[[1, 2, 3]], [[3, 2, 1]]], dtype=np.int8)
-    labels = np.array([2, 0])
+    # The example's values do not decide the names, only its kind (a classifier with labels):
+    # mutation testing leaves them alone (docs/testing.md).
+    scores = TensorInfo(0, "scores", (1, 3), np.dtype(np.int8), 0.1, 0, False)  # pragma: no mutate
+    device = np.array([[[1, 2, 3]], [[3, 2, 1]]], dtype=np.int8)  # pragma: no mutate
+    labels, reference = np.array([2, 0]), device * 0.1  # pragma: no mutate
+    latency = Latency(np.array([1, 2]), 1, estimated=False, warmup=0)  # pragma: no mutate
     comparisons = [
         versus_host(device, device, scores, 0),
-        versus_float(device, device.astype(np.float32) * 0.1, scores, 0, labels),
+        versus_float(device, reference, scores, 0, labels),
         versus_labels(device, labels, scores, 0),
     ]
     names = {name for c in comparisons for name in c.named()}
     names |= set(memory_figures(1, 1, 1, 1, stack_used=1))
-    names |= set(Latency(np.array([1, 2]), 1, estimated=False, warmup=0).metrics())
+    names |= set(latency.metrics())
     return frozenset(names)
 
 
