@@ -57,3 +57,51 @@ def test_an_output_larger_than_a_frame_is_fetched_whole(large):
     assert result.output_total == len(want) > 1024  # more than one RESULT frame carries
     assert result.output == want
     assert client.get_output(100, 50) == want[100:150]
+
+
+@pytest.fixture(scope="module")
+def large_input() -> Iterator[tuple[DeviceClient, TfliteModel]]:
+    model = TfliteModel.load(ZOO / "large_input.tflite")
+    with start_twin("nano33", ZOO / "large_input.tflite") as tw:
+        c = connect(tw.port, 64_000, reply_timeout=0.5)
+        c.hello()
+        yield c, model
+        c.close()
+        c.link.close()  # type: ignore[attr-defined]
+
+
+def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
+    """2304 input bytes through a 1040-byte receive window: several SET_INPUT chunks, the last
+    one invoking; two chunk frames in flight at most, so nothing is lost or sent twice."""
+    client, model = large_input
+    assert client.info is not None
+    window, frame = client.info.rx_window, client.info.max_frame
+    xs = np.random.default_rng(9).integers(-128, 128, (3, *model.inputs[0].shape), dtype=np.int8)
+    before = client.counters.frames_sent
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    want = HostTflm(model).run((xs,))[0]
+    assert [r.output for r in results] == [w.tobytes() for w in want]
+    assert client.counters.resends == 0
+    assert client.counters.max_inflight_bytes <= window
+    # the chunks are as large as two frames in the window allow: the fewest frames
+    chunk = min(frame - 8 - 6, window // 2 - (window // 2) // 254 - 3 - 8 - 6)
+    per_vector = -(-model.inputs[0].nbytes // chunk)
+    assert per_vector >= 3
+    assert client.counters.frames_sent - before == 3 * per_vector
+
+
+def test_a_long_stream_keeps_vectors_apart(client, digits_model):
+    """300 vectors: the vector id (one byte) wraps, and every answer is its own vector's."""
+    xs = np.random.default_rng(4).integers(
+        -128, 128, (300, *digits_model.inputs[0].shape), dtype=np.int8
+    )
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    want = HostTflm(digits_model).run((xs,))[0]
+    assert [r.output for r in results] == [w.tobytes() for w in want]
+
+
+def test_a_vector_of_the_wrong_size_is_refused_before_sending(client):
+    assert client.info is not None
+    with pytest.raises(ValueError, match=f"has 3 bytes, the model's inputs take "
+                       f"{client.info.input_bytes}"):
+        client.infer(b"abc")
