@@ -4,6 +4,7 @@ than a frame, raw requests."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +14,7 @@ from harness.model.reference import HostTflm
 from harness.model.tflite_info import TfliteModel
 from harness.protocol.client import DeviceClient
 from harness.protocol.constants import Msg
+from harness.protocol.framing import Frame, FrameDecoder, encode_frame
 from harness.sim.launcher import start_twin
 
 from .conftest import ZOO, connect
@@ -105,3 +107,62 @@ def test_a_vector_of_the_wrong_size_is_refused_before_sending(client):
     with pytest.raises(ValueError, match=f"has 3 bytes, the model's inputs take "
                        f"{client.info.input_bytes}"):
         client.infer(b"abc")
+
+
+class ShortResults:
+    """A link whose device sends at most ``keep`` output bytes in a RESULT, as a real device
+    does for outputs over 64 KiB: the client must fetch the rest with GET_OUTPUT."""
+
+    def __init__(self, port, keep: int):
+        self.port, self.keep = port, keep
+        self.decoder = FrameDecoder()
+        self.pending = bytearray()
+
+    timeout = property(lambda self: self.port.timeout)
+
+    @timeout.setter
+    def timeout(self, value):
+        self.port.timeout = value
+
+    @property
+    def in_waiting(self) -> int:
+        self._pull()
+        return len(self.pending)
+
+    def write(self, data: bytes) -> int:
+        return self.port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        self._pull()
+        if not self.pending:
+            self.pending += self._rewrite(self.port.read(max(1, self.port.in_waiting)))
+        out = bytes(self.pending[:size])
+        del self.pending[:size]
+        return out
+
+    def _pull(self) -> None:
+        if self.port.in_waiting:
+            self.pending += self._rewrite(self.port.read(self.port.in_waiting))
+
+    def _rewrite(self, data: bytes) -> bytes:
+        out = b""
+        for f in self.decoder.feed(data):
+            assert isinstance(f, Frame), f
+            payload = f.payload
+            if f.type == Msg.RESULT:
+                ns = struct.unpack_from("<H", payload, 6)[0]
+                payload = payload[: 12 + 4 * ns + self.keep]
+            out += encode_frame(f.type, f.seq, payload)
+        return out
+
+
+def test_an_output_larger_than_one_reply_is_fetched_in_parts(large):
+    client, model = large
+    port = client.link
+    short = DeviceClient(ShortResults(port, keep=100), byte_rate=64_000, reply_timeout=0.5)
+    short.hello()
+    x = np.random.default_rng(6).integers(-128, 128, model.inputs[0].shape, dtype=np.int8)
+    result = short.infer(x.tobytes())
+    want = HostTflm(model).run((x[None],))[0][0].tobytes()
+    assert result.output_total == len(want) and result.output == want
+    assert result.boot_id == short.info.boot_id
