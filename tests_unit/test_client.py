@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from harness.errors import DeviceErrorReply
 from harness.model.reference import HostTflm
 from harness.model.tflite_info import TfliteModel
 from harness.protocol.client import DeviceClient
-from harness.protocol.constants import Msg
+from harness.protocol.constants import Err, Msg
 from harness.protocol.framing import Frame, FrameDecoder, encode_frame
 from harness.sim.launcher import start_twin
 
@@ -166,3 +167,18 @@ def test_an_output_larger_than_one_reply_is_fetched_in_parts(large):
     want = HostTflm(model).run((x[None],))[0][0].tobytes()
     assert result.output_total == len(want) and result.output == want
     assert result.boot_id == short.info.boot_id
+
+
+def test_a_typed_error_reply_fails_its_request_and_only_it(client, digits_model):
+    """GET_OUTPUT past the output: the device answers RANGE; the next requests, pipelined
+    vectors included, are unaffected."""
+    with pytest.raises(DeviceErrorReply) as info:
+        client.get_output(10**6, 4)
+    assert (info.value.code, info.value.name) == (Err.RANGE, "RANGE")
+    assert "to GET_OUTPUT" in str(info.value)
+    xs = np.random.default_rng(8).integers(-128, 128, (5, *digits_model.inputs[0].shape),
+                                            dtype=np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    assert [r.output for r in results] == [
+        w.tobytes() for w in HostTflm(digits_model).run((xs,))[0]
+    ]
