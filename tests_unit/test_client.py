@@ -182,3 +182,31 @@ def test_a_typed_error_reply_fails_its_request_and_only_it(client, digits_model)
     assert [r.output for r in results] == [
         w.tobytes() for w in HostTflm(digits_model).run((xs,))[0]
     ]
+
+
+def test_the_transcript_holds_every_byte_each_way(twin, tmp_path):
+    """The link transcript (reports/logs) is how a rig failure is diagnosed afterwards."""
+    path = tmp_path / "link.txt"
+    path.write_bytes(b"earlier run\n")  # appended to, never truncated
+    c = connect(twin.port, 64_000, reply_timeout=0.5, transcript=path)
+    try:
+        c.hello()
+        assert c.echo(b"\x01\x02") == b"\x01\x02"
+    finally:
+        c.close()
+        c.link.close()  # type: ignore[attr-defined]
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == b"earlier run"
+    sent = b"".join(bytes.fromhex(ln[2:].decode()) for ln in lines[1:] if ln.startswith(b"> "))
+    got = b"".join(bytes.fromhex(ln[2:].decode()) for ln in lines[1:] if ln.startswith(b"< "))
+    decoded = FrameDecoder().feed(sent)
+    assert [f.type for f in decoded if isinstance(f, Frame)] == [Msg.HELLO, Msg.ECHO]
+    replies = [f for f in FrameDecoder().feed(got) if isinstance(f, Frame)]
+    assert [f.type for f in replies][-2:] == [Msg.HELLO_R, Msg.ECHO_R]
+
+
+def test_get_output_asks_for_up_to_64_kib(client):
+    """Offsets and lengths are unsigned on the wire: a length over 32 KiB is a request the
+    device answers (here with RANGE: the digits output is 10 bytes), not a packing error."""
+    with pytest.raises(DeviceErrorReply, match="RANGE"):
+        client.get_output(0, 40_000)
