@@ -99,8 +99,10 @@ def test_link_failure_with_a_crashed_twin_is_a_crash():
     report = parse_junit(junit(failed("test_a", "peer closed", "link", tag="error")))
     twin_log = "Fatal Python error: Segmentation fault\n\nCurrent thread ...\n"
     v = classify_suite(ran(6), report, device_log=twin_log)
-    assert v.status == "crash"
-    assert "Segmentation fault" in v.error
+    assert (v.status, v.stage, v.gate, v.category) == (
+        "crash", "suite", "tests_hil.test_x::test_a", "link"
+    )
+    assert v.error == "Fatal Python error: Segmentation fault"
 
 
 def test_signal_is_a_crash_named_by_the_signal():
@@ -233,3 +235,20 @@ def test_crash_lines_cut_only_lines_longer_than_the_width():
 def test_signal_names():
     assert signal_name(-signal.SIGSEGV) == "SIGSEGV"
     assert signal_name(-200) == "signal 200"
+
+
+def test_an_interrupted_run_with_a_failure_is_still_interrupted():
+    """Exit 2 (interrupted) is not a model verdict, even with a failed test in the JUnit."""
+    v = classify_suite(ran(2, "KeyboardInterrupt"), parse_junit(junit(failed("test_a", "x"))))
+    assert (v.status, v.category) == ("timeout", "interrupted")
+
+
+def test_store_rows_add_only_what_the_junit_lacks():
+    report = parse_junit(junit(failed("test_a", "a FAILS")))
+    stored = [StoredResult("tests_hil/test_x.py::test_a", "failed", None, "a FAILS")]
+    v = classify_suite(ran(1), report, stored)
+    assert v.gate == "tests_hil.test_x::test_a"  # not counted twice: no "(and 1 more)"
+    alone = classify_suite(ran(1), None, [StoredResult("t::test_b", "failed", None, "b FAILS")])
+    assert (alone.status, alone.gate, alone.error) == ("degraded", "t::test_b", "b FAILS")
+    two = [StoredResult(f"t::{n}", "error", "link", n) for n in ("a", "b")]
+    assert classify_suite(ran(6), None, two).gate == "t::a"

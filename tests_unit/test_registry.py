@@ -418,6 +418,8 @@ def test_decide_lists_the_failed_tests_or_the_output_tail():
     val = Validation(BOARD, 1, 1, "db", {}, failures)
     d = decide(val, None, load_rules())
     assert d.reasons[1:] == ["  t0: m0", "  t1: error", "  t2: m2", "  t3: m3", "  t4: m4"]
+    val.tail = "the last lines"  # the failures say it; the output's tail is not repeated
+    assert decide(val, None, load_rules()).reasons == d.reasons
     quiet = Validation(BOARD, 4, 1, "db", {}, [], tail="ERROR: bad\nline two")
     assert decide(quiet, None, load_rules()).reasons[1:] == ["  ERROR: bad\n  line two"]
 
