@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .boards.catalog import BoardSpec, resolve_board
+from .boards.catalog import BoardKind, BoardSpec, resolve_board
 from .boards.driver import DriverOptions
 from .errors import ConfigError
 
@@ -17,12 +17,16 @@ from .errors import ConfigError
 class HilConfig:
     board_name: str
     spec: BoardSpec
-    simulated: bool
+    kind: BoardKind
     model: Path
     vectors: Path | None
     reference: Path | None
     gates: Path | None
     driver_options: DriverOptions
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind is BoardKind.SIM
 
 
 def _path(base: Path, value: str | None) -> Path | None:
@@ -34,7 +38,7 @@ def _path(base: Path, value: str | None) -> Path | None:
 
 def resolve_config(config: pytest.Config) -> HilConfig:
     opt = config.option
-    spec, simulated = resolve_board(opt.board)
+    spec, kind = resolve_board(opt.board)
     cwd, root = config.invocation_params.dir, config.rootpath
     if opt.model:  # --model replaces the ini's example: its vectors and reference go with it
         paths = [_path(cwd, v) for v in (opt.model, opt.vectors, opt.reference)]
@@ -47,10 +51,11 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         paths = [ini[0], _path(cwd, opt.vectors) or ini[1], _path(cwd, opt.reference) or ini[2]]
     if opt.reflash and opt.no_flash:
         raise ConfigError("--reflash and --no-flash contradict each other: pass one of them")
-    if simulated and (opt.port or opt.board_serial):
-        raise ConfigError(
-            f"{opt.board} is simulated: --port and --board-serial are for real boards"
-        )
+    if kind is not BoardKind.REAL and (opt.port or opt.board_serial):
+        what = "simulated" if kind is BoardKind.SIM else "emulated on QEMU"
+        raise ConfigError(f"{opt.board} is {what}: --port and --board-serial are for real boards")
+    if kind is BoardKind.QEMU and opt.link_baud:
+        raise ConfigError(f"--link-baud is for the simulated twin (sim:<id>), not {opt.board}")
     gates = _path(cwd, opt.gates)
     for label, p in (*zip(("model", "vectors", "reference"), paths, strict=True), ("gates", gates)):
         if p is not None and not p.is_file():
@@ -66,4 +71,4 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         baud=opt.link_baud,
         lock_timeout=opt.lock_timeout,
     )
-    return HilConfig(opt.board, spec, simulated, paths[0], paths[1], paths[2], gates, options)
+    return HilConfig(opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options)

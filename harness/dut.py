@@ -14,7 +14,7 @@ from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
 from .model.tflite_info import TfliteModel
 from .model.vectors import Vectors
 from .protocol.client import DeviceClient
-from .protocol.messages import DeviceInfo, Result
+from .protocol.messages import DeviceInfo, OpCycles, Result
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,10 @@ class Dut:
                 reboots = self._recover(exc, reboots)
         return done
 
+    def op_profile(self) -> tuple[OpCycles, ...]:
+        """Per-operator counts of the device's last invoke, at its clock, in execution order."""
+        return self.client.profile()
+
     def benchmark(self, payload: bytes, runs: int = 32, warmup: int = 2) -> Result:
         reboots = 0
         while True:
@@ -137,7 +141,13 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         transcript = log_dir / f"link-{driver.spec.id}.log"
-    client = DeviceClient(link, byte_rate=device.byte_rate, transcript=transcript)
+    client = DeviceClient(
+        link,
+        byte_rate=device.byte_rate,
+        reply_timeout=device.reply_timeout,
+        invoke_timeout=device.invoke_timeout,
+        transcript=transcript,
+    )
     try:
         return Dut(driver, device, client, model)
     except BaseException:

@@ -24,6 +24,7 @@ from .model.reference import FloatReference, HostTflm, align_outputs
 from .model.tflite_info import TfliteModel
 from .model.vectors import Vectors, generate_vectors, load_vectors
 from .protocol.messages import Result
+from .provenance import Provenance
 from .recorder import RunRecorder, recorder
 from .report_state import device_summary, reference_notes, session_results
 from .suite_metrics import load_suite_gates, memory_figures
@@ -74,6 +75,7 @@ def board(
         simulated=hil_config.simulated,
         options=hil_config.driver_options,
         config=pytestconfig,
+        kind=hil_config.kind,
     )
     yield driver
     driver.close()
@@ -101,7 +103,7 @@ def dut(
 
 
 def _record_device(rec: RunRecorder, run_id: int, device: Dut) -> None:
-    info, image = device.info, device.image
+    info = device.info
     rec.store.set_device(
         run_id,
         image_hash=info.image_hash,
@@ -110,25 +112,25 @@ def _record_device(rec: RunRecorder, run_id: int, device: Dut) -> None:
         core_version=info.core_version,
     )
     for name, figure in memory_metrics(device).items():
-        sized = name in ("flash_bytes", "ram_bytes") and image.estimated
-        rec.metric(name, figure, unit="B", estimated=sized)
+        # the device's own figures (arena, stack) and the image's sizes: both are the board's
+        # only on the board itself; the twin estimates them, QEMU emulates them
+        rec.metric(name, figure, unit="B", provenance=info.provenance)
 
 
 def describe_device(board_name: str, device: Dut) -> dict[str, str]:
     """The device's figures for the report's summary and the JUnit suite properties."""
     info, image = device.info, device.image
+    kind = {"estimated": "simulated", "emulated": "emulated", "measured": "real"}
     described = {
-        "board": f"{board_name} ({info.board}, {'simulated' if info.simulated else 'real'})",
+        "board": f"{board_name} ({info.board}, {kind[info.provenance]})",
         "firmware": info.fw_version,
         "tflm": info.tflm_version,
         "arduino_core": info.core_version,
         "model_hash": info.model_hash,
         "image_hash": info.image_hash,
         "arena_used": f"{info.arena_used} of {info.arena_size} bytes",
-        "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes"
-        f"{' (estimated)' if image.estimated else ''}",
-        "clock": f"{info.clock_hz / 1e6:g} MHz"
-        f"{' (latency estimated)' if info.clock_estimated else ''}",
+        "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes ({image.provenance})",
+        "clock": f"{info.clock_hz / 1e6:g} MHz (latency {info.provenance.note})",
     }
     for n, warning in enumerate(image.extra.get("warnings", []), 1):
         described[f"warning {n}"] = warning
@@ -226,9 +228,9 @@ def device_latency(pytestconfig: pytest.Config, dut: Dut, hil_vectors: Vectors) 
     if rec:
         for name, value in latency.metrics().items():
             unit = "cycles" if "cycles" in name else "us" if "_us_" in name else ""
-            # the count of runs is exact; every figure derived from cycles is the twin's estimate
-            estimated = latency.estimated and name != "latency_runs"
-            rec.metric(name, value, unit=unit, estimated=estimated)
+            # the count of runs is exact; every figure derived from cycles has their provenance
+            label = Provenance.MEASURED if name == "latency_runs" else latency.provenance
+            rec.metric(name, value, unit=unit, provenance=label)
     return latency
 
 
@@ -243,10 +245,12 @@ def memory_metrics(dut: Dut) -> dict[str, float]:
 def hil_record(request: pytest.FixtureRequest, record_property) -> Callable[..., None]:
     """Records a figure: in the report (a JUnit property) and, at once, in the results store."""
 
-    def record(name: str, value: float, *, unit: str = "", estimated: bool = False) -> None:
+    def record(
+        name: str, value: float, *, unit: str = "", provenance: Provenance = Provenance.MEASURED
+    ) -> None:
         record_property(name, value)
         rec = recorder(request.config)
         if rec:
-            rec.metric(name, value, nodeid=request.node.nodeid, unit=unit, estimated=estimated)
+            rec.metric(name, value, nodeid=request.node.nodeid, unit=unit, provenance=provenance)
 
     return record

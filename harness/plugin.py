@@ -12,7 +12,7 @@ from collections.abc import Generator
 import pytest
 
 from . import hookspecs
-from .boards.catalog import BoardSpec
+from .boards.catalog import BoardKind, BoardSpec
 from .boards.driver import BoardDriver, DriverOptions
 from .config import resolve_config
 from .errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
@@ -39,7 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--board",
         default="sim:nano33",
-        help="catalog board id (nano33), or sim:<id> for its simulated twin [sim:nano33]",
+        help="catalog board id (nano33), sim:<id> for its simulated twin, qemu:<id> for its "
+        "emulation [sim:nano33]",
     )
     add("--port", help="serial port or pyserial URL of the board (default: discovered)")
     add("--board-serial", help="USB serial number choosing one of several boards")
@@ -98,19 +99,23 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(trylast=True)
 def pytest_tflm_hil_make_driver(
-    spec: BoardSpec, simulated: bool, options: DriverOptions, config: pytest.Config
+    spec: BoardSpec, options: DriverOptions, config: pytest.Config, kind: BoardKind
 ) -> BoardDriver:
-    if simulated:
+    if kind is BoardKind.SIM:
         from .sim.driver import SimDriver
 
         return SimDriver(spec, options)
-    from .boards.pio_driver import PioDriver
-
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def progress(line: str) -> None:  # builds and uploads take minutes: show where they are
         if reporter is not None:
             reporter.write_line(f"tflm-hil: {line}")
+
+    if kind is BoardKind.QEMU:
+        from .emu.driver import QemuDriver
+
+        return QemuDriver(spec, options, progress=progress)
+    from .boards.pio_driver import PioDriver
 
     return PioDriver(spec, options, progress=progress)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from .provenance import Provenance
 from .results.store import ResultsStore, default_db_path
 
 _recorder = pytest.StashKey["RunRecorder | None"]()
@@ -23,11 +24,11 @@ class RunRecorder:
         *,
         nodeid: str | None = None,
         unit: str = "",
-        estimated: bool = False,
+        provenance: Provenance = Provenance.MEASURED,
     ) -> None:
         if self.run_id is not None:
             self.store.add_metric(
-                self.run_id, name, value, nodeid=nodeid, unit=unit, estimated=estimated
+                self.run_id, name, value, nodeid=nodeid, unit=unit, provenance=provenance
             )
 
     # ---- a pytest plugin object: it knows the session's config in its hooks ----

@@ -17,6 +17,7 @@ from .bench.latency import Latency
 from .metrics.compare import versus_float, versus_host, versus_labels
 from .metrics.gates import Gate, load_gates
 from .model.tflite_info import TensorInfo
+from .provenance import Provenance
 
 
 def memory_figures(
@@ -42,7 +43,7 @@ def suite_metric_names() -> frozenset[str]:
     scores = TensorInfo(0, "scores", (1, 3), np.dtype(np.int8), 0.1, 0, False)  # pragma: no mutate
     device = np.array([[[1, 2, 3]], [[3, 2, 1]]], dtype=np.int8)  # pragma: no mutate
     labels, reference = np.array([2, 0]), device * 0.1  # pragma: no mutate
-    latency = Latency(np.array([1, 2]), 1, estimated=False, warmup=0)  # pragma: no mutate
+    latency = Latency(np.array([1, 2]), 1, Provenance.MEASURED, 0)  # pragma: no mutate
     comparisons = [
         versus_host(device, device, scores, 0),
         versus_float(device, reference, scores, 0, labels),

@@ -27,10 +27,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             gates = load_suite_gates(hil.model, hil.gates)
             metafunc.parametrize("gate", list(gates.values()), ids=list(gates), scope="session")
         if "device_kind" in metafunc.fixturenames:
-            # the benchmark's name carries the board and whether its figures are measured:
-            # pytest-benchmark compares runs by name, so estimates never meet measurements
+            # the benchmark's name carries the board and its figures' provenance (measured,
+            # emulated, estimated): pytest-benchmark compares runs by name, so figures of two
+            # provenances never meet
             hil = resolve_config(config)
-            kind = f"{hil.board_name}-{'estimated' if hil.simulated else 'measured'}"
+            kind = f"{hil.board_name}-{hil.kind.provenance}"
             metafunc.parametrize("device_kind", [kind], ids=[kind.replace(":", "_")])
     except ConfigError as exc:
         raise pytest.UsageError(f"tflm-hil: {exc}") from None

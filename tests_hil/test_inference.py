@@ -15,21 +15,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.provenance import Provenance
+
 pytestmark = pytest.mark.hil
 
+# What a pass proves, by where the device's figures come from (the board's provenance)
 PROVES = {
-    "simulated": "transport, firmware core and tensor packing (the twin's backend is the host "
-    "runtime itself: kernels not compared)",
-    "emulated": "the board's pinned TFLM library's kernels on the emulated CPU, transport, "
+    Provenance.ESTIMATED: "transport, firmware core and tensor packing (the twin's backend is "
+    "the host runtime itself: kernels not compared)",
+    Provenance.EMULATED: "the board's pinned TFLM library's kernels on the emulated CPU, "
+    "transport, firmware core and tensor packing",
+    Provenance.MEASURED: "everything: the board's TFLM library, compiler and CPU, transport, "
     "firmware core and tensor packing",
-    "real": "everything: the board's TFLM library, compiler and CPU, transport, firmware core "
-    "and tensor packing",
 }
-
-
-def board_kind(board) -> str:
-    """simulated, emulated or real: a driver may say so (``kind``); else its ``simulated``."""
-    return getattr(board, "kind", None) or ("simulated" if board.simulated else "real")
 
 
 def test_every_vector_answered(device_run, hil_vectors):
@@ -38,10 +36,19 @@ def test_every_vector_answered(device_run, hil_vectors):
     assert all(o.shape[0] == len(hil_vectors) for o in outputs)
 
 
+def largest_error(dev: np.ndarray, host: np.ndarray) -> str:
+    """The largest difference over all vectors: in quantisation steps for integer outputs (one
+    step is one unit of the stored integer), in output units for float ones."""
+    diff = np.abs(dev.astype(np.float64) - host.astype(np.float64))
+    at = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    unit = "quantisation steps" if np.issubdtype(dev.dtype, np.integer) else "(float output)"
+    return f"largest error {diff[at]:g} {unit} at vector {at[0]}"
+
+
 def test_answers_equal_the_host_runtime_bit_for_bit(
     device_run, host_outputs, board, record_property
 ):
-    proves = PROVES[board_kind(board)]
+    proves = PROVES[board.provenance]
     record_property("bit_exact_proves", proves)
     outputs, _ = device_run
     for k, (dev, host) in enumerate(zip(outputs, host_outputs, strict=True)):
@@ -51,6 +58,7 @@ def test_answers_equal_the_host_runtime_bit_for_bit(
             i = int(differs[0])
             pytest.fail(
                 f"output {k}: {differs.size} of {len(dev)} vectors differ from the TFLM host "
-                f"runtime; first at vector {i}: device {dev2[i].tolist()} host {host2[i].tolist()}"
-                f" (this comparison covers {proves})"
+                f"runtime, {largest_error(dev2, host2)}; first at vector {i}: "
+                f"device {dev2[i].tolist()} host {host2[i].tolist()} (this comparison covers "
+                f"{proves})"
             )

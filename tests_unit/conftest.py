@@ -1,13 +1,20 @@
-"""Shared fixtures of the unit tests: example models and a simulated board to talk to."""
+"""Shared fixtures of the unit tests: example models, and devices to talk to: the simulated
+twin, and the protocol-only image on QEMU (the same core as real ARM machine code)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import serial
 
+from harness.boards.catalog import load_catalog
+from harness.emu import protocol_image
+from harness.emu.driver import LINK_BYTES_PER_S
+from harness.model.reference import HostTflm
 from harness.model.tflite_info import TfliteModel
 from harness.protocol.client import DeviceClient
 from harness.sim.launcher import TwinProcess, start_twin
@@ -61,6 +68,44 @@ def twin() -> Iterator[TwinProcess]:
         yield tw
 
 
+@dataclass
+class Device:
+    """A device speaking the protocol, and what the tests need to know of it."""
+
+    name: str
+    port: str
+    byte_rate: float
+    reply_timeout: float  # for a client that must not resend without a fault
+    reboot: Callable[[], None]  # as a watchdog would
+    input_shape: tuple[int, ...]  # of one vector, int8
+    truth: Callable[[np.ndarray], list[bytes]]  # int8 vectors (N, *input_shape) -> answers
+
+
+def _protocol_image_truth(xs: np.ndarray) -> list[bytes]:
+    return [protocol_image.expected_output(x).tobytes() for x in xs]
+
+
+@pytest.fixture(scope="module", params=["twin", "qemu"])
+def device(request, digits_model, tmp_path_factory) -> Iterator[Device]:
+    """The twin with the digits model, then the protocol-only image on QEMU (Cortex-M4)."""
+    if request.param == "twin":
+        def host(xs: np.ndarray) -> list[bytes]:
+            return [y.tobytes() for y in HostTflm(digits_model).run((xs,))[0]]
+
+        shape = digits_model.inputs[0].shape
+        with start_twin("nano33", DIGITS_MODEL) as tw:
+            yield Device("twin", tw.port, 64_000, 0.3, tw.reboot, shape, host)
+        return
+    spec = load_catalog()["nano33"]
+    log = tmp_path_factory.mktemp("qemu") / "qemu.log"
+    with protocol_image.start_protocol_device(spec, log) as qemu:
+        # QEMU shares two CPUs with the rest of the suite: it may stall for a while
+        yield Device(
+            "qemu", qemu.port, LINK_BYTES_PER_S, 2.0, qemu.reset, protocol_image.INPUT_SHAPE,
+            _protocol_image_truth,
+        )  # fmt: skip
+
+
 def connect(port: str, byte_rate: float, **kw) -> DeviceClient:
     link = serial.Serial(port, timeout=0.05)
     link.reset_input_buffer()
@@ -68,8 +113,8 @@ def connect(port: str, byte_rate: float, **kw) -> DeviceClient:
 
 
 @pytest.fixture
-def client(twin: TwinProcess) -> Iterator[DeviceClient]:
-    c = connect(twin.port, 64_000, reply_timeout=0.3)
+def client(device: Device) -> Iterator[DeviceClient]:
+    c = connect(device.port, device.byte_rate, reply_timeout=device.reply_timeout)
     c.hello()
     yield c
     c.close()

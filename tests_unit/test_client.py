@@ -21,13 +21,12 @@ from harness.sim.launcher import start_twin
 from .conftest import ZOO, connect
 
 
-def test_benchmark_times_the_runs_asked_for(client, digits_model):
-    x = np.arange(64, dtype=np.int8).reshape(digits_model.inputs[0].shape)
+def test_benchmark_times_the_runs_asked_for(client, device):
+    x = np.arange(int(np.prod(device.input_shape)), dtype=np.int8).reshape(device.input_shape)
     result = client.benchmark(x.tobytes(), runs=5, warmup=2)
     assert result.runs == 5 and len(result.cycles) == 5
     assert all(c > 0 for c in result.cycles)
-    want = HostTflm(digits_model).run((x[None],))[0][0]
-    assert result.output == want.tobytes()
+    assert result.output == device.truth(x[None])[0]
     assert client.benchmark(x.tobytes(), runs=1).runs == 1  # warmup 0 and one run: the minimum
 
 
@@ -93,14 +92,11 @@ def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
     assert client.counters.frames_sent - before == 3 * per_vector
 
 
-def test_a_long_stream_keeps_vectors_apart(client, digits_model):
+def test_a_long_stream_keeps_vectors_apart(client, device):
     """300 vectors: the vector id (one byte) wraps, and every answer is its own vector's."""
-    xs = np.random.default_rng(4).integers(
-        -128, 128, (300, *digits_model.inputs[0].shape), dtype=np.int8
-    )
+    xs = np.random.default_rng(4).integers(-128, 128, (300, *device.input_shape), dtype=np.int8)
     results = list(client.infer_stream(x.tobytes() for x in xs))
-    want = HostTflm(digits_model).run((xs,))[0]
-    assert [r.output for r in results] == [w.tobytes() for w in want]
+    assert [r.output for r in results] == device.truth(xs)
 
 
 def test_a_vector_of_the_wrong_size_is_refused_before_sending(client):
@@ -169,19 +165,16 @@ def test_an_output_larger_than_one_reply_is_fetched_in_parts(large):
     assert result.boot_id == short.info.boot_id
 
 
-def test_a_typed_error_reply_fails_its_request_and_only_it(client, digits_model):
+def test_a_typed_error_reply_fails_its_request_and_only_it(client, device):
     """GET_OUTPUT past the output: the device answers RANGE; the next requests, pipelined
     vectors included, are unaffected."""
     with pytest.raises(DeviceErrorReply) as info:
         client.get_output(10**6, 4)
     assert (info.value.code, info.value.name) == (Err.RANGE, "RANGE")
     assert "to GET_OUTPUT" in str(info.value)
-    xs = np.random.default_rng(8).integers(-128, 128, (5, *digits_model.inputs[0].shape),
-                                            dtype=np.int8)
+    xs = np.random.default_rng(8).integers(-128, 128, (5, *device.input_shape), dtype=np.int8)
     results = list(client.infer_stream(x.tobytes() for x in xs))
-    assert [r.output for r in results] == [
-        w.tobytes() for w in HostTflm(digits_model).run((xs,))[0]
-    ]
+    assert [r.output for r in results] == device.truth(xs)
 
 
 def test_the_transcript_holds_every_byte_each_way(twin, tmp_path):
@@ -207,6 +200,6 @@ def test_the_transcript_holds_every_byte_each_way(twin, tmp_path):
 
 def test_get_output_asks_for_up_to_64_kib(client):
     """Offsets and lengths are unsigned on the wire: a length over 32 KiB is a request the
-    device answers (here with RANGE: the digits output is 10 bytes), not a packing error."""
+    device answers (here with RANGE: its output is smaller), not a packing error."""
     with pytest.raises(DeviceErrorReply, match="RANGE"):
         client.get_output(0, 40_000)

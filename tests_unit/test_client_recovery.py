@@ -1,5 +1,6 @@
 """The client under a lossy link: bytes corrupted or lost in either direction. Whatever the
-faults, every answer accepted equals the TFLM host runtime's, or a typed error is raised."""
+faults, every answer accepted is the device's right answer (the TFLM host runtime's on the
+twin; the test backend's on the protocol-only image on QEMU), or a typed error is raised."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import DeviceTimeout
-from harness.model.reference import HostTflm
 from harness.protocol.client import DeviceClient
 
 VECTORS = 12
@@ -76,23 +76,27 @@ faults = st.dictionaries(
 
 
 @pytest.fixture(scope="module")
-def vectors_and_truth(digits_model):
+def vectors_and_truth(device):
     rng = np.random.default_rng(7)
-    shape = digits_model.inputs[0].shape
-    xs = rng.integers(-128, 128, size=(VECTORS, *shape), dtype=np.int8)
-    return xs, HostTflm(digits_model).run((xs,))[0]
+    xs = rng.integers(-128, 128, size=(VECTORS, *device.input_shape), dtype=np.int8)
+    return xs, device.truth(xs)
 
 
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(write_faults=faults, read_faults=faults)
-def test_faults_never_yield_a_wrong_answer(twin, vectors_and_truth, write_faults, read_faults):
+def test_faults_never_yield_a_wrong_answer(device, vectors_and_truth, write_faults, read_faults):
     xs, truth = vectors_and_truth
-    port = serial.Serial(twin.port, timeout=0.05)
+    port = serial.Serial(device.port, timeout=0.05)
     port.reset_input_buffer()
     link = FaultyLink(port, write_faults, read_faults)
-    client = DeviceClient(link, byte_rate=64_000, reply_timeout=0.25, invoke_timeout=1.0, retries=4)
+    # short timeouts keep the lost frames cheap; the device's own keeps a loaded host from
+    # looking like a fault
+    reply = max(0.25, device.reply_timeout / 2)
+    client = DeviceClient(
+        link, byte_rate=device.byte_rate, reply_timeout=reply, invoke_timeout=4 * reply, retries=4
+    )
     try:
         client.hello()
         results = list(client.infer_stream(x.tobytes() for x in xs))
@@ -102,15 +106,19 @@ def test_faults_never_yield_a_wrong_answer(twin, vectors_and_truth, write_faults
         return
     finally:
         port.close()
-    assert [r.output for r in results] == [t.tobytes() for t in truth]
-    if not write_faults and not read_faults:
+    assert [r.output for r in results] == truth
+    if not write_faults and not read_faults and device.name == "twin":
+        # no fault, no resend; QEMU, which the host may deschedule for longer than the short
+        # timeout, may cost one resend that is harmless (the answers above are still right)
         assert client.counters.resends == 0
 
 
-def test_silent_device_times_out_with_diagnostics(twin, digits_model):
-    port = serial.Serial(twin.port, timeout=0.05)
+def test_silent_device_times_out_with_diagnostics(device):
+    port = serial.Serial(device.port, timeout=0.05)
     link = FaultyLink(port, {i: ("lose", 0) for i in range(2, 100)}, {})
-    client = DeviceClient(link, byte_rate=64_000, reply_timeout=0.1, invoke_timeout=0.2, retries=2)
+    client = DeviceClient(
+        link, byte_rate=device.byte_rate, reply_timeout=0.1, invoke_timeout=0.2, retries=2
+    )
     client.hello()
     with pytest.raises(DeviceTimeout, match="after 2 retries"):
         client.infer(bytes(client.info.input_bytes))

@@ -82,6 +82,7 @@ def test_python_constants_match_the_c_header():
         "HIL_HEADER_LEN": constants.HEADER_LEN,
         "HIL_CRC_LEN": constants.CRC_LEN,
         "HIL_MAX_DIMS": constants.MAX_DIMS,
+        "HIL_PROFILE_NAME_MAX": constants.PROFILE_NAME_MAX,
         "HIL_INPUT_FLAG_INVOKE": constants.INPUT_FLAG_INVOKE,
         "HIL_REPLY_BIT": constants.REPLY_BIT,
     }

@@ -18,6 +18,7 @@ from harness.metrics.validation import validate
 from harness.model.reference import HostTflm
 from harness.model.tflite_info import TfliteModel
 from harness.model.vectors import generate_vectors, load_vectors
+from harness.provenance import Provenance
 from harness.suite_metrics import load_suite_gates, memory_figures, suite_metric_names
 
 from .conftest import DIGITS_VECTORS, REPO, ZOO
@@ -240,7 +241,7 @@ def test_the_known_names_are_what_the_suite_computes(digits_model):
     result = validate(digits_model, sub, host, host, floats)
     produced = set(result.metrics)
     produced |= set(memory_figures(5000, 6000, 240000, 60000, stack_used=900))
-    produced |= set(Latency(np.array([10, 20, 30]), 64_000_000, True, 5).metrics())
+    produced |= set(Latency(np.array([10, 20, 30]), 64_000_000, Provenance.ESTIMATED, 5).metrics())
     assert produced <= suite_metric_names()
     assert {"top1_agreement_vs_float", "accuracy_vs_labels", "accuracy_drop_vs_float"} <= produced
     # the set is no bigger than what the code produces: nothing is listed by hand

@@ -34,6 +34,7 @@ from harness.matrix.converter import Artifact, _finish, artifact_dir, convert, l
 from harness.matrix.result import read_result
 from harness.matrix.venvs import STAMP, EnvSpec
 from harness.metrics.gates import Gate
+from harness.provenance import Provenance
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
 
@@ -83,7 +84,8 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     assert on_disk.figures["vectors_differing_vs_reference_runtime"] == 0
     assert on_disk.figures["arena_used_bytes"] > 0
     assert on_disk.key_figures()["latency_us"] > 0
-    assert "latency_us_median" in on_disk.estimated  # the twin's latency is a cost model
+    # the twin's latency is a cost model
+    assert on_disk.provenance["latency_us_median"] == Provenance.ESTIMATED
     # the row is the runtime, not the board's library: the pin gate is left out
     assert f"--deselect {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
 

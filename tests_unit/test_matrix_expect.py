@@ -93,6 +93,9 @@ def test_rendered_expectations_round_trip_and_keep_reasons(tmp_path):
     assert again["sim/digits/r5/c1"].status == "crash"
     assert judge(results, again).exit_code == 0
     assert not judge(results, again).of("changed")
+    # cells that did not run (another axis, a partial run) keep their expectations
+    assert again["sim/digits/r3/c1"].status == "degraded"
+    assert again["sim/digits/r4/c1"].status == "pass"
 
 
 def test_rendered_expectations_stay_valid_toml_with_control_characters(tmp_path):

@@ -37,7 +37,7 @@ RESULTS = [
         stage="gate",
         gate="vectors_differing <= 0",
         figures={"top1_agreement_vs_float": 0.9917, "latency_us_median": 1923.5},
-        estimated=["latency_us_median"],
+        provenance={"latency_us_median": "estimated"},
     ),
     cell("tflm2406", "tf221", "unsupported", stage="probe", error=HOSTILE),
     cell("tflm2610", "tf221", "pass", figures={"top1_agreement_vs_float": 1.0}),

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from harness.monitor.cli import main as monitor
+from harness.provenance import Provenance
 from harness.registry.gates import Figure, load_rules
 from harness.registry.promote import promote
 from harness.registry.store import Registry
@@ -27,13 +28,14 @@ BOARD = "sim:nano33"
 MODEL = "ab" * 32
 
 
-def _seed(db: Path, latencies: list[float], *, accuracy: float = 0.98, estimated: bool = True,
-          model: str = MODEL, status: int = 0) -> list[int]:
+def _seed(db: Path, latencies: list[float], *, accuracy: float = 0.98,
+          provenance: Provenance = Provenance.ESTIMATED, model: str = MODEL,
+          status: int = 0) -> list[int]:
     store = ResultsStore(db)
     ids = []
     for lat in latencies:
         run = store.start_run(board=BOARD, simulated=True, model_path="m.tflite", model_hash=model)
-        store.add_metric(run, "latency_us_median", lat, unit="us", estimated=estimated)
+        store.add_metric(run, "latency_us_median", lat, unit="us", provenance=provenance)
         store.add_metric(run, "accuracy_vs_labels", accuracy)
         store.add_metric(run, "arena_used_bytes", 5888, unit="B")
         store.finish_run(run, status)
@@ -131,8 +133,10 @@ def test_regression_against_the_promoted_baseline(tmp_path: Path, capsys):
 
 def test_estimated_latency_is_not_compared_with_measured(tmp_path: Path, capsys):
     db = tmp_path / "results.sqlite"
-    _seed(db, [1900, 1900, 1900], estimated=True)
-    _seed(db, [3000], estimated=False)  # a real board's measurement: no estimated trend
+    _seed(db, [1900, 1900, 1900], provenance=Provenance.ESTIMATED)
+    # a real board's measurement, then an emulated count: neither has a trend of its own kind
+    _seed(db, [3000], provenance=Provenance.MEASURED)
+    _seed(db, [2500], provenance=Provenance.EMULATED)
     assert _run(db, tmp_path) == 0
 
 
@@ -247,7 +251,7 @@ def test_summary_report_is_self_contained_and_escaped(tmp_path: Path, capsys):
     db = tmp_path / "results.sqlite"
     store = ResultsStore(db)
     run = store.start_run(board=BOARD, simulated=True, model_path="m", model_hash=MODEL)
-    store.add_metric(run, "latency_us_median", 1900, unit="us", estimated=True)
+    store.add_metric(run, "latency_us_median", 1900, unit="us", provenance=Provenance.ESTIMATED)
     store.add_result(run, "tests_hil/x.py::t", "failed", category="timeout",
                      message="<script>alert(1)</script>")
     store.finish_run(run, 6)

@@ -3,6 +3,7 @@ placement of a ref in the library's git history (inside a range, before it, afte
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.firmware.compat import check_model, compat_warnings
-from harness.firmware.known_issues import load_known_issues, parse_known_issues
+from harness.firmware.known_issues import Commit, load_known_issues, parse_known_issues
+from harness.firmware.library import METADATA
 from harness.firmware.library_history import (
     HISTORY_VAR,
     LibraryHistory,
@@ -170,13 +172,48 @@ def test_per_channel_detection_reads_the_converted_models_scales(digits_per_chan
     assert check_model(TfliteModel.load(DIGITS_MODEL), PIN) == []  # the example: per tensor
 
 
-def test_a_ref_that_cannot_be_placed_is_a_possible_finding_naming_how_to_place_it():
+def test_a_ref_that_cannot_be_placed_is_a_possible_finding_naming_how_to_place_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TFLM_HIL_CACHE", str(tmp_path))  # nothing fetched
     (finding,) = check_model(PER_CHANNEL_FC, Pins("main", PIN.arduino_core))
     assert not finding.certain
     message = finding.message()
     assert "HIL_TFLM_REF=main could not be placed" in message
     assert f"set {HISTORY_VAR} to a clone of https://github.com/tensorflow/" in message
     assert "08d73bf3 (2021-08-05) .. 7948b85e (2023-12-22)" in message
+
+
+@pytest.mark.parametrize(
+    ("sha", "date", "placement", "why"),
+    [
+        (B, "2022-03-04", Placement.INSIDE, "is an end of the range"),
+        ("c" * 40, "2021-06-01", Placement.INSIDE, "dated within the range (by date"),
+        ("c" * 40, "2023-01-01", Placement.UNKNOWN, "dated outside the range"),  # never cleared
+        ("c" * 40, "2020-01-01", Placement.UNKNOWN, "dated outside the range"),
+    ],
+)
+def test_a_fetched_ref_is_placed_by_the_commit_its_fetch_recorded(sha, date, placement, why):
+    known = parse_known_issues(VALID, "k.toml")
+    placed = place("v1.0", known.issues[0].refs, known, None, Commit(sha, date))
+    assert placed.placement is placement and why in placed.why, placed.why
+    assert placed.commit is not None and placed.commit.sha == sha
+
+
+def test_a_fetched_library_suffices_for_the_pin_gate(tmp_path, monkeypatch):
+    """No clone of the library: the checkout `tflm-hil firmware fetch` made for the emulated
+    board (its commit and that commit's date) places the ref."""
+    monkeypatch.setenv("TFLM_HIL_CACHE", str(tmp_path))
+    ref = "0709653ed4938c49bd8072d75f07b93059375d04"  # a 2023-01 sync, no end of the range
+    root = tmp_path / "libraries" / "tflm" / ref
+    (root / "src").mkdir(parents=True)
+    meta = {"ref": ref, "commit": ref, "date": "2023-01-14", "url": "https://example.org/l.git"}
+    (root / METADATA).write_text(json.dumps(meta))
+    (finding,) = check_model(PER_CHANNEL_FC, Pins(ref, PIN.arduino_core))
+    assert finding.certain, finding.message()
+    assert "HIL_TFLM_REF=0709653e (2023-01-14: fetched from https://example.org/l.git)" in (
+        finding.message()
+    )
 
 
 def test_a_history_that_is_not_a_git_repository_is_refused(tmp_path):

@@ -17,6 +17,7 @@ from harness.boards.locking import BoardBusy
 from harness.boards.pio_driver import PioDriver, Probe, harness_touches, must_flash
 from harness.errors import BuildError, ConfigError, FlashError, LinkError
 from harness.firmware.codegen import IMAGE_HEADER
+from harness.provenance import Provenance
 
 from .arm_elf import build_elf
 from .test_discovery import FakePort
@@ -156,7 +157,7 @@ def test_build_then_cache(tmp_path, elf):
     assert cmd[-5:] == ["run", "-e", "nano33ble", "-d", image.extra["project"]]
     assert env["HIL_TFLM_REF"] == "7948b85e020470a30a83bf00e10fc43b486bfcba"
     assert env["HIL_ARDUINO_CORE"] == "4.5.0"
-    assert image.path and image.path.is_file() and not image.estimated
+    assert image.path and image.path.is_file() and image.provenance is Provenance.MEASURED
     assert (image.flash_bytes, image.ram_bytes) == (2000 + 52, 5000 + 8)  # read from the ELF
     assert image.image_hash in (Path(image.extra["project"]) / IMAGE_HEADER).read_text()
     again = bench.driver(tmp_path).build(MODEL)  # same inputs: the cached build is reused

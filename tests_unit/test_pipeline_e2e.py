@@ -96,7 +96,9 @@ def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     latency = next(store.metrics(run_id=base_run, name="latency_us_median"))
     slow = store.start_run(board="sim:nano33", simulated=True, model_path="model.tflite",
                            model_hash=first)
-    store.add_metric(slow, "latency_us_median", latency.value * 1.5, unit="us", estimated=True)
+    store.add_metric(
+        slow, "latency_us_median", latency.value * 1.5, unit="us", provenance=latency.provenance
+    )
     store.finish_run(slow, 0)
     store.close()
     code, out = run(capsys, "monitor", "--report", "summary.html")

@@ -12,6 +12,7 @@ import pytest
 from harness.cli import main as cli
 from harness.errors import ConfigError
 from harness.pipeline import atomic
+from harness.provenance import Provenance
 from harness.registry.archive import backup, restore
 from harness.registry.gates import (
     Figure,
@@ -45,7 +46,11 @@ def rules():
 
 
 def _val(exit_status: int = 0, **figures: float) -> Validation:
-    figs = {k: Figure(v, estimated=k.startswith("latency")) for k, v in figures.items()}
+    figs = {
+        k: Figure(v, provenance=Provenance.ESTIMATED if k.startswith("latency") else
+                  Provenance.MEASURED)
+        for k, v in figures.items()
+    }
     return Validation(BOARD, exit_status, 1, "db", figs)
 
 
@@ -111,12 +116,21 @@ def test_decide_refuses_with_the_reason(rules):
     assert "the rig failed" in d.reasons[0] and "not judged" in d.reasons[0]
 
 
-def test_estimated_and_measured_figures_are_never_compared(rules):
-    measured = _val(**GOOD)
-    measured.figures["latency_us_median"] = Figure(5000.0, "us", estimated=False)
-    d = decide(measured, _val(**GOOD), rules)
+@pytest.mark.parametrize("label", [Provenance.MEASURED, Provenance.EMULATED])
+def test_figures_of_two_provenances_are_never_compared(label, rules):
+    other = _val(**GOOD)
+    other.figures["latency_us_median"] = Figure(5000.0, "us", provenance=label)
+    d = decide(other, _val(**GOOD), rules)
     assert d.promote
-    assert any("not compared (measured vs estimated" in c.describe() for c in d.changes)
+    assert any(f"not compared ({label} vs estimated" in c.describe() for c in d.changes)
+
+
+def test_figures_written_before_provenance_read_back_labelled():
+    """A record's old flag (estimated: true/false) becomes its provenance."""
+    assert Figure.from_dict({"value": 1.0, "estimated": True}).provenance is Provenance.ESTIMATED
+    assert Figure.from_dict({"value": 1.0, "estimated": False}).provenance is Provenance.MEASURED
+    fig = Figure(2.0, "us", Provenance.EMULATED)
+    assert Figure.from_dict(fig.to_dict()) == fig
 
 
 def test_user_rules_override_the_defaults(tmp_path: Path):
@@ -319,7 +333,7 @@ def test_describe_says_which_way_and_the_limit():
     same = compare("x", Figure(0.0), Figure(0.0), Threshold("x", "higher", max_drop=1.0))
     assert same.describe() == "x 0 -> 0: the same as the promoted model"
     assert not same.changed and worse.changed
-    mixed = compare("x", Figure(1.0, estimated=True), Figure(1.0), th)
+    mixed = compare("x", Figure(1.0, provenance=Provenance.ESTIMATED), Figure(1.0), th)
     assert mixed.describe() == "x: not compared (measured vs estimated figures are never mixed)"
     assert mixed.changed and mixed.regressed is False and mixed.comparable is False
     assert mixed.worse_by == 0.0 and mixed.threshold is th
@@ -343,12 +357,14 @@ def test_limit_text(threshold, text):
 
 def test_figures_keep_unit_and_label_through_the_registry():
     """A validation is stored as JSON and read back before the next decision: a figure that
-    lost its ``estimated`` label would be compared with a measurement."""
-    val = Validation(BOARD, 0, 7, "db", {"latency_us_median": Figure(1900.0, "us", True),
-                                         "accuracy_vs_labels": Figure(0.9)})
+    lost its label would be compared with a figure of another provenance."""
+    val = Validation(BOARD, 0, 7, "db", {
+        "latency_us_median": Figure(1900.0, "us", Provenance.ESTIMATED),
+        "accuracy_vs_labels": Figure(0.9),
+    })
     back = Validation.from_dict(val.to_dict())
     assert back.figures == val.figures
-    assert Figure.from_dict({"value": 3}) == Figure(3.0, "", False)
+    assert Figure.from_dict({"value": 3}) == Figure(3.0, "", Provenance.MEASURED)
     assert str(Figure(1900.0, "us")) == "1900 us" and str(Figure(0.5)) == "0.5"
 
 

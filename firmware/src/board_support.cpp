@@ -5,6 +5,7 @@
 #include <Arduino.h>
 
 #include "cmsis.h"
+#include "hil_mix.h"
 
 #if defined(__has_include)
 #if __has_include("cmsis_os2.h") && __has_include("rtx_os.h")
@@ -40,24 +41,16 @@ struct BootRecord {
 BootRecord g_boot __attribute__((section(HIL_NOINIT_SECTION)));
 uint32_t g_boot_id = 1;
 
-// MurmurHash3's finaliser: spreads every input bit over the output.
-uint32_t mix(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  h ^= h >> 16;
-  return h;
+uint32_t boot_check(const BootRecord &r) {
+  return ~(r.magic ^ hil_mix(r.seed) ^ hil_mix(r.count));
 }
-
-uint32_t boot_check(const BootRecord &r) { return ~(r.magic ^ mix(r.seed) ^ mix(r.count)); }
 
 uint32_t chip_uid_hash() {
 #if defined(NRF52840_XXAA)
-  return mix(NRF_FICR->DEVICEID[0] ^ mix(NRF_FICR->DEVICEID[1]));
+  return hil_mix(NRF_FICR->DEVICEID[0] ^ hil_mix(NRF_FICR->DEVICEID[1]));
 #elif defined(UID_BASE)  // STM32: 96-bit unique device id
   const volatile uint32_t *uid = reinterpret_cast<const volatile uint32_t *>(UID_BASE);
-  return mix(uid[0] ^ mix(uid[1] ^ mix(uid[2])));
+  return hil_mix(uid[0] ^ hil_mix(uid[1] ^ hil_mix(uid[2])));
 #else
   return 0;  // the counter and the power-on seed still change the id at every boot
 #endif
@@ -65,13 +58,14 @@ uint32_t chip_uid_hash() {
 
 void count_boot() {
   if (g_boot.magic != kBootMagic || g_boot.check != boot_check(g_boot)) {
-    g_boot.seed = mix(g_boot.magic ^ mix(g_boot.seed ^ mix(g_boot.count ^ g_boot.check)));
+    uint32_t noise = hil_mix(g_boot.seed ^ hil_mix(g_boot.count ^ g_boot.check));
+    g_boot.seed = hil_mix(g_boot.magic ^ noise);
     g_boot.magic = kBootMagic;
     g_boot.count = 0;
   }
   g_boot.count++;
   g_boot.check = boot_check(g_boot);
-  g_boot_id = mix(g_boot.seed ^ mix(g_boot.count ^ chip_uid_hash()));
+  g_boot_id = hil_mix(g_boot.seed ^ hil_mix(g_boot.count ^ chip_uid_hash()));
   if (g_boot_id == 0) g_boot_id = 1;  // 0 means "unknown" to the host
 }
 
@@ -134,6 +128,8 @@ uint32_t hil_board_counter_hz(void) {
   return 1000000u;
 #endif
 }
+
+uint32_t hil_board_flags(void) { return 0; }
 
 uint32_t hil_board_boot_id(void) { return g_boot_id; }
 

@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Call first in setup(): enables the counter, counts the boot, paints the free stack.
 void hil_board_begin(void);
 
@@ -12,6 +16,10 @@ void hil_board_begin(void);
 // DWT cycle counter, else a 1 MHz microsecond counter.
 uint32_t hil_board_cycles(void);
 uint32_t hil_board_counter_hz(void);
+
+// HIL_FLAG_* bits the board's figures carry in the handshake: 0 on a board (its counter is
+// measured); HIL_FLAG_EMULATED on QEMU, whose counter counts emulated instructions.
+uint32_t hil_board_flags(void);
 
 // Differs at every boot: a boot counter kept in RAM that survives a reset, mixed with the
 // chip's unique id. Never 0.
@@ -21,5 +29,9 @@ uint32_t hil_board_boot_id(void);
 uint32_t hil_board_stack_used(void);
 
 void hil_board_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif  // HIL_BOARD_SUPPORT_H

@@ -6,7 +6,7 @@
 
 #include "board_support.h"
 #include "hil_core.h"
-#include "tflm_backend.h"
+#include "backend.h"
 
 #if defined(__has_include)
 #if !__has_include("generated/hil_image.h")
@@ -75,7 +75,7 @@ void describe_image() {
   g_info.clock_hz = hil_board_counter_hz();
   g_info.rx_window = HIL_RX_WINDOW;
   g_info.boot_id = hil_board_boot_id();
-  g_info.flags = 0;
+  g_info.flags = hil_board_flags();
 }
 
 }  // namespace
@@ -91,7 +91,7 @@ void setup() {
   g_platform.cycles = cycles;
   g_platform.stack_used = stack_used;
   g_platform.reset = reset;
-  tflm_backend_init(&g_backend);
+  hil_backend_init(&g_backend);
   hil_core_init(&g_core, &g_info, &g_platform, &g_backend);
   hil_core_announce(&g_core);
   tx_flush();

@@ -6,13 +6,49 @@
 
 #include <new>
 
+#include "board_support.h"
 #include "generated/hil_image.h"
 #include "generated/hil_ops.h"
 #include "hil_log.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+#ifndef HIL_MAX_PROFILED_OPS
+#define HIL_MAX_PROFILED_OPS 128u
+#endif
+
 namespace {
+
+// Per-operator counts of the last invoke: TFLM's graph calls BeginEvent/EndEvent around each
+// operator's kernel (micro_graph.cpp) with the operator's name; the counter is the board's
+// (board_support.h), the one the core times Invoke() with. Operators past the capacity are
+// not recorded.
+class OpProfiler : public tflite::MicroProfilerInterface {
+ public:
+  void Reset() { count_ = 0; }
+  uint32_t BeginEvent(const char *tag) override {
+    if (count_ >= HIL_MAX_PROFILED_OPS) return HIL_MAX_PROFILED_OPS;
+    tags_[count_] = tag;
+    cycles_[count_] = 0;
+    start_[count_] = hil_board_cycles();
+    return count_++;
+  }
+  void EndEvent(uint32_t handle) override {
+    if (handle < count_) cycles_[handle] = hil_board_cycles() - start_[handle];
+  }
+  uint32_t count() const { return count_; }
+  const char *tag(uint32_t i) const { return tags_[i]; }
+  uint32_t cycles(uint32_t i) const { return cycles_[i]; }
+
+ private:
+  uint32_t count_ = 0;
+  const char *tags_[HIL_MAX_PROFILED_OPS] = {};
+  uint32_t start_[HIL_MAX_PROFILED_OPS] = {};
+  uint32_t cycles_[HIL_MAX_PROFILED_OPS] = {};
+};
+
+OpProfiler g_profiler;
 
 // The tensor arena: static, aligned as TFLM prefers, sized by the generator (the model's
 // needs measured on the TFLM host runtime, plus a margin) or by --arena.
@@ -68,6 +104,7 @@ int tensor(void *, int output, uint32_t index, hil_tensor_t *t) {
 
 int invoke(void *) {
   hil_log_clear();
+  g_profiler.Reset();
   TfLiteStatus status = g_interpreter->Invoke();
   if (status != kTfLiteOk) {
     g_last_error = describe(g_invoke_text, sizeof g_invoke_text, "Invoke failed", hil_log_text());
@@ -80,6 +117,15 @@ const char *last_error(void *) { return g_last_error; }
 
 uint32_t arena_used(void *) { return arena_used_bytes(); }
 
+uint32_t op_count(void *) { return g_profiler.count(); }
+
+int op_profile(void *, uint32_t index, const char **name, uint32_t *cycles) {
+  if (index >= g_profiler.count()) return -1;
+  *name = g_profiler.tag(index);
+  *cycles = g_profiler.cycles(index);
+  return 0;
+}
+
 const char *start_interpreter() {
   const tflite::Model *model = tflite::GetModel(hil_model_data);
   if (model->version() != TFLITE_SCHEMA_VERSION) {
@@ -90,7 +136,8 @@ const char *start_interpreter() {
     return describe(g_init_text, sizeof g_init_text, "cannot register operator", failed_op);
   }
   g_interpreter = new (g_interpreter_mem)
-      tflite::MicroInterpreter(model, hil_ops_resolver(), g_arena, sizeof g_arena);
+      tflite::MicroInterpreter(model, hil_ops_resolver(), g_arena, sizeof g_arena, nullptr,
+                               &g_profiler);
   if (g_interpreter->AllocateTensors() != kTfLiteOk) {
     // TFLM said why (an operator it has no kernel for, the arena short by N bytes...).
     return describe(g_init_text, sizeof g_init_text, "AllocateTensors failed", hil_log_text());
@@ -104,7 +151,7 @@ uint32_t arena_used_bytes(void) {
   return ready() ? static_cast<uint32_t>(g_interpreter->arena_used_bytes()) : 0u;
 }
 
-void tflm_backend_init(hil_backend_t *be) {
+void hil_backend_init(hil_backend_t *be) {
   hil_log_clear();
   g_init_error = start_interpreter();
   memset(be, 0, sizeof *be);
@@ -115,4 +162,6 @@ void tflm_backend_init(hil_backend_t *be) {
   be->invoke = invoke;
   be->last_error = last_error;
   be->arena_used = arena_used;
+  be->op_count = op_count;
+  be->op_profile = op_profile;
 }

@@ -5,12 +5,10 @@
 
 #include <stdint.h>
 
-#include "hil_core.h"
+#include "backend.h"
 
-// Builds the interpreter and allocates the tensors, then fills *be. A model that cannot run
-// (an operator missing, the arena too small) still yields a backend: its init_error() says
-// why, and the device reports that in its handshake instead of going silent.
-void tflm_backend_init(hil_backend_t *be);
+// hil_backend_init() (backend.h) builds the interpreter over the generated model and op
+// resolver and allocates the tensors.
 
 // Arena bytes TFLM used (0 unless the tensors were allocated).
 uint32_t arena_used_bytes(void);

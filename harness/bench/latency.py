@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dut import Dut
+from ..provenance import Provenance
 
 SAMPLES_PER_INVOKE = 32  # HIL_MAX_SAMPLES: cycle counts one RESULT carries
 
@@ -36,7 +37,7 @@ DEVICE_CLOCK = DeviceClock()
 class Latency:
     cycles: np.ndarray
     clock_hz: int
-    estimated: bool
+    provenance: Provenance
     warmup: int
 
     @property
@@ -67,4 +68,4 @@ def measure_latency(dut: Dut, payload: bytes, runs: int, warmup: int) -> Latency
         cycles += result.cycles
         first = False
     info = dut.info
-    return Latency(np.array(cycles, dtype=np.int64), info.clock_hz, info.clock_estimated, warmup)
+    return Latency(np.array(cycles, dtype=np.int64), info.clock_hz, info.provenance, warmup)

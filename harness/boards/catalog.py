@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
+import enum
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..provenance import Provenance
 
 SIM_PREFIX = "sim:"
+QEMU_PREFIX = "qemu:"
+
+# QEMU machines the emulation support layer (firmware/emu/) runs on, and the CPU each has.
+QEMU_MACHINES = {"mps2-an386": "cortex-m4"}
+
+
+class BoardKind(enum.StrEnum):
+    """What ``--board`` names: the board itself, its simulated twin or its emulation."""
+
+    REAL = "real"
+    SIM = "sim"
+    QEMU = "qemu"
+
+    @property
+    def provenance(self) -> Provenance:
+        """Of the device figures this kind of board gives."""
+        return _KIND_PROVENANCE[self]
+
+
+_KIND_PROVENANCE = {
+    BoardKind.REAL: Provenance.MEASURED,
+    BoardKind.QEMU: Provenance.EMULATED,
+    BoardKind.SIM: Provenance.ESTIMATED,
+}
+
+
+@dataclass(frozen=True)
+class EmulationSpec:
+    """How the board's firmware image is built and run on QEMU (``qemu:<id>``).
+
+    ``cpu``, ``float_abi`` and ``fpu`` are the board's compile flags; ``build`` names the
+    PlatformIO build's other flags in harness/data/emulation.toml; ``defines`` are the board's
+    own (its PlatformIO manifest's extra_flags).
+    """
+
+    machine: str
+    cpu: str
+    float_abi: str
+    fpu: str
+    build: str
+    defines: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -50,6 +93,26 @@ class BoardSpec:
     # taken: the limits a real image and the twin's image are checked against
     app_flash_bytes: int = 0
     app_ram_bytes: int = 0
+    emulation: EmulationSpec | None = None
+
+
+def _emulation(d: dict | None) -> EmulationSpec | None:
+    if d is None:
+        return None
+    spec = EmulationSpec(
+        machine=d["machine"],
+        cpu=d["cpu"],
+        float_abi=d["float_abi"],
+        fpu=d["fpu"],
+        build=d["build"],
+        defines=tuple(d.get("defines", ())),
+    )
+    if QEMU_MACHINES.get(spec.machine) != spec.cpu:
+        raise ValueError(
+            f"emulation.machine {spec.machine!r} with cpu {spec.cpu!r} is not one the emulation "
+            f"layer runs on: {', '.join(f'{m} ({c})' for m, c in QEMU_MACHINES.items())}"
+        )
+    return spec
 
 
 def _board(board_id: str, d: dict) -> BoardSpec:
@@ -80,6 +143,7 @@ def _board(board_id: str, d: dict) -> BoardSpec:
             footprint_ram_bytes=int(d["footprint"]["ram_bytes"]),
             app_flash_bytes=int(d.get("app_flash_bytes", d["flash_bytes"])),
             app_ram_bytes=int(d.get("app_ram_bytes", d["ram_bytes"])),
+            emulation=_emulation(d.get("emulation")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"board catalog entry {board_id!r} is invalid: {exc!r}") from exc
@@ -95,15 +159,28 @@ def load_catalog(path: Path | None = None) -> dict[str, BoardSpec]:
     return {bid: _board(bid, entry) for bid, entry in data.get("boards", {}).items()}
 
 
-def resolve_board(name: str, catalog: dict[str, BoardSpec] | None = None) -> tuple[BoardSpec, bool]:
-    """``nano33`` -> (the Nano 33 entry, False); ``sim:nano33`` -> (the same entry, True)."""
+def resolve_board(
+    name: str, catalog: dict[str, BoardSpec] | None = None
+) -> tuple[BoardSpec, BoardKind]:
+    """``nano33`` -> (its entry, REAL); ``sim:nano33`` -> (the same entry, SIM); ``qemu:nano33``
+    -> (the same entry, QEMU), for a board whose entry declares an emulation target."""
     catalog = catalog if catalog is not None else load_catalog()
-    simulated = name.startswith(SIM_PREFIX)
-    board_id = name.removeprefix(SIM_PREFIX)
+    kind, board_id = BoardKind.REAL, name
+    for prefix, prefixed in ((SIM_PREFIX, BoardKind.SIM), (QEMU_PREFIX, BoardKind.QEMU)):
+        if name.startswith(prefix):
+            kind, board_id = prefixed, name.removeprefix(prefix)
     if board_id not in catalog:
         known = ", ".join(sorted(catalog))
         raise ConfigError(
             f"unknown board {name!r}: the catalog has {known} "
-            f"(prefix 'sim:' for a simulated twin, e.g. --board=sim:{next(iter(catalog), '')})"
+            f"(prefix 'sim:' for a simulated twin, e.g. --board=sim:{next(iter(catalog), '')}; "
+            "'qemu:' for an emulated one)"
         )
-    return catalog[board_id], simulated
+    spec = catalog[board_id]
+    if kind is BoardKind.QEMU and spec.emulation is None:
+        emulated = ", ".join(f"{QEMU_PREFIX}{b.id}" for b in catalog.values() if b.emulation)
+        raise ConfigError(
+            f"{board_id} declares no emulation target in the board catalog, so {name} does not "
+            f"exist: emulated boards are {emulated or 'none'} (docs/emulated.md)"
+        )
+    return spec, kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .catalog import BoardSpec, load_catalog
+from .catalog import QEMU_PREFIX, BoardSpec, load_catalog
 from .discovery import AttachedPort, ListPorts, attached_ports, matches_for_port
 
 
@@ -15,7 +15,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:
-    rows = [["id", "name", "mcu", "usb app", "bootloader", "platformio env", "upload"]]
+    rows = [["id", "name", "mcu", "usb app", "bootloader", "platformio env", "upload", "emulated"]]
     for b in catalog.values():
         rows.append(
             [
@@ -26,9 +26,10 @@ def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:
                 b.usb_bootloader or "-",
                 b.platformio.env,
                 b.platformio.upload_protocol,
+                f"{QEMU_PREFIX}{b.id} ({b.emulation.machine})" if b.emulation else "-",
             ]
         )
-    lines = ["catalog (each board also has a simulated twin: --board=sim:<id>):"]
+    lines = ["catalog (simulated twins: --board=sim:<id>; emulated boards: --board=qemu:<id>):"]
     lines += ["  " + ln for ln in _table(rows)]
     lines.append("")
     if not ports:
@@ -62,6 +63,7 @@ def as_json(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> dict:
                 "usb_app": b.usb_app,
                 "usb_bootloader": b.usb_bootloader,
                 "platformio_env": b.platformio.env,
+                "emulation": b.emulation.machine if b.emulation else None,
             }
             for b in catalog.values()
         ],

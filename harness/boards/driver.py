@@ -15,6 +15,7 @@ import serial
 
 from ..errors import LinkError
 from ..model.tflite_info import TfliteModel
+from ..provenance import Provenance
 from .catalog import BoardSpec
 
 
@@ -28,19 +29,22 @@ class Image:
     arena_size: int
     flash_bytes: int
     ram_bytes: int
-    estimated: bool  # sizes come from an estimate (the twin), not from a linked ELF
+    provenance: Provenance  # of the sizes: a linked ELF, the emulation image's ELF, the twin
     path: Path | None = None
     extra: dict = field(default_factory=dict)
 
 
 @dataclass
 class Device:
-    """A running device: where its link is and how fast it carries bytes."""
+    """A running device: where its link is, how fast it carries bytes, and how long the
+    client waits for it (the protocol client's defaults suit a board and the twin)."""
 
     port: str
     byte_rate: float
     image: Image
     serial_number: str = ""
+    reply_timeout: float = 1.0
+    invoke_timeout: float = 30.0
 
 
 @dataclass
@@ -59,6 +63,7 @@ class BoardDriver(abc.ABC):
     """Builds an image, puts it on the board, opens the link to it."""
 
     simulated = False
+    provenance = Provenance.MEASURED  # of the device's figures
     # The device computes with the board's pinned TFLM library (HIL_TFLM_REF), as a real or
     # an emulated board does. A twin with other kernels sets it False, and the pin gate
     # (tests_hil/test_pin_compat.py) then judges the model against that library's known issues.

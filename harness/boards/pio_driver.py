@@ -34,6 +34,7 @@ from ..firmware.pins import Pins, resolve_pins
 from ..firmware.project import choose_arena, plan_files, recompute_image_hash, write_files
 from ..model.tflite_info import TfliteModel
 from ..paths import cache_dir
+from ..provenance import Provenance
 from . import pio_cmd
 from .catalog import BoardSpec
 from .discovery import (
@@ -243,7 +244,7 @@ class PioDriver(BoardDriver):
             arena_size=arena,
             flash_bytes=flash,
             ram_bytes=ram,
-            estimated=False,
+            provenance=Provenance.MEASURED,
             path=elf,
             extra={
                 "project": str(project),

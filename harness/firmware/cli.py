@@ -1,4 +1,5 @@
-"""``tflm-hil firmware generate``: a complete, buildable project copy for a model and a board."""
+"""``tflm-hil firmware generate``: a complete, buildable project copy for a model and a board;
+``tflm-hil firmware fetch``: the TFLM library's sources into the cache, for the emulated board."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import shlex
 from pathlib import Path
 
-from ..boards.catalog import resolve_board
+from ..boards.catalog import BoardKind, resolve_board
 from ..errors import ConfigError
 from ..model.tflite_info import TfliteModel
 from .compat import compat_warnings
-from .pins import resolve_pins
+from .library import describe as describe_library
+from .library import fetch_library
+from .pins import TFLM_REF_VAR, resolve_pins
 from .project import Project, choose_arena, generate_project
 
 
@@ -38,11 +41,24 @@ def main(argv: list[str]) -> int:
     gen.add_argument("--out", required=True, type=Path, help="directory to write (new or empty)")
     gen.add_argument("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fetch = sub.add_parser("fetch", help="fetch the TFLM library's sources into the cache")
+    fetch.add_argument("--ref", help=f"git ref to fetch (default: ${TFLM_REF_VAR}, else the pin)")
+    fetch.add_argument(
+        "--from",
+        dest="source",
+        help="repository URL or local git directory (default: [hil] tflm_repo of platformio.ini)",
+    )
     args = parser.parse_args(argv)
+    if args.action == "fetch":
+        print(describe_library(fetch_library(args.ref, args.source)))
+        return 0
 
-    spec, simulated = resolve_board(args.board)
-    if simulated:
-        raise ConfigError(f"{args.board} is a simulated twin: it needs no firmware; pass {spec.id}")
+    spec, kind = resolve_board(args.board)
+    if kind is not BoardKind.REAL:
+        what = "a simulated twin" if kind is BoardKind.SIM else "built by the harness for QEMU"
+        raise ConfigError(
+            f"{args.board} is {what}: it needs no PlatformIO project; pass {spec.id}"
+        )
     model = TfliteModel.load(args.model)
     arena = choose_arena(model, spec.ram_bytes, args.arena)
     pins = resolve_pins()

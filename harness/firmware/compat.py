@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model.tflite_info import TfliteModel
-from .known_issues import BEHAVIOURS, FEATURES, KnownIssue, KnownIssues, load_known_issues
+from .known_issues import (
+    BEHAVIOURS,
+    FEATURES,
+    Commit,
+    KnownIssue,
+    KnownIssues,
+    load_known_issues,
+)
+from .library import find_library
 from .library_history import (
     HISTORY_VAR,
     LibraryHistory,
@@ -90,10 +98,18 @@ def check_model(
             continue
         if history is None:
             history = library_history()
-        placed = place(pins.tflm_ref, issue.refs, known, history)
+        placed = place(pins.tflm_ref, issue.refs, known, history, fetched_commit(pins.tflm_ref))
         if placed.placement is not Placement.OUTSIDE:
             findings.append(Finding(model.source, tuple(ops), issue, placed, known.repository))
     return findings
+
+
+def fetched_commit(ref: str) -> Commit | None:
+    """The commit and date a fetch of ``ref`` recorded (harness/firmware/library.py), if any."""
+    checkout = find_library(ref)
+    if checkout is None or not checkout.date:
+        return None
+    return Commit(checkout.commit, checkout.date, f"fetched from {checkout.url}")
 
 
 def compat_warnings(model: TfliteModel, pins: Pins) -> list[str]:

@@ -53,7 +53,8 @@ def read_elf_sizes(path: Path) -> ElfSizes:
         from elftools.elf.elffile import ELFFile
     except ImportError as exc:
         raise BuildError(
-            "pyelftools is needed to read firmware sizes: pip install 'tflm-hil[pio]'"
+            "pyelftools is needed to read firmware sizes: pip install pyelftools "
+            "(a dependency of tflm-hil: reinstall it)"
         ) from exc
     if not path.is_file():
         raise BuildError(f"the build left no ELF at {path}: see the build log")

@@ -4,7 +4,10 @@ A ref the data file lists (the default pin, an abbreviation of it) is placed wit
 Any other ref (a branch name, another commit) is placed in a local git repository of the
 library, named by ``$TFLM_HIL_LIBRARY_GIT``: git's own ancestry (``merge-base
 --is-ancestor``) decides whether it lies in the range, before it, or after it. Without such a
-repository the placement is unknown, and the caller says so instead of guessing.
+repository, a ref fetched for the emulated board (``tflm-hil firmware fetch``: a shallow
+checkout that records its commit and date) is placed by that commit: inside when it is an end
+of the range or dated within it; else, and for a ref neither cloned nor fetched, the placement
+is unknown, and the caller says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -80,18 +83,48 @@ def library_history(environ: Mapping[str, str] | None = None) -> LibraryHistory 
     return history
 
 
+def place_fetched(ref: str, refs: RefRange, known: KnownIssues, fetched: Commit) -> PlacedRef:
+    """Places the commit a fetch recorded for ``ref`` (``tflm-hil firmware fetch`` keeps its SHA
+    and date) without its history: an end of the range, or dated within the range, is inside.
+    Any other date is unknown, never outside: only ancestry can clear a ref."""
+    commit = known.listed(fetched.sha) or fetched
+    where = f"the fetched library's commit {commit.describe()}"
+    if commit in (*refs.tips, *([refs.first] if refs.first else [])):
+        return PlacedRef(ref, Placement.INSIDE, commit, f"{where} is an end of the range")
+    start = refs.first.date if refs.first else ""
+    if commit.date and start <= commit.date <= max(t.date for t in refs.tips):
+        return PlacedRef(
+            ref, Placement.INSIDE, commit,
+            f"{where} is dated within the range (by date: {HISTORY_VAR} would place it by "
+            "ancestry)",
+        )
+    return PlacedRef(
+        ref, Placement.UNKNOWN, commit,
+        f"{where} is dated outside the range, and {HISTORY_VAR} names no clone of the library "
+        "to place it in by ancestry",
+    )
+
+
 def place(
-    ref: str, refs: RefRange, known: KnownIssues, history: LibraryHistory | None
+    ref: str,
+    refs: RefRange,
+    known: KnownIssues,
+    history: LibraryHistory | None,
+    fetched: Commit | None = None,
 ) -> PlacedRef:
+    """Where ``ref`` lies: by the listed commits, else by ancestry in ``history``, else by the
+    commit a fetch recorded for it (``fetched``)."""
     listed = known.listed(ref)
     ends = [*refs.tips, *([refs.first] if refs.first else [])]
     if listed is not None and listed in ends:
         return PlacedRef(ref, Placement.INSIDE, listed, "an end of the range")
+    if history is None and fetched is not None:
+        return place_fetched(ref, refs, known, fetched)
     if history is None:
         return PlacedRef(
             ref, Placement.UNKNOWN, listed,
-            f"it is not an end of the range and {HISTORY_VAR} names no clone of the library "
-            "to place it in",
+            f"it is not an end of the range, it is not fetched (tflm-hil firmware fetch --ref "
+            f"{ref}), and {HISTORY_VAR} names no clone of the library to place it in",
         )
     where = f"the history in {history.git_dir}"
     sha = history.resolve(ref)

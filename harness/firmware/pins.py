@@ -41,7 +41,7 @@ class Pins:
         return [("tflm_ref", self.tflm_ref), ("arduino_core", self.arduino_core)]
 
 
-def _ini(path: Path | None) -> configparser.ConfigParser:
+def read_platformio_ini(path: Path | None = None) -> configparser.ConfigParser:
     path = path or firmware_dir() / "platformio.ini"
     # PlatformIO's own reader: inline comments after ';' or '#'; no interpolation here,
     # ${...} belongs to PlatformIO.
@@ -53,7 +53,7 @@ def _ini(path: Path | None) -> configparser.ConfigParser:
 
 def default_pins(ini: Path | None = None) -> Pins:
     """The defaults written in platformio.ini's [hil] section."""
-    parser = _ini(ini)
+    parser = read_platformio_ini(ini)
     try:
         return Pins(
             tflm_ref=parser.get("hil", "default_tflm_ref").strip(),

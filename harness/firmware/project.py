@@ -89,11 +89,17 @@ def zero_image_hash(header: str) -> str:
 
 
 def plan_files(
-    inputs: ImageInputs, pins: Pins, sources: Mapping[str, bytes] | None = None
+    inputs: ImageInputs,
+    pins: Pins,
+    sources: Mapping[str, bytes] | None = None,
+    env: str | None = None,
 ) -> tuple[str, dict[str, bytes]]:
-    """(image hash, every file of the project copy with the hash filled in)."""
+    """(image hash, every file of the project copy with the hash filled in).
+
+    ``env`` is the build the copy is for: the board's PlatformIO env unless given (the
+    emulated board's builds name theirs)."""
     sources = dict(firmware_sources() if sources is None else sources)
-    env = inputs.board.platformio.env
+    env = env or inputs.board.platformio.env
     files = {**sources, **generated_files(inputs, ZERO_HASH)}
     ident = image_hash(files, pins, inputs.board.id, env)
     return ident, {**sources, **generated_files(inputs, ident)}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..boards.catalog import QEMU_PREFIX, resolve_board
 from ..errors import ConfigError
 from ..metrics.gates import Gate, parse_gates
 
@@ -52,6 +53,7 @@ class Model:
     vectors: Path | None = None
     reference: Path | None = None
     hardware_tflite: Path | None = None
+    simulated: bool = True  # a cell of the simulated matrix (False: named by other axes only)
 
     def converts_with(self, converter: Converter) -> bool:
         """A Keras model goes through every TensorFlow converter; a .tflite runs as shipped."""
@@ -60,10 +62,19 @@ class Model:
 
 @dataclass(frozen=True)
 class Pinned:
-    """A hardware-axis value: a TFLM library ref or an Arduino core version."""
+    """A pinned axis value: a TFLM library ref (a commit) or an Arduino core version."""
 
     id: str
     value: str
+    date: str = ""  # a library ref's commit date, YYYY-MM-DD, for the report
+
+
+def pinned(values: tuple[Pinned, ...], given: str, prefix: str) -> Pinned:
+    """The value ``given`` names (its id or its value), else an ad-hoc one: prefix + digits."""
+    for p in values:
+        if given in (p.id, p.value):
+            return p
+    return Pinned(prefix + re.sub(r"[^a-z0-9]", "", given.lower())[:8], given)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,17 @@ class Hardware:
     boards: tuple[str, ...] = ()
     tflm_refs: tuple[Pinned, ...] = ()
     arduino_cores: tuple[Pinned, ...] = ()
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """The library axis on emulated boards: every model x converter (as the simulated matrix
+    pairs them) x TFLM library ref x board, the board's firmware image run on QEMU."""
+
+    boards: tuple[str, ...] = ()  # catalog ids with an emulation target: run as qemu:<id>
+    models: tuple[str, ...] = ()
+    converters: tuple[str, ...] = ()
+    tflm_refs: tuple[Pinned, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,22 @@ class HwCell:
 
 
 @dataclass(frozen=True)
+class EmuCell:
+    model: Model
+    converter: Converter
+    board: str  # the catalog id; the suite runs on qemu:<board>
+    tflm_ref: Pinned
+
+    @property
+    def key(self) -> str:
+        return f"{self.tflm_ref.id} {self.board} {self.converter.id}"
+
+    @property
+    def tox_env(self) -> str:
+        return f"emu-{self.tflm_ref.id}-{self.board}"
+
+
+@dataclass(frozen=True)
 class Axes:
     path: Path
     root: Path  # paths in the file are relative to the repository root
@@ -113,6 +151,8 @@ class Axes:
     converters: tuple[Converter, ...]
     models: tuple[Model, ...]
     hardware: Hardware
+    emulated: Emulated
+    tflm_refs: tuple[Pinned, ...]  # every [[tflm_ref]], in the file's order
     reference_runtime: str
     reference_tensorflow: str
     board: str = "sim:nano33"
@@ -168,10 +208,27 @@ class Axes:
         return [
             SimCell(m, r, c)
             for m in self.models
+            if m.simulated
             for c in self.converters
             if m.converts_with(c)
             for r in self.runtimes
         ]
+
+    def emu_cells(self) -> list[EmuCell]:
+        emu = self.emulated
+        converters = [self.converter(c) for c in emu.converters]
+        return [
+            EmuCell(model, c, board, ref)
+            for model in map(self.model, emu.models)
+            for c in converters
+            if model.converts_with(c)
+            for ref in emu.tflm_refs
+            for board in emu.boards
+        ]
+
+    def tflm_ref(self, given: str) -> Pinned:
+        """A library ref of the axes by id or commit; any other ref as given (an ad-hoc id)."""
+        return pinned(self.tflm_refs, given, "lib")
 
     def hw_cells(self) -> list[HwCell]:
         hw = self.hardware
@@ -206,6 +263,28 @@ def _unique(kind: str, ids: list[str], path: Path) -> None:
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ConfigError(f"{path}: {kind} ids repeat: {', '.join(dup)}")
+
+
+def _named_refs(refs: tuple[Pinned, ...], ids: Any, table: str, path: Path) -> tuple[Pinned, ...]:
+    """The [[tflm_ref]] entries a table names by id, in its order."""
+    by_id = {t.id: t for t in refs}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"{path}: {table} tflm_refs names {', '.join(map(repr, unknown))}, which no "
+            f"[[tflm_ref]] entry defines (known: {', '.join(by_id) or 'none'})"
+        )
+    return tuple(by_id[i] for i in ids)
+
+
+def _emulated_board(board: str, path: Path) -> str:
+    """A catalog id whose entry declares an emulation target (the cells run qemu:<id>)."""
+    _check_id("board", board, path)
+    try:
+        resolve_board(QEMU_PREFIX + board)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: [emulated] boards: {exc}") from None
+    return board
 
 
 def load_axes(path: Path | None = None) -> Axes:
@@ -243,20 +322,24 @@ def load_axes(path: Path | None = None) -> Axes:
             vectors=_path(root, m.get("vectors")),
             reference=_path(root, m.get("reference")),
             hardware_tflite=_path(root, m.get("hardware_tflite")),
+            simulated=bool(m.get("simulated", True)),
         )
         for m in data.get("model", [])
     )
+    refs = tuple(
+        Pinned(
+            _check_id("tflm_ref", _key(t, "id", "a [[tflm_ref]] entry", path), path),
+            _key(t, "ref", "a [[tflm_ref]] entry", path),
+            str(t.get("date", "")),
+        )
+        for t in data.get("tflm_ref", [])
+    )
+    _unique("tflm_ref", [t.id for t in refs], path)
     hw = data.get("hardware", {})
     hardware = Hardware(
         models=tuple(hw.get("models", ())),
         boards=tuple(_check_id("board", b, path) for b in hw.get("boards", ())),
-        tflm_refs=tuple(
-            Pinned(
-                _check_id("tflm_ref", _key(t, "id", "a [[hardware.tflm_ref]] entry", path), path),
-                _key(t, "ref", "a [[hardware.tflm_ref]] entry", path),
-            )
-            for t in hw.get("tflm_ref", [])
-        ),
+        tflm_refs=_named_refs(refs, hw.get("tflm_refs", ()), "[hardware]", path),
         arduino_cores=tuple(
             Pinned(
                 _check_id(
@@ -267,6 +350,13 @@ def load_axes(path: Path | None = None) -> Axes:
             for a in hw.get("arduino_core", [])
         ),
     )
+    emu = data.get("emulated", {})
+    emulated = Emulated(
+        boards=tuple(_emulated_board(b, path) for b in emu.get("boards", ())),
+        models=tuple(emu.get("models", ())),
+        converters=tuple(emu.get("converters", ())),
+        tflm_refs=_named_refs(refs, emu.get("tflm_refs", ()), "[emulated]", path),
+    )
     settings = data.get("matrix", {})
     gates = tuple(parse_gates(data, str(path)).values())
     axes = Axes(
@@ -276,6 +366,8 @@ def load_axes(path: Path | None = None) -> Axes:
         converters=converters,
         models=models,
         hardware=hardware,
+        emulated=emulated,
+        tflm_refs=refs,
         reference_runtime=_key(settings, "reference_runtime", "[matrix]", path),
         reference_tensorflow=_key(settings, "reference_tensorflow", "[matrix]", path),
         board=settings.get("board", "sim:nano33"),
@@ -295,6 +387,8 @@ def load_axes(path: Path | None = None) -> Axes:
         if m.keras is not None and m.calibration is None:
             raise ConfigError(f"{path}: model {m.id} has a Keras source but no 'calibration'")
     axes.reference  # noqa: B018  -- raises a ConfigError naming an unknown reference runtime
-    for name in hardware.models:
+    for name in (*hardware.models, *emulated.models):
         axes.model(name)
+    for name in emulated.converters:
+        axes.converter(name)
     return axes

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..provenance import Provenance
 from ..results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
 from .child import read_report, stderr_path, with_stderr
@@ -62,7 +63,7 @@ class SuiteEvidence:
     run: ProcessRun
     verdict: Verdict
     figures: dict[str, float] = field(default_factory=dict)
-    estimated: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)  # of the figures not measured
     device: dict[str, str] = field(default_factory=dict)
 
 
@@ -117,39 +118,48 @@ def run_suite(
             report = parse_junit(junit)
         except (OSError, ValueError):
             report = None
-    stored, figures, estimated, device = read_store(db)
+    stored, figures, provenance, device = read_store(db)
     device_log = "\n".join(read_tail(p) for p in sorted(logs.glob("twin-*.log")))
     verdict = classify_suite(run, report, stored, device_log)
-    return SuiteEvidence(run, verdict, figures, estimated, device)
+    return SuiteEvidence(run, verdict, figures, provenance, device)
+
+
+def keep_evidence(result: CellResult, evidence: SuiteEvidence, work: Path) -> None:
+    """The suite's figures, their provenance, the device it ran on and its log, in ``result``."""
+    result.logs["suite"] = str(work / "suite.log")
+    result.figures.update(evidence.figures)
+    result.provenance = evidence.provenance
+    result.details["device"] = evidence.device
 
 
 def read_store(
     db: Path,
-) -> tuple[list[StoredResult], dict[str, float], list[str], dict[str, str]]:
-    """The suite's results, figures (the last value of each metric) and device of its run."""
+) -> tuple[list[StoredResult], dict[str, float], dict[str, str], dict[str, str]]:
+    """The suite's results, figures (the last value of each metric), the provenance of those
+    not measured, and the device of its run."""
     if not db.is_file():
-        return [], {}, [], {}
+        return [], {}, {}, {}
     try:
         store = ResultsStore(db)
     except sqlite3.Error:
-        return [], {}, [], {}
+        return [], {}, {}, {}
     try:
         runs = store.runs()
         if not runs:
-            return [], {}, [], {}
+            return [], {}, {}, {}
         run = runs[-1]
         stored = [
             StoredResult(r["nodeid"], r["outcome"], r["category"], r["message"] or "")
             for r in store.results(run["id"])
         ]
         figures: dict[str, float] = {}
-        estimated: set[str] = set()
+        provenance: dict[str, str] = {}
         for m in store.metrics(run["id"]):
             figures[m.name] = m.value
-            if m.estimated:
-                estimated.add(m.name)
+            if m.provenance is not Provenance.MEASURED:
+                provenance[m.name] = str(m.provenance)
         device = {k: str(run[k]) for k in ("tflm_version", "core_version", "fw_version") if run[k]}
-        return stored, figures, sorted(estimated), device
+        return stored, figures, provenance, device
     finally:
         store.close()
 
@@ -242,7 +252,7 @@ def run_sim_cell(
     if in_env:  # tox: the converter ran in its own env (convert-<id>) before this one
         artifact = load_artifact(places.artifacts, model, converter)
         if artifact is None:
-            return _done(
+            return finish(
                 result,
                 Verdict(
                     "timeout",
@@ -255,16 +265,16 @@ def run_sim_cell(
             )
     else:
         artifact = convert(axes, model, converter, places.artifacts, venv_root=places.venvs)
-    result.details["convert"] = _convert_summary(artifact.info)
+    result.details["convert"] = convert_summary(artifact.info)
     result.logs["convert"] = str(artifact.dir / "convert.log")
     if artifact.verdict is not None:
-        return _done(result, artifact.verdict, out)
+        return finish(result, artifact.verdict, out)
 
     # 3. the runtime's environment
     py, how = _runtime_python(axes, runtime, places, python, in_env)
     result.details["environment"] = how
     if isinstance(py, Verdict):
-        return _done(result, py, out)
+        return finish(result, py, out)
 
     # 4. the probe
     stderr_path(work / "probe.json").unlink(missing_ok=True)
@@ -294,7 +304,7 @@ def run_sim_cell(
     }
     probe_verdict = classify_probe(probe_run, probe)
     if probe_verdict is not None and probe_verdict.status in ("install", "crash", "timeout"):
-        return _done(result, probe_verdict, out)  # the suite would only fail the same way
+        return finish(result, probe_verdict, out)  # the suite would only fail the same way
 
     # 5-6. the HIL suite
     evidence = run_suite(
@@ -310,17 +320,14 @@ def run_sim_cell(
         # library at HIL_TFLM_REF, the emulated and hardware matrices' axis (docs/matrix.md).
         pytest_args=("--deselect", PIN_GATE),
     )
-    result.logs["suite"] = str(work / "suite.log")
-    result.figures.update(evidence.figures)
-    result.estimated = evidence.estimated
-    result.details["device"] = evidence.device
+    keep_evidence(result, evidence, work)
     verdict = evidence.verdict
     if probe_verdict is not None:
         # The runtime rejected the model: the probe has TFLM's own reason; keep the suite's.
         result.details["suite"] = {"status": verdict.status, "error": verdict.error[:500]}
         if verdict.status in ("unsupported", "pass", "degraded"):
             verdict = probe_verdict
-        return _done(result, verdict, out)
+        return finish(result, verdict, out)
 
     # 7. against the reference runtime
     golden = artifact.golden
@@ -330,7 +337,7 @@ def run_sim_cell(
         result.details["reference_runtime"] = artifact.info.get("golden_runtime", "")
         if verdict.status == "pass":
             verdict = _matrix_gates(axes, result.figures, artifact) or verdict
-    return _done(result, verdict, out)
+    return finish(result, verdict, out)
 
 
 def _matrix_gates(axes: Axes, figures: dict[str, float], artifact: Artifact) -> Verdict | None:
@@ -356,7 +363,7 @@ def _matrix_gates(axes: Axes, figures: dict[str, float], artifact: Artifact) -> 
     return None
 
 
-def _convert_summary(info: dict) -> dict:
+def convert_summary(info: dict) -> dict:
     keys = (
         "status",
         "versions",
@@ -364,11 +371,12 @@ def _convert_summary(info: dict) -> dict:
         "per_channel_ops",
         "model_sha256",
         "golden_runtime",
+        "vectors",
     )
     return {k: info[k] for k in keys if k in info}
 
 
-def _done(result: CellResult, verdict: Verdict, out: Path) -> CellResult:
+def finish(result: CellResult, verdict: Verdict, out: Path) -> CellResult:
     final = _apply(result, verdict)
     final.finished = time.time()
     write_result(final, out)
@@ -414,7 +422,7 @@ def run_hw_cell(
     work.mkdir(parents=True, exist_ok=True)
     tflite = model.hardware_tflite or model.tflite
     if tflite is None:
-        return _done(
+        return finish(
             result,
             Verdict(
                 "timeout",
@@ -435,8 +443,5 @@ def run_hw_cell(
         timeout=timeout or axes.cell_timeout_s,
         env={TFLM_REF_VAR: tflm_ref.value, ARDUINO_CORE_VAR: core.value},
     )
-    result.logs["suite"] = str(work / "suite.log")
-    result.figures.update(evidence.figures)
-    result.estimated = evidence.estimated
-    result.details["device"] = evidence.device
-    return _done(result, evidence.verdict, out)
+    keep_evidence(result, evidence, work)
+    return finish(result, evidence.verdict, out)

@@ -17,10 +17,12 @@ from .junit import JunitReport
 # pytest's exit statuses, and the plugin's status for infrastructure faults.
 EXIT_OK, EXIT_TESTS_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_TESTS = range(6)
 
-# A process that died this way left these lines in its log (faulthandler, glibc, LLVM).
+# A process that died this way left these lines in its log (faulthandler, glibc, LLVM), or
+# the link's error says so (firmware on QEMU stopping on a CPU fault: harness/emu/qemu.py).
 CRASH_SIGNATURES = re.compile(
     r"Fatal Python error|Segmentation fault|Aborted \(core dumped\)|LLVM ERROR|"
-    r"terminate called after throwing|double free or corruption|stack smashing detected"
+    r"terminate called after throwing|double free or corruption|stack smashing detected|"
+    r"stopped on a CPU fault"
 )
 ERROR_LINE = re.compile(r"\berror: ")
 IMPORT_FAILURE = re.compile(
@@ -230,10 +232,12 @@ def classify_suite(
             if category not in categories:
                 continue
             test, _, message = next(f for f in failures if f[1] == category)
-            if status == "timeout" and CRASH_SIGNATURES.search(device_log):
-                # The link failed because the device process died: a crash, not the rig.
+            death = next((t for t in (device_log, message) if CRASH_SIGNATURES.search(t)), None)
+            if status == "timeout" and death is not None:
+                # The link failed because the device died (the twin's process, the firmware on
+                # QEMU): a crash, not the rig.
                 return Verdict(
-                    "crash", "suite", gate=test, error=crash_lines(device_log), category=category
+                    "crash", "suite", gate=test, error=crash_lines(death), category=category
                 )
             return Verdict(status, "suite", gate=test, error=message, category=category)
         if failures:

@@ -3,6 +3,8 @@
     tflm-hil matrix run --tflm-runtime 0.dev20241025232721 --converter 2.21.0 --model digits \\
         --json cell.json
     tflm-hil matrix run --board nano33 --tflm-ref REF --arduino-core 4.5.0 --model digits
+    tflm-hil matrix run --board qemu:nano33 --tflm-ref lib2312 [--model digits --converter tf221]
+    tflm-hil matrix fetch [--from URL_OR_GIT_DIR]
     tflm-hil matrix convert --converter tf221
     tflm-hil matrix report [--out reports/matrix.html] [RESULT.json|DIR ...] [--db DB]
     tflm-hil matrix gate [--strict] [--write-expected]
@@ -17,12 +19,15 @@ import re
 import sys
 from pathlib import Path
 
-from ..boards.catalog import SIM_PREFIX
+from ..boards.catalog import QEMU_PREFIX, SIM_PREFIX, resolve_board
 from ..errors import ConfigError
+from ..firmware.library import describe as describe_library
+from ..firmware.library import fetch_library, find_library
 from ..results.store import default_db_path
-from .axes import DEFAULT_AXES, Axes, Model, Pinned, load_axes
+from .axes import DEFAULT_AXES, Axes, Model, load_axes, pinned
 from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
 from .converter import convert
+from .emu_cell import emu_cell_base, run_emu_cell
 from .expect import DEFAULT_EXPECTED, judge, load_expected, render_expected
 from .report import latest, previous_results, render
 from .result import CellResult, read_results
@@ -46,82 +51,134 @@ def _result_path(base: Path, r: CellResult) -> Path:
     return base / "results" / f"{name}.json"
 
 
-def _pinned(values: tuple[Pinned, ...], given: str, prefix: str) -> Pinned:
-    for p in values:
-        if given in (p.id, p.value):
-            return p
-    return Pinned(prefix + re.sub(r"[^a-z0-9]", "", given.lower())[:8], given)
-
-
 def _models(axes: Axes, name: str, accept) -> list[Model]:
+    """The simulated matrix's models (``all``) that ``accept`` takes, or the one named."""
     if name == "all":
-        return [m for m in axes.models if accept(m)]
+        return [m for m in axes.models if m.simulated and accept(m)]
     return [axes.model(name)]
+
+
+def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[CellResult]:
+    missing = [
+        option
+        for option, given in (
+            ("--board (a catalog id such as nano33)", not args.board.startswith(SIM_PREFIX)),
+            ("--tflm-ref", args.tflm_ref),
+            ("--arduino-core", args.arduino_core),
+        )
+        if not given
+    ]
+    if missing:
+        raise ConfigError(
+            "a hardware cell needs --board, --tflm-ref and --arduino-core; missing: "
+            + ", ".join(missing)
+            + " (a simulated cell takes --tflm-runtime and --converter instead)"
+        )
+    ref = axes.tflm_ref(args.tflm_ref)
+    core = pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
+    names = axes.hardware.models if args.model == "all" else (args.model,)
+    results = []
+    for model in (axes.model(n) for n in names):
+        default = _result_path(base, hw_cell_base(model, args.board, ref, core))
+        out = args.json if args.json and len(names) == 1 else default
+        results.append(
+            run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
+        )
+    return results
+
+
+def _emu_cells(
+    args: argparse.Namespace, axes: Axes, base: Path, places: Places
+) -> list[CellResult]:
+    """``--board qemu:ID --tflm-ref REF``: every model x converter of the emulated axis (or the
+    given --model and --converter) with the library at REF."""
+    if not args.tflm_ref or args.arduino_core:
+        raise ConfigError(
+            f"an emulated cell ({args.board}) needs --tflm-ref (a library ref: an id of "
+            f"{axes.path} or a commit) and takes no --arduino-core (the image has no Arduino core)"
+        )
+    board = resolve_board(args.board)[0].id
+    ref = axes.tflm_ref(args.tflm_ref)
+    emu = axes.emulated
+    converters = [
+        axes.converter(c) for c in ([args.converter] if args.converter else emu.converters)
+    ]
+    models = [axes.model(m) for m in (emu.models if args.model == "all" else [args.model])]
+    pairs = [(m, c) for m in models for c in converters if m.converts_with(c)]
+    if not pairs:
+        raise ConfigError(
+            f"no model of {args.model} goes through converter(s) "
+            f"{', '.join(c.id for c in converters)}: a Keras model needs a TensorFlow converter, "
+            "a .tflite the prebuilt one"
+        )
+    results = []
+    for model, converter in pairs:
+        default = _result_path(base, emu_cell_base(model, converter, board, ref))
+        out = args.json if args.json and len(pairs) == 1 else default
+        results.append(
+            run_emu_cell(
+                axes,
+                model,
+                converter,
+                board,
+                ref,
+                out,
+                places,
+                python=args.python,
+                timeout=args.timeout,
+            )
+        )
+    return results
+
+
+def _sim_cells(
+    args: argparse.Namespace, axes: Axes, base: Path, places: Places
+) -> list[CellResult]:
+    if not (args.tflm_runtime and args.converter):
+        raise ConfigError("a simulated cell needs --tflm-runtime and --converter")
+    runtime = axes.runtime(args.tflm_runtime)
+    converter = axes.converter(args.converter)
+    models = _models(axes, args.model, lambda m: m.converts_with(converter))
+    if not models:
+        raise ConfigError(f"no model of {axes.path} goes through converter {converter.id}")
+    results = []
+    for model in models:
+        if not model.converts_with(converter):
+            raise ConfigError(
+                f"model {model.id} "
+                + (
+                    "has a Keras source: pick a TensorFlow converter"
+                    if model.keras
+                    else "is a prebuilt .tflite: use --converter prebuilt"
+                )
+            )
+        default = _result_path(base, sim_cell_base(model, runtime, converter))
+        out = args.json if args.json and len(models) == 1 else default
+        results.append(
+            run_sim_cell(
+                axes,
+                model,
+                runtime,
+                converter,
+                out,
+                places,
+                in_env=args.in_env,
+                python=args.python,
+                timeout=args.timeout,
+            )
+        )
+    return results
 
 
 def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
     base = args.dir or _default_dir(axes)
     places = Places.under(base)
-    simulated = args.board.startswith(SIM_PREFIX)
-    results: list[CellResult] = []
-    if args.tflm_ref or args.arduino_core or not simulated:
-        missing = [
-            option
-            for option, given in (
-                ("--board (a catalog id such as nano33)", not simulated),
-                ("--tflm-ref", args.tflm_ref),
-                ("--arduino-core", args.arduino_core),
-            )
-            if not given
-        ]
-        if missing:
-            raise ConfigError(
-                "a hardware cell needs --board, --tflm-ref and --arduino-core; missing: "
-                + ", ".join(missing)
-                + " (a simulated cell takes --tflm-runtime and --converter instead)"
-            )
-        ref = _pinned(axes.hardware.tflm_refs, args.tflm_ref, "lib")
-        core = _pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
-        names = axes.hardware.models if args.model == "all" else (args.model,)
-        for model in (axes.model(n) for n in names):
-            default = _result_path(base, hw_cell_base(model, args.board, ref, core))
-            out = args.json if args.json and len(names) == 1 else default
-            results.append(
-                run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
-            )
+    if args.board.startswith(QEMU_PREFIX):
+        results = _emu_cells(args, axes, base, places)
+    elif args.tflm_ref or args.arduino_core or not args.board.startswith(SIM_PREFIX):
+        results = _hw_cells(args, axes, base, places)
     else:
-        if not (args.tflm_runtime and args.converter):
-            raise ConfigError("a simulated cell needs --tflm-runtime and --converter")
-        runtime = axes.runtime(args.tflm_runtime)
-        converter = axes.converter(args.converter)
-        models = _models(axes, args.model, lambda m: m.converts_with(converter))
-        if not models:
-            raise ConfigError(f"no model of {axes.path} goes through converter {converter.id}")
-        for model in models:
-            if not model.converts_with(converter):
-                raise ConfigError(
-                    f"model {model.id} "
-                    + (
-                        "has a Keras source: pick a TensorFlow converter"
-                        if model.keras
-                        else "is a prebuilt .tflite: use --converter prebuilt"
-                    )
-                )
-            default = _result_path(base, sim_cell_base(model, runtime, converter))
-            out = args.json if args.json and len(models) == 1 else default
-            results.append(
-                run_sim_cell(
-                    axes,
-                    model,
-                    runtime,
-                    converter,
-                    out,
-                    places,
-                    in_env=args.in_env,
-                    python=args.python,
-                    timeout=args.timeout,
-                )
-            )
+        results = _sim_cells(args, axes, base, places)
     for r in results:
         if args.db:
             record(args.db, r)
@@ -133,6 +190,20 @@ def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
             + (f" {figures}" if figures else "")
             + (f" — {first}" if first else "")
         )
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace, axes: Axes) -> int:
+    """Fetches the library at every ref of the emulated axis that is not in the cache yet."""
+    refs = axes.emulated.tflm_refs
+    if not refs:
+        raise ConfigError(f"{axes.path} lists no [emulated] tflm_refs to fetch")
+    for ref in refs:
+        have = find_library(ref.value)
+        if have is not None and not args.force:
+            print(f"{ref.id}: fetched already ({have.commit[:12]}, {have.date}, from {have.url})")
+            continue
+        print(f"{ref.id}: {describe_library(fetch_library(ref.value, args.source))}")
     return 0
 
 
@@ -231,6 +302,8 @@ def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
 def cmd_list(args: argparse.Namespace, axes: Axes) -> int:
     for c in axes.sim_cells():
         print(f"sim/{c.model.id}/{c.runtime.id}/{c.converter.id}\ttox -e {c.tox_env}")
+    for e in axes.emu_cells():
+        print(f"emu/{e.model.id}/{e.key.replace(' ', '/')}\ttox -e {e.tox_env}")
     for h in axes.hw_cells():
         print(f"hw/{h.model.id}/{h.key.replace(' ', '/')}\ttox -e {h.tox_env}")
     return 0
@@ -247,9 +320,15 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one cell (or one per model) and write its JSON result")
     common(run)
     run.add_argument("--tflm-runtime", help="tflite-micro version or runtime id (simulated)")
-    run.add_argument("--converter", help="TensorFlow version or converter id (simulated)")
-    run.add_argument("--board", default="sim:nano33", help="catalog id for a hardware cell")
-    run.add_argument("--tflm-ref", help="TFLM Arduino library git ref (hardware)")
+    run.add_argument(
+        "--converter", help="TensorFlow version or converter id (simulated; emulated: one only)"
+    )
+    run.add_argument(
+        "--board",
+        default="sim:nano33",
+        help="qemu:<id> for an emulated cell, a catalog id for a hardware cell [sim:nano33]",
+    )
+    run.add_argument("--tflm-ref", help="TFLM Arduino library ref: an axes id or a commit")
     run.add_argument("--arduino-core", help="framework-arduino-mbed version (hardware)")
     run.add_argument("--model", default="all", help="model id, a .tflite path, or all [all]")
     run.add_argument("--json", type=Path, help="where to write the result (one model)")
@@ -304,6 +383,14 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true")
 
     sub.add_parser("list", help="list the cells and their tox environments")
+
+    fetch = sub.add_parser("fetch", help="fetch the TFLM library at every ref of the emulated axis")
+    fetch.add_argument(
+        "--from",
+        dest="source",
+        help="repository URL or local git directory (default: [hil] tflm_repo of platformio.ini)",
+    )
+    fetch.add_argument("--force", action="store_true", help="fetch again refs already fetched")
     return p
 
 
@@ -314,6 +401,7 @@ COMMANDS = {
     "gate": cmd_gate,
     "tox": cmd_tox,
     "list": cmd_list,
+    "fetch": cmd_fetch,
 }
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from .axes import Axes, Converter, Model
 from .child import read_report, with_stderr
 from .classify import Verdict, classify_convert, classify_env_failure
@@ -96,11 +98,26 @@ def convert(
     """Makes (or reuses) the artifact. ``python``: run in that interpreter (tox gives one);
     else the current one when it has the converter's versions, else a venv made for them."""
     d = artifact_dir(root, model, converter)
+    d.mkdir(parents=True, exist_ok=True)
+    # cells run in parallel (tox -p) may need one artifact: one converts, the others reuse it
+    with FileLock(f"{d}.lock"):
+        return _convert(axes, model, converter, root, d, python, venv_root, reuse)
+
+
+def _convert(
+    axes: Axes,
+    model: Model,
+    converter: Converter,
+    root: Path,
+    d: Path,
+    python: Path | None,
+    venv_root: Path | None,
+    reuse: bool,
+) -> Artifact:
     digest = inputs_digest(model, converter, axes.reference.version)
     existing = load_artifact(root, model, converter)
     if reuse and existing is not None and existing.info.get("inputs") == digest:
         return existing
-    d.mkdir(parents=True, exist_ok=True)
     for stale in ("model.tflite", "vectors.npz", "golden.npz", "convert.json", "step.stderr"):
         (d / stale).unlink(missing_ok=True)
     info: dict[str, Any] = {

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .axes import REPO_ROOT
-from .result import STATUSES, CellResult, headline
+from .result import KINDS, STATUSES, CellResult, first_error, headline
 
 DEFAULT_EXPECTED = REPO_ROOT / "matrix" / "expected.toml"
 
@@ -92,9 +92,10 @@ def load_expected(path: Path | None = None) -> dict[str, Expectation]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     out: dict[str, Expectation] = {}
     for kind, models in data.items():
-        if kind not in ("sim", "hw") or not isinstance(models, dict):
+        if kind not in KINDS or not isinstance(models, dict):
             raise ConfigError(
-                f"{path}: top-level tables are [sim.MODEL] and [hw.MODEL], not {kind!r}"
+                f"{path}: top-level tables are [sim.MODEL], [emu.MODEL] and [hw.MODEL], "
+                f"not {kind!r}"
             )
         for model, cells in models.items():
             if not isinstance(cells, dict):
@@ -157,19 +158,27 @@ def judge(
 def render_expected(
     results: Iterable[CellResult], old: dict[str, Expectation], header: str = ""
 ) -> str:
-    """expected.toml from results, keeping each unchanged cell's reason."""
-    tables: dict[tuple[str, str], list[CellResult]] = {}
+    """expected.toml from results, keeping each unchanged cell's reason, and the expectations
+    of cells that did not run (a partial run, one axis of the matrix, rewrites only its own)."""
+    tables: dict[tuple[str, str], dict[tuple[str, str], Expectation]] = {}
+    ran = set()
     for r in results:
-        if not r.provisional:
-            tables.setdefault((r.kind, r.model), []).append(r)
+        if r.provisional:
+            continue
+        ran.add(r.cell_id)
+        prev = old.get(r.cell_id)
+        why = prev.why if prev and prev.status == r.status else _why(r)
+        tables.setdefault((r.kind, r.model), {})[(r.row, r.column)] = Expectation(r.status, why)
+    for cell_id, exp in old.items():
+        if cell_id not in ran:
+            kind, model, row, column = cell_id.split("/", 3)
+            tables.setdefault((kind, model), {})[(row, column)] = exp
     lines = [header.rstrip(), ""] if header else []
     for (kind, model), cells in sorted(tables.items()):
         lines.append(f"[{kind}.{model}]")
-        for r in sorted(cells, key=lambda r: (r.row, r.column)):
-            prev = old.get(r.cell_id)
-            why = prev.why if prev and prev.status == r.status else _why(r)
-            key = _toml_str(f"{r.row} {r.column}")
-            lines.append(f'{key} = {{ status = "{r.status}", why = {_toml_str(why)} }}')
+        for (row, column), exp in sorted(cells.items()):
+            key = _toml_str(f"{row} {column}")
+            lines.append(f'{key} = {{ status = "{exp.status}", why = {_toml_str(exp.why)} }}')
         lines.append("")
     return "\n".join(lines)
 
@@ -177,6 +186,8 @@ def render_expected(
 def _why(r: CellResult) -> str:
     if r.status == "pass":
         return ""
+    if r.status == "build" and (error := first_error(r.error)):
+        return f"{r.stage}: {error}"
     return f"{r.stage}: {headline(r.error) or r.category}"
 
 

@@ -6,6 +6,7 @@ the plugin puts ``failure_category`` there.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,8 @@ def parse_junit(source: str | Path) -> JunitReport:
                 node = case.find(tag)
                 if node is not None:
                     outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    message = node.get("message", "")
                     body = node.text or ""
+                    message = _whole(node.get("message", ""), body)
                     break
             cls, name = case.get("classname", ""), case.get("name", "")
             cases.append(
@@ -66,6 +67,19 @@ def parse_junit(source: str | Path) -> JunitReport:
                 )
             )
     return JunitReport(tuple(cases))
+
+
+# pytest (8.4+) keeps whole lines of a long message up to a budget, then adds this note.
+_SHORTENED = re.compile(r"\n\[(?:\+\d+ more lines?|truncated); full report in element text\]$")
+
+
+def _whole(message: str, body: str) -> str:
+    """The message, or, when pytest shortened it, the exception's own lines from the full
+    report (its ``E   `` lines), where a compiler's error survives."""
+    if not _SHORTENED.search(message):
+        return message
+    raised = [ln[1:].strip() for ln in body.splitlines() if ln.startswith("E ")]
+    return "\n".join(raised) if raised else _SHORTENED.sub("", message)
 
 
 def _properties(node: ET.Element) -> dict[str, str]:

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..provenance import LEGEND
 from .axes import Axes
 from .expect import Expectation, GateReport, judge
-from .result import KEY_FIGURES, STATUSES, CellResult, headline
+from .result import KEY_FIGURES, KINDS, STATUSES, CellResult, first_error, headline
 
 COLOURS: dict[str, str] = {
     "pass": "#2e7d32",
@@ -82,10 +83,13 @@ def grids(results: Sequence[CellResult], axes: Axes | None = None) -> list[Grid]
     col_order: dict[str, int] = {}
     if axes is not None:
         row_order = {r.id: i for i, r in enumerate(axes.runtimes)}
-        row_order.update({t.id: i for i, t in enumerate(axes.hardware.tflm_refs)})
+        row_order.update({t.id: i for i, t in enumerate(axes.tflm_refs)})
         col_order = {c.id: i for i, c in enumerate(axes.converters)}
+        emu = axes.emulated
+        pairs = [f"{b} {c}" for b in emu.boards for c in emu.converters]
+        col_order.update({pair: i for i, pair in enumerate(pairs)})
     out = []
-    keys = sorted({(r.kind, r.model) for r in results}, key=lambda k: (k[0] != "sim", k))
+    keys = sorted({(r.kind, r.model) for r in results}, key=lambda k: (KINDS.index(k[0]), k))
     for kind, model in keys:
         cells = {(r.row, r.column): r for r in results if (r.kind, r.model) == (kind, model)}
         rows = sorted({k[0] for k in cells}, key=lambda x: (row_order.get(x, 999), x))
@@ -115,6 +119,8 @@ def _row_label(grid: Grid, row: str) -> str:
     if sample is None:
         return esc(row)
     version = sample.axes.get("tflite_micro") or sample.axes.get("tflm_ref_sha", "")[:10]
+    if sample.axes.get("tflm_ref_date"):
+        version += f" ({sample.axes['tflm_ref_date']})"
     return f"{esc(row)}<br><small>{esc(version)}</small>"
 
 
@@ -122,12 +128,14 @@ def _col_label(grid: Grid, col: str) -> str:
     sample = next((c for (_, k), c in grid.cells.items() if k == col), None)
     if sample is None:
         return esc(col)
-    if grid.kind == "sim":
+    if grid.kind in ("sim", "emu"):
         tf = sample.axes.get("tensorflow", "")
         extra = (
             "" if sample.axes.get("per_channel_dense", "true") == "true" else ", per-tensor dense"
         )
         sub = f"TF {tf}{extra}" if tf != "prebuilt" else "as shipped"
+        if grid.kind == "emu":
+            sub = f"{sample.axes.get('board', '')}, {sub}"
     else:
         sub = f"core {sample.axes.get('arduino_core_version', '')}"
     return f"{esc(col)}<br><small>{esc(sub)}</small>"
@@ -136,13 +144,36 @@ def _col_label(grid: Grid, col: str) -> str:
 SHORT_LABELS = {"agreement": ("agree ", ""), "latency_us": ("", " µs")}
 
 
+def _emu_figures(r: CellResult) -> str:
+    """An emulated cell's figures: bit-exact vectors, the largest error in steps, accuracy,
+    emulated instructions per invoke, arena used."""
+    f, parts = r.figures, []
+    vectors = r.details.get("convert", {}).get("vectors") if isinstance(r.details, dict) else None
+    if "vectors_differing_vs_host" in f:
+        differ = int(f["vectors_differing_vs_host"])
+        exact = f"{int(vectors) - differ}/{int(vectors)}" if vectors else f"{differ} differ"
+        parts.append(f"bit-exact {exact}")
+        if differ:
+            parts.append(f"≤{_fmt('steps', f.get('max_error_steps_vs_host', 0))} steps")
+    if "accuracy_vs_labels" in f:
+        parts.append(f"acc {f['accuracy_vs_labels']:.3f}")
+    if "latency_cycles_median" in f:
+        mark = r.marked(["latency_cycles_median"])
+        parts.append(f"{f['latency_cycles_median'] / 1000:.1f}k instr{mark}")
+    if "arena_used_bytes" in f:
+        parts.append(f"arena {int(f['arena_used_bytes'])} B{r.marked(['arena_used_bytes'])}")
+    return " · ".join(parts)
+
+
 def _short_figures(r: CellResult) -> str:
+    if r.kind == "emu":
+        return _emu_figures(r)
     figures = r.key_figures()
     parts = []
     for key, (before, after) in SHORT_LABELS.items():
         if key in figures:
-            estimated = "~" if any(n in r.estimated for n in KEY_FIGURES[key]) else ""
-            parts.append(f"{before}{_fmt(key, figures[key])}{after}{estimated}")
+            mark = r.marked(KEY_FIGURES[key])
+            parts.append(f"{before}{_fmt(key, figures[key])}{after}{mark}")
     return " · ".join(parts)
 
 
@@ -152,10 +183,12 @@ def _cause(r: CellResult, width: int = 48) -> str:
         return ""
     if r.status == "crash":
         text = f"{r.category or 'died'} in {r.stage}"
+    elif r.status == "build" and first_error(r.error):
+        return first_error(r.error, width=120)  # the compiler's own words: the cause itself
     elif r.stage == "gate":
         text = "outputs differ from the reference runtime"
     elif r.gate and r.status == "degraded":
-        text = r.gate
+        text = r.gate.rsplit("::", 1)[-1]  # the test, without its module
     else:
         text = headline(r.error) or r.category
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -173,7 +206,7 @@ def _cell_html(r: CellResult, change: str | None) -> str:
         hover.append(r.error.strip().splitlines()[0][:300])
     rows = "".join(
         f"<tr><th>{esc(name)}</th><td>{esc(_fmt(name, value))}"
-        f"{' (estimated)' if name in r.estimated else ''}</td></tr>"
+        f"{f' ({r.provenance[name]})' if name in r.provenance else ''}</td></tr>"
         for name, value in sorted(r.figures.items())
     )
     axes = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in r.axes.items())
@@ -299,6 +332,11 @@ def render(
             caption = (
                 f"{esc(g.model)}: tflite-micro runtime (rows) x converter (columns), simulated"
             )
+        elif g.kind == "emu":
+            caption = (
+                f"{esc(g.model)}: TFLM library ref (rows) x emulated board and converter "
+                "(columns), the board's firmware image on QEMU"
+            )
         else:
             caption = f"{esc(g.model)}: TFLM library ref (rows) x board and Arduino core (columns)"
         head = "".join(f"<th>{_col_label(g, c)}</th>" for c in g.columns)
@@ -323,7 +361,7 @@ def render(
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class='dim'>generated {esc(when)}; {len(cells)} cells. "
         "Hover a cell for its figures, click it for the details and the error. "
-        "Latency marked ~ is estimated by the twin's cost model, not measured.</p>"
+        f"Figures marked {esc(LEGEND)}.</p>"
         f"<ul class='legend'>{legend}</ul>"
         f"<section><h2>Changes since the previous report</h2><ul>{changes}</ul></section>"
         f"{_gate_section(gate)}{''.join(sections)}"

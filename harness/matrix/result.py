@@ -19,10 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..provenance import Provenance
 
 # The outcomes (docs/matrix.md), best first. `timeout` also covers the rig failing (link,
 # device, harness): the model was not judged.
 STATUSES = ("pass", "degraded", "unsupported", "crash", "install", "build", "flash", "timeout")
+# The matrices: simulated (the twin, tflite-micro runtimes), emulated (QEMU, TFLM library
+# refs), hardware (real boards, library refs and Arduino cores).
+KINDS = ("sim", "emu", "hw")
 SCHEMA = 1
 
 # Figures the grid shows in each cell, each with the metric names that supply it, in order
@@ -37,10 +41,10 @@ KEY_FIGURES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class CellResult:
-    kind: str  # "sim" or "hw"
+    kind: str  # one of KINDS
     model: str
     row: str  # the grid's row id (a runtime, or a TFLM library ref)
-    column: str  # the grid's column id (a converter, or board and core)
+    column: str  # the grid's column id (a converter; board and converter; board and core)
     axes: dict[str, str]
     status: str
     stage: str = ""  # where it was decided: env, convert, probe, suite, gate, run
@@ -48,7 +52,9 @@ class CellResult:
     error: str = ""
     category: str = ""  # a finer cause: failure_category, signal name, exit status
     figures: dict[str, float] = field(default_factory=dict)
-    estimated: list[str] = field(default_factory=list)
+    # figure name -> "estimated" (the twin's cost model) or "emulated" (QEMU); the others
+    # were measured on a board
+    provenance: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     provisional: bool = False
@@ -84,8 +90,17 @@ class CellResult:
         data["key_figures"] = self.key_figures()
         return data
 
+    def marked(self, names: tuple[str, ...] | list[str]) -> str:
+        """The provenance mark (harness.provenance) of the first of ``names`` that has one."""
+        for name in names:
+            if name in self.provenance:
+                return Provenance(self.provenance[name]).mark
+        return ""
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
+        if "estimated" in data and "provenance" not in data:  # results written before labels
+            data = {**data, "provenance": dict.fromkeys(data["estimated"], "estimated")}
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -96,6 +111,25 @@ def headline(error: str, width: int = 160) -> str:
     """An error's first line without the source paths that open tool messages."""
     first = error.strip().splitlines()[0] if error.strip() else ""
     text = _PATH.sub("", first).strip() or first
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_COMPILER_ERROR = re.compile(r"^(\S+?):(\d+)(?::\d+)?: ((?:fatal )?error: .*)$")
+_UNDEFINED = "undefined reference"
+
+
+def first_error(error: str, width: int = 200) -> str:
+    """A build failure's first compiler error, as ``file.cpp:LINE: error: ...`` (the file's
+    directory left out), else its first undefined reference, else ""."""
+    lines = [ln.strip().removesuffix('"') for ln in error.splitlines()]  # pytest quotes it
+    text = next(
+        (
+            f"{Path(m.group(1)).name}:{m.group(2)}: {m.group(3)}"
+            for m in map(_COMPILER_ERROR.match, lines)
+            if m
+        ),
+        None,
+    ) or next((ln[ln.index(_UNDEFINED) :] for ln in lines if _UNDEFINED in ln), "")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..provenance import Provenance
 from ..results.store import ResultsStore
 from .result import CellResult
 
@@ -29,7 +30,8 @@ def record(db: Path, result: CellResult) -> int:
             },
         )
         for name, value in result.figures.items():
-            store.add_metric(run_id, name, value, estimated=name in result.estimated)
+            label = result.provenance.get(name, Provenance.MEASURED)
+            store.add_metric(run_id, name, value, provenance=Provenance(label))
         store.finish_run(run_id, 0 if result.status == "pass" else 1)
         return run_id
     finally:

@@ -87,12 +87,13 @@ def render_block(axes: Axes) -> str:
             "",
         ]
 
+    lines += _emulated(axes)
     lines += [
         "[testenv:matrix-report]",
         "description = matrix: fold the cell results into reports/matrix.html and gate them "
         "on matrix/expected.toml",
-        "labels = matrix-sim, matrix-hw",
-        "depends = convert-*, sim-*, hw-*",
+        "labels = matrix-sim, matrix-hw, matrix-emu",
+        "depends = convert-*, sim-*, hw-*, emu-*",
         "commands =",
         f"    tflm-hil matrix report --dir {RESULTS} --out {{toxinidir}}/reports/matrix.html",
         f"    tflm-hil matrix gate --dir {RESULTS}",
@@ -100,6 +101,34 @@ def render_block(axes: Axes) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def _emulated(axes: Axes) -> list[str]:
+    """One environment per library ref and emulated board; it runs every model x converter of
+    the emulated axis (the converter steps in the environment itself: it has the reference
+    runtime and TensorFlow)."""
+    emu = axes.emulated
+    if not (emu.tflm_refs and emu.boards and emu.models):
+        return []
+    refs = [t.id for t in emu.tflm_refs]
+    lines = [
+        f"[testenv:emu-{_factors(refs)}-{_factors(list(emu.boards))}]",
+        "description = matrix: the HIL suite on an emulated board (QEMU) with the TFLM library "
+        "at one ref (fetched first: tflm-hil matrix fetch)",
+        "labels = matrix-emu",
+        "deps =",
+        f"    {axes.reference.requirement}",
+        f"    tensorflow-cpu=={axes.reference_tensorflow}",
+        "set_env =",
+    ]
+    lines += [f"    {t.id}: HIL_TFLM_REF = {t.value}" for t in emu.tflm_refs]
+    lines += [f"    {b}: HIL_MATRIX_BOARD = qemu:{b}" for b in emu.boards]
+    lines += [
+        "commands = tflm-hil matrix run --board {env:HIL_MATRIX_BOARD} "
+        f"--tflm-ref {{env:HIL_TFLM_REF}} --model all --dir {RESULTS}",
+        "",
+    ]
+    return lines
 
 
 def splice(text: str, block: str) -> str:

@@ -155,9 +155,9 @@ def check_board(board: str, runs: list[RunFigures], baseline: RunFigures | None,
                     board, latest.run_id, latest.model, "baseline",
                     change.describe(f"the promoted baseline (run {baseline.run_id})")))
         values = [r.figures[name] for r in previous if name in r.figures
-                  and r.figures[name].estimated == fig.estimated]
+                  and r.figures[name].provenance == fig.provenance]
         if values:
-            median = Figure(statistics.median(v.value for v in values), fig.unit, fig.estimated)
+            median = Figure(statistics.median(v.value for v in values), fig.unit, fig.provenance)
             change = compare(name, median, fig, th)
             report.compared.append(change)
             if change.regressed:

@@ -75,8 +75,9 @@ def render(store: ResultsStore, registry: Registry | None, reports: list[BoardRe
                 if fig is None:
                     cells.append("")
                 else:
-                    est = " <span class='est'>est.</span>" if fig.estimated else ""
-                    cells.append(f"{_e(f'{fig.value:g}')}{est}")
+                    mark = fig.provenance.mark
+                    label = f" <span class='est' title='{fig.provenance.note}'>{mark}</span>"
+                    cells.append(f"{_e(f'{fig.value:g}')}{label if mark else ''}")
             ok = "ok" if status == 0 else "bad"
             cells.append(f"<span class='{ok}'>{_e(status)}</span>")
             rows.append(cells)

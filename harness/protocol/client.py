@@ -26,7 +26,16 @@ import serial
 from ..errors import DeviceErrorReply, DeviceRebooted, DeviceTimeout, LinkError
 from .constants import FRAME_ERRORS, INPUT_FLAG_INVOKE, PROTO_VERSION, Err, Msg
 from .framing import BadFrame, Frame, FrameDecoder, encode_frame, encoded_size
-from .messages import DeviceInfo, Result, parse_error, parse_hello, parse_result, parse_stats
+from .messages import (
+    DeviceInfo,
+    OpCycles,
+    Result,
+    parse_error,
+    parse_hello,
+    parse_profile,
+    parse_result,
+    parse_stats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +171,13 @@ class DeviceClient:
 
     def echo(self, payload: bytes) -> bytes:
         return self._single(Msg.ECHO, payload, Msg.ECHO_R).payload
+
+    def profile(self) -> tuple[OpCycles, ...]:
+        """Per-operator counts of the last invoke (empty before any, or from a backend that
+        keeps none)."""
+        boot_id, ops = parse_profile(self._single(Msg.PROFILE, b"", Msg.PROFILE_R).payload)
+        self._check_boot(boot_id)
+        return ops
 
     def reset(self) -> None:
         """Asks the device to reboot; call hello() afterwards."""
@@ -454,6 +470,7 @@ _REPLIES: dict[int, frozenset[int]] = {
     Msg.STATS: frozenset({Msg.STATS_R}),
     Msg.RESET: frozenset({Msg.RESET_R}),
     Msg.ECHO: frozenset({Msg.ECHO_R}),
+    Msg.PROFILE: frozenset({Msg.PROFILE_R}),
 }
 
 

@@ -9,6 +9,7 @@ HEADER_LEN = 4
 CRC_LEN = 4
 FRAME_OVERHEAD = HEADER_LEN + CRC_LEN
 MAX_DIMS = 6
+PROFILE_NAME_MAX = 48
 INPUT_FLAG_INVOKE = 0x01
 REPLY_BIT = 0x80
 
@@ -21,6 +22,7 @@ class Msg(enum.IntEnum):
     STATS = 0x05
     RESET = 0x06
     ECHO = 0x07
+    PROFILE = 0x08
     HELLO_R = 0x81
     ACK = 0x82
     RESULT = 0x83
@@ -28,6 +30,7 @@ class Msg(enum.IntEnum):
     STATS_R = 0x85
     RESET_R = 0x86
     ECHO_R = 0x87
+    PROFILE_R = 0x88
     BOOT = 0xF0
     ERROR = 0xEE
 
@@ -84,3 +87,4 @@ class Flag(enum.IntFlag):
     SIMULATED = 0x01
     CLOCK_ESTIMATED = 0x02
     MODEL_READY = 0x04
+    EMULATED = 0x08

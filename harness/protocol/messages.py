@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LinkError
+from ..provenance import Provenance
 from .constants import Flag, Tag
 
 # TfLiteType values (tensorflow/lite/core/c/c_api_types.h), which the device reports ->
@@ -73,8 +74,13 @@ class DeviceInfo:
         return bool(self.flags & Flag.SIMULATED)
 
     @property
-    def clock_estimated(self) -> bool:
-        return bool(self.flags & Flag.CLOCK_ESTIMATED)
+    def provenance(self) -> Provenance:
+        """Where the device's cycle counts come from, as its flags say."""
+        if self.flags & Flag.CLOCK_ESTIMATED:
+            return Provenance.ESTIMATED
+        if self.flags & Flag.EMULATED:
+            return Provenance.EMULATED
+        return Provenance.MEASURED
 
     @property
     def model_ready(self) -> bool:
@@ -185,6 +191,32 @@ def parse_result(payload: bytes) -> Result:
     cycles = struct.unpack_from(f"<{ns}I", payload, 8)
     (total,) = struct.unpack_from("<I", payload, 8 + 4 * ns)
     return Result(boot_id, runs, tuple(cycles), total, bytes(payload[12 + 4 * ns :]))
+
+
+@dataclass(frozen=True)
+class OpCycles:
+    """One operator of the last invoke, in execution order, and its count at the device's
+    clock (its name cut at PROFILE_NAME_MAX bytes)."""
+
+    index: int
+    name: str
+    cycles: int
+
+
+def parse_profile(payload: bytes) -> tuple[int, tuple[OpCycles, ...]]:
+    """boot_id, and the operators of a PROFILE_R."""
+    if len(payload) < 6:
+        raise LinkError(f"PROFILE_R payload of {len(payload)} bytes is shorter than its header")
+    boot_id, count = struct.unpack_from("<IH", payload)
+    ops, at = [], 6
+    for index in range(count):
+        if at + 5 > len(payload):
+            raise LinkError(f"PROFILE_R ends within operator {index} of {count}")
+        cycles, n = struct.unpack_from("<IB", payload, at)
+        name = payload[at + 5 : at + 5 + n].decode("utf-8", errors="replace")
+        ops.append(OpCycles(index, name, cycles))
+        at += 5 + n
+    return boot_id, tuple(ops)
 
 
 def parse_error(payload: bytes) -> tuple[int, int, int, int, str]:

@@ -1,7 +1,8 @@
 """Model cards and the changelog, written for every promoted version (Markdown).
 
 A card says what the model is (data, preprocessing, training), how it did on the host and
-on the device (figures marked *estimated* when they come from the twin's cost model), its
+on the device (figures marked *estimated* when they come from the twin's cost model, *emulated*
+when QEMU counted them), its
 sizes and versions, and what changed since the model it replaced.
 """
 
@@ -11,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline import atomic
+from ..provenance import Provenance
 from .gates import Change
 from .store import ModelEntry, Registry
 
@@ -106,8 +108,8 @@ def model_card(entry: ModelEntry, val: Validation | None, previous: ModelEntry |
     if val is not None:
         lines.append(f"- validation run {val.run_id} in `{val.db}`, exit status {val.exit_status}")
         for name, fig in sorted(val.figures.items()):
-            est = " *(estimated)*" if fig.estimated else ""
-            lines.append(f"- {name}: {fig}{est}")
+            label = "" if fig.provenance is Provenance.MEASURED else f" *({fig.provenance})*"
+            lines.append(f"- {name}: {fig}{label}")
         for k, v in sorted(val.device.items()):
             lines.append(f"- {k}: {v}")
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..boards.catalog import resolve_board
+from ..boards.catalog import BoardKind, resolve_board
 from .store import ModelEntry, Registry
 from .validate import EXIT_INFRA, Validation
 
@@ -147,10 +147,10 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> int:
     from .promote import apply_rollback, rollback_target, validation_summary, verify_deployed
     from .validate import db_path, run_suite
 
-    _, simulated = resolve_board(args.board)
+    _, kind = resolve_board(args.board)
     current, target, record = rollback_target(registry, args.board)
     print(f"rolling back {args.board}: {current.short} -> {target.short} (last good)")
-    if not simulated or args.validate:
+    if kind is BoardKind.REAL or args.validate:
         # On a board this is the reflash: the HIL flow builds and flashes the restored model.
         val = run_suite(registry, target, args.board, db_path(args.hil_db))
         print("\n".join(validation_summary(val)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..provenance import Provenance
 from ..results.store import ResultsStore
 
 EPS = 1e-12
@@ -23,23 +24,25 @@ EPS = 1e-12
 class Figure:
     value: float
     unit: str = ""
-    estimated: bool = False
+    provenance: Provenance = Provenance.MEASURED
 
     def __str__(self) -> str:
         """The value with its unit: ``1900 us``."""
         return f"{self.value:g}" + (f" {self.unit}" if self.unit else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "unit": self.unit, "estimated": self.estimated}
+        return {"value": self.value, "unit": self.unit, "provenance": str(self.provenance)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Figure:
-        return cls(float(d["value"]), str(d.get("unit", "")), bool(d.get("estimated", False)))
+        # records written before provenance had a flag: true for the twin's estimates
+        old = Provenance.ESTIMATED if d.get("estimated") else Provenance.MEASURED
+        return cls(float(d["value"]), str(d.get("unit", "")), Provenance(d.get("provenance", old)))
 
 
 def run_figures(store: ResultsStore, run_id: int) -> dict[str, Figure]:
     """Every figure of a run by name (a name recorded twice keeps its last value)."""
-    return {m.name: Figure(m.value, m.unit, m.estimated) for m in store.metrics(run_id=run_id)}
+    return {m.name: Figure(m.value, m.unit, m.provenance) for m in store.metrics(run_id=run_id)}
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,8 @@ class Change:
 
     def describe(self, against: str = "the promoted model") -> str:
         if not self.comparable:
-            kinds = {True: "estimated", False: "measured"}
-            return (f"{self.name}: not compared ({kinds[self.new.estimated]} vs "
-                    f"{kinds[self.old.estimated]} figures are never mixed)")
+            return (f"{self.name}: not compared ({self.new.provenance} vs "
+                    f"{self.old.provenance} figures are never mixed)")
         unit = f" {self.new.unit}" if self.new.unit else ""
         old, new = self.old.value, self.new.value
         pct = f" ({100.0 * (new - old) / abs(old):+.1f}%)" if abs(old) > EPS else ""
@@ -111,7 +113,7 @@ class Change:
 
 
 def compare(name: str, old: Figure, new: Figure, th: Threshold) -> Change:
-    if old.estimated != new.estimated:
+    if old.provenance != new.provenance:
         return Change(name, old, new, th, 0.0, None, False, comparable=False)
     worse = (old.value - new.value) if th.better == "higher" else (new.value - old.value)
     pct = 100.0 * worse / abs(old.value) if abs(old.value) > EPS else None

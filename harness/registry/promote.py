@@ -17,6 +17,7 @@ from typing import Any
 from ..boards.catalog import resolve_board
 from ..errors import ConfigError
 from ..pipeline import atomic
+from ..provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare
 from .store import IntegrityError, ModelEntry, Registry, board_dir_name
@@ -194,8 +195,8 @@ def validation_summary(val: Validation) -> list[str]:
     lines = [f"HIL suite on {val.board}: {describe_exit(val.exit_status)}"
              f" (run {val.run_id}, log {val.log})"]
     for name, fig in sorted(val.figures.items()):
-        est = " (estimated)" if fig.estimated else ""
-        lines.append(f"  {name} = {fig}{est}")
+        label = "" if fig.provenance is Provenance.MEASURED else f" ({fig.provenance})"
+        lines.append(f"  {name} = {fig}{label}")
     return lines
 
 

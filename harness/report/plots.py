@@ -19,12 +19,12 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def latency_histogram(us: np.ndarray, title: str, estimated: bool) -> bytes:
+def latency_histogram(us: np.ndarray, title: str, provenance: str) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.hist(us, bins=min(30, max(5, len(np.unique(us)))), color="#4472c4")
     for q, style in ((50, "-"), (95, "--")):
         ax.axvline(float(np.percentile(us, q)), color="#c00000", linestyle=style, label=f"p{q}")
-    ax.set_xlabel("latency (µs, estimated)" if estimated else "latency (µs)")
+    ax.set_xlabel(f"latency (µs, {provenance})")
     ax.set_ylabel("runs")
     ax.set_title(title)
     ax.legend()

@@ -29,11 +29,7 @@ def summary_html(
     if latency is not None:
         metrics.update(latency.metrics())
     if metrics:
-        caption = "metrics" + (
-            " (latency estimated by the twin's cost model)"
-            if latency is not None and latency.estimated
-            else ""
-        )
+        caption = "metrics" + (f" (latency {latency.provenance.note})" if latency else "")
         parts.append(html.mapping_table(metrics, caption=caption))
     from . import plots  # matplotlib: only when there is something to draw
 
@@ -42,7 +38,9 @@ def summary_html(
         images.append(
             html.image(
                 plots.latency_histogram(
-                    latency.seconds * 1e6, f"latency, {len(latency.cycles)} runs", latency.estimated
+                    latency.seconds * 1e6,
+                    f"latency, {len(latency.cycles)} runs",
+                    latency.provenance,
                 ),
                 "latency histogram",
             )

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..provenance import LEGEND, Provenance
 from .store import ResultsStore, default_db_path
 
 DEFAULT_METRICS = [
@@ -51,7 +52,7 @@ def rows(
         figures: dict[str, dict] = {}
         for m in store.metrics(run_id=run["id"]):
             if m.name in metrics:
-                figures[m.name] = {"value": m.value, "estimated": m.estimated}
+                figures[m.name] = {"value": m.value, "provenance": str(m.provenance)}
         results = store.results(run["id"])
         failed = [r for r in results if r["outcome"] in ("failed", "error")]
         out.append(
@@ -87,14 +88,14 @@ def render(table: list[dict], metrics: list[str]) -> str:
         for name in metrics:
             f = r["metrics"].get(name)
             cells.append(
-                "-" if f is None else ("~" if f["estimated"] else "") + f"{f['value']:.6g}"
+                "-" if f is None else f"{f['value']:.6g}{Provenance(f['provenance']).mark}"
             )
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     text = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     text += [fmt.format(*cells) for cells in lines]
-    text.append("(~ estimated by the simulated twin's cost model, not measured)")
+    text.append(f"({LEGEND})")
     return "\n".join(text)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..provenance import Provenance
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -42,11 +44,16 @@ CREATE TABLE IF NOT EXISTS metrics (
     name TEXT NOT NULL,
     value REAL NOT NULL,
     unit TEXT DEFAULT '',
-    estimated INTEGER DEFAULT 0,    -- from the twin's cost model, not a measurement
+    provenance TEXT DEFAULT 'measured',  -- measured (a board), emulated (QEMU), estimated (twin)
     recorded REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_by_name ON metrics(name, run_id);
 CREATE INDEX IF NOT EXISTS runs_by_model ON runs(model_hash, board);
+"""
+# Stores written before figures carried a provenance had a flag: 1 for the twin's estimates.
+MIGRATE_ESTIMATED = """
+ALTER TABLE metrics ADD COLUMN provenance TEXT DEFAULT 'measured';
+UPDATE metrics SET provenance = CASE estimated WHEN 1 THEN 'estimated' ELSE 'measured' END;
 """
 
 
@@ -62,7 +69,7 @@ class Metric:
     name: str
     value: float
     unit: str
-    estimated: bool
+    provenance: Provenance
     recorded: float
 
 
@@ -74,6 +81,9 @@ class ResultsStore:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(metrics)")}
+        if "provenance" not in columns:
+            self.db.executescript(f"BEGIN; {MIGRATE_ESTIMATED} COMMIT;")
 
     def close(self) -> None:
         self.db.close()
@@ -141,12 +151,12 @@ class ResultsStore:
         *,
         nodeid: str | None = None,
         unit: str = "",
-        estimated: bool = False,
+        provenance: Provenance = Provenance.MEASURED,
     ) -> None:
         self.db.execute(
-            "INSERT INTO metrics (run_id, nodeid, name, value, unit, estimated, recorded)"
+            "INSERT INTO metrics (run_id, nodeid, name, value, unit, provenance, recorded)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, nodeid, name, float(value), unit, int(estimated), time.time()),
+            (run_id, nodeid, name, float(value), unit, str(Provenance(provenance)), time.time()),
         )
 
     def finish_run(self, run_id: int, exit_status: int) -> None:
@@ -185,6 +195,6 @@ class ResultsStore:
                 r["name"],
                 r["value"],
                 r["unit"],
-                bool(r["estimated"]),
+                Provenance(r["provenance"] or Provenance.MEASURED),
                 r["recorded"],
             )

@@ -73,9 +73,17 @@ class TflmBackend:
     """Owns a TFLM host interpreter with a fixed arena and the tensor buffers the core writes."""
 
     def __init__(
-        self, model: TfliteModel, arena_size: int, on_invoke: Callable[[], None] = lambda: None
+        self,
+        model: TfliteModel,
+        arena_size: int,
+        on_invoke: Callable[[], None] = lambda: None,
+        op_cycles: list[tuple[str, int]] | None = None,
     ):
+        """``op_cycles``: what each operator costs, reported as the last invoke's profile (the
+        host runtime has no per-operator clock of the board's)."""
         self.model = model
+        self._op_cycles = op_cycles or []
+        self._profile: list[tuple[str, int]] = []
         self.arena_size = arena_size
         self._on_invoke = on_invoke
         self._error = ""
@@ -108,7 +116,12 @@ class TflmBackend:
 
     def invoke(self) -> int:
         self._on_invoke()
-        return self._invoke_interpreter()
+        rc = self._invoke_interpreter()
+        self._profile = self._op_cycles if rc == 0 else []
+        return rc
+
+    def op_profile(self) -> list[tuple[str, int]]:
+        return self._profile
 
     def _invoke_interpreter(self) -> int:
         assert self.interpreter is not None

@@ -38,6 +38,10 @@ TENSOR = ctypes.CFUNCTYPE(ctypes.c_int, c_void_p, ctypes.c_int, u32, ctypes.POIN
 INVOKE = ctypes.CFUNCTYPE(ctypes.c_int, c_void_p)
 LAST_ERROR = ctypes.CFUNCTYPE(c_void_p, c_void_p)
 ARENA_USED = ctypes.CFUNCTYPE(u32, c_void_p)
+OP_COUNT = ctypes.CFUNCTYPE(u32, c_void_p)
+OP_PROFILE = ctypes.CFUNCTYPE(
+    ctypes.c_int, c_void_p, u32, ctypes.POINTER(c_void_p), ctypes.POINTER(u32)
+)
 WRITE = ctypes.CFUNCTYPE(None, c_void_p, ctypes.POINTER(u8), u32)
 CYCLES = ctypes.CFUNCTYPE(u32, c_void_p)
 STACK_USED = ctypes.CFUNCTYPE(u32, c_void_p)
@@ -53,6 +57,8 @@ class BackendC(ctypes.Structure):
         ("invoke", INVOKE),
         ("last_error", LAST_ERROR),
         ("arena_used", ARENA_USED),
+        ("op_count", OP_COUNT),
+        ("op_profile", OP_PROFILE),
     ]
 
 
@@ -92,6 +98,7 @@ class Backend(Protocol):
     def invoke(self) -> int: ...
     def last_error(self) -> str: ...
     def arena_used(self) -> int: ...
+    def op_profile(self) -> list[tuple[str, int]]: ...  # of the last invoke: (name, cycles)
 
 
 class CoreLibrary:
@@ -148,6 +155,14 @@ class Callbacks:
         def do_write(_ctx, data, n):
             write(ctypes.string_at(data, n))
 
+        def op_profile(_ctx, index, name, cycles):
+            ops = be.op_profile()
+            if index >= len(ops):
+                return -1
+            name[0] = self._cstr(ops[index][0])
+            cycles[0] = ops[index][1] & 0xFFFFFFFF
+            return 0
+
         self.backend = BackendC(
             None,
             INIT_ERROR(lambda _ctx: self._cstr(be.init_error())),
@@ -156,6 +171,8 @@ class Callbacks:
             INVOKE(lambda _ctx: be.invoke()),
             LAST_ERROR(lambda _ctx: self._cstr(be.last_error())),
             ARENA_USED(lambda _ctx: be.arena_used()),
+            OP_COUNT(lambda _ctx: len(be.op_profile())),
+            OP_PROFILE(op_profile),
         )
         self.platform = PlatformC(
             None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..boards.driver import BoardDriver, Device, Image
 from ..model.tflite_info import TfliteModel
+from ..provenance import Provenance
 from .build import build_core_library
 from .corelib import CoreLibrary
 from .launcher import TwinProcess, start_twin
@@ -12,6 +13,7 @@ from .twin import plan_image
 
 class SimDriver(BoardDriver):
     simulated = True
+    provenance = Provenance.ESTIMATED
     pinned_library = False  # its kernels are the tflite-micro wheel's, not the pinned library's
 
     def __init__(self, *args, **kwargs):
@@ -28,7 +30,7 @@ class SimDriver(BoardDriver):
             arena_size=plan.arena_size,
             flash_bytes=plan.flash_used,
             ram_bytes=plan.ram_used,
-            estimated=True,
+            provenance=Provenance.ESTIMATED,
             extra={"cycles_per_invoke_estimated": plan.cycles_per_invoke},
         )
 

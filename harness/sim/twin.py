@@ -33,7 +33,7 @@ from ..protocol.constants import Flag
 from .backend import TflmBackend
 from .build import build_core_library, source_hash
 from .corelib import Core, CoreLibrary, InfoC
-from .costmodel import estimate_cycles
+from .costmodel import estimate_cycles, estimate_op_cycles
 from .mlperf_core import MlperfCore
 
 BOOT_DELAY_S = 0.02  # bytes arriving while the board boots are lost, as on a real reset
@@ -201,7 +201,12 @@ class Twin:
         self._feed_t0 = 0.0
         self._feed_c0 = 0
         self.master, self.slave, self.port = open_pty()
-        self.backend = TflmBackend(image.model, image.arena_size, on_invoke=self._on_invoke)
+        self.backend = TflmBackend(
+            image.model,
+            image.arena_size,
+            on_invoke=self._on_invoke,
+            op_cycles=estimate_op_cycles(image.model, image.board.cpu),
+        )
         self.protocol = protocol  # "hil" (ours) or "mlperf" (MLPerf Tiny text, a peer)
         self.core: Core | MlperfCore | None = None
         self._boot(time.monotonic())

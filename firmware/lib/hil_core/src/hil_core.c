@@ -292,6 +292,44 @@ static void run_model(hil_core_t *c, uint8_t req_type, uint8_t seq, uint32_t run
   tx_end(c);
 }
 
+/* Operator i of the last invoke: its name (never NULL), its count; the name's length sent. */
+static uint32_t profile_entry(hil_core_t *c, uint32_t i, const char **name, uint32_t *cycles) {
+  *name = "";
+  *cycles = 0u;
+  c->be.op_profile(c->be.ctx, i, name, cycles);
+  if (*name == NULL) *name = "";
+  uint32_t n = (uint32_t)strlen(*name);
+  return n > HIL_PROFILE_NAME_MAX ? HIL_PROFILE_NAME_MAX : n;
+}
+
+/* PROFILE_R: boot_id u32 | ops u16 | per operator: cycles u32 | name_len u8 | name. As many
+ * operators as fit in one reply, in execution order. */
+static void on_profile(hil_core_t *c, uint8_t seq, uint32_t len) {
+  if (len != 0u) {
+    send_error(c, HIL_MSG_PROFILE, seq, HIL_E_BAD_ARG, len, "PROFILE takes no payload");
+    return;
+  }
+  uint32_t ops = c->be.op_count && c->be.op_profile ? c->be.op_count(c->be.ctx) : 0u;
+  uint32_t total = 6u, sent = 0u, cycles;
+  const char *name;
+  while (sent < ops && sent < 0xFFFFu) {
+    uint32_t n = profile_entry(c, sent, &name, &cycles);
+    if (total + 5u + n > HIL_MAX_REPLY_PAYLOAD) break;
+    total += 5u + n;
+    sent++;
+  }
+  tx_begin(c, HIL_MSG_PROFILE_R, seq, total);
+  tx_u32(c, c->info.boot_id);
+  tx_u16(c, sent);
+  for (uint32_t i = 0; i < sent; i++) {
+    uint32_t n = profile_entry(c, i, &name, &cycles);
+    tx_u32(c, cycles);
+    tx_byte(c, (uint8_t)n);
+    tx_bytes(c, (const uint8_t *)name, n);
+  }
+  tx_end(c);
+}
+
 static void on_set_input(hil_core_t *c, uint8_t seq, uint8_t *p, uint32_t len) {
   if (len < 6u) {
     send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_BAD_ARG, len,
@@ -360,7 +398,8 @@ static void on_get_output(hil_core_t *c, uint8_t seq, const uint8_t *p, uint32_t
 }
 
 static void dispatch(hil_core_t *c, uint8_t type, uint8_t seq, uint8_t *p, uint32_t len) {
-  int needs_model = type == HIL_MSG_SET_INPUT || type == HIL_MSG_INVOKE || type == HIL_MSG_GET_OUTPUT;
+  int needs_model = type == HIL_MSG_SET_INPUT || type == HIL_MSG_INVOKE ||
+                    type == HIL_MSG_GET_OUTPUT || type == HIL_MSG_PROFILE;
   if (needs_model && !model_ready(c)) {
     send_error(c, type, seq, HIL_E_NO_MODEL, 0, c->be.init_error(c->be.ctx));
     return;
@@ -384,6 +423,9 @@ static void dispatch(hil_core_t *c, uint8_t type, uint8_t seq, uint8_t *p, uint3
       return;
     case HIL_MSG_STATS:
       send_tlvs(c, HIL_MSG_STATS_R, seq, stats_fill, 0);
+      return;
+    case HIL_MSG_PROFILE:
+      on_profile(c, seq, len);
       return;
     case HIL_MSG_ECHO:
       tx_begin(c, HIL_MSG_ECHO_R, seq, len);

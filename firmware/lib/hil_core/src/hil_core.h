@@ -52,6 +52,11 @@ typedef struct {
   int (*invoke)(void *ctx); /* 0 on success */
   const char *(*last_error)(void *ctx);
   uint32_t (*arena_used)(void *ctx);
+  /* Per-operator counts of the last invoke, in the platform's cycles; both may be NULL (the
+   * backend keeps no profile: PROFILE then answers with no operator). */
+  uint32_t (*op_count)(void *ctx);
+  /* Operator `index` of the last invoke, in execution order: its name (static) and count. */
+  int (*op_profile)(void *ctx, uint32_t index, const char **name, uint32_t *cycles);
 } hil_backend_t;
 
 typedef struct {
@@ -74,7 +79,7 @@ typedef struct {
   uint32_t clock_hz;
   uint32_t rx_window;
   uint32_t boot_id;
-  uint32_t flags; /* HIL_FLAG_SIMULATED | HIL_FLAG_CLOCK_ESTIMATED */
+  uint32_t flags; /* HIL_FLAG_SIMULATED | HIL_FLAG_CLOCK_ESTIMATED | HIL_FLAG_EMULATED */
 } hil_info_t;
 
 typedef struct {

@@ -22,6 +22,7 @@
 #define HIL_MSG_STATS 0x05u
 #define HIL_MSG_RESET 0x06u
 #define HIL_MSG_ECHO 0x07u
+#define HIL_MSG_PROFILE 0x08u /* per-operator counts of the last invoke */
 
 /* Device -> host replies: request type | 0x80. */
 #define HIL_REPLY_BIT 0x80u
@@ -32,6 +33,7 @@
 #define HIL_MSG_STATS_R 0x85u
 #define HIL_MSG_RESET_R 0x86u
 #define HIL_MSG_ECHO_R 0x87u
+#define HIL_MSG_PROFILE_R 0x88u
 /* Unsolicited: sent once at every boot. */
 #define HIL_MSG_BOOT 0xF0u
 #define HIL_MSG_ERROR 0xEEu
@@ -86,7 +88,10 @@
 #define HIL_FLAG_SIMULATED 0x01u       /* the device is a simulated twin */
 #define HIL_FLAG_CLOCK_ESTIMATED 0x02u /* cycle counts come from a cost model */
 #define HIL_FLAG_MODEL_READY 0x04u     /* the interpreter is ready to invoke */
+#define HIL_FLAG_EMULATED 0x08u        /* cycle counts are emulated instructions (QEMU) */
 
 #define HIL_MAX_DIMS 6u
+/* PROFILE_R carries at most this many bytes of an operator's name. */
+#define HIL_PROFILE_NAME_MAX 48u
 
 #endif /* HIL_PROTO_H */
