@@ -252,3 +252,23 @@ def test_store_rows_add_only_what_the_junit_lacks():
     assert (alone.status, alone.gate, alone.error) == ("degraded", "t::test_b", "b FAILS")
     two = [StoredResult(f"t::{n}", "error", "link", n) for n in ("a", "b")]
     assert classify_suite(ran(6), None, two).gate == "t::a"
+
+
+@pytest.mark.parametrize(
+    ("code", "output", "status", "category", "error"),
+    [
+        (1, "", "timeout", "exit 1", "pytest exited with status 1 but no test failed\n"),
+        (2, "E   ImportError: no numpy", "install", "import", "E   ImportError: no numpy"),
+        (2, "KeyboardInterrupt", "timeout", "interrupted", "pytest was interrupted\n"),
+        (3, "INTERNALERROR>", "crash", "internal", "pytest internal error\n"),
+        (4, "ERROR: bad option", "timeout", "config", "pytest usage error\n"),
+        (5, "", "timeout", "no-tests", "no HIL test was collected"),
+        (9, "odd", "crash", "exit 9", "pytest exited with status 9\n"),
+    ],
+)
+def test_every_exit_status_gives_its_whole_verdict(code, output, status, category, error):
+    """Status, stage, category and the start of the error: each goes to the report."""
+    v = classify_suite(ran(code, output), parse_junit(junit(PASSED)) if code != 2 else None)
+    assert (v.status, v.stage, v.category, v.gate) == (status, "suite", category, "")
+    assert v.error.startswith(error), v.error
+    assert output in v.error
