@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.metrics.gates import load_gates
 from harness.plugin.config import resolve_config
+from harness.plugin.suite_metrics import load_suite_gates
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Bad options or gates stop the run here, in one line (``ERROR: ...``, exit 4): raised
+    while a module is collected, the same error would be a collection error with a traceback."""
+    try:
+        hil = resolve_config(session.config)
+        load_suite_gates(hil.model, hil.gates)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"tflm-hil: {exc}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -14,7 +24,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         if "gate" in metafunc.fixturenames:
             hil = resolve_config(config)
-            gates = load_gates(hil.model, hil.gates)
+            gates = load_suite_gates(hil.model, hil.gates)
             metafunc.parametrize("gate", list(gates.values()), ids=list(gates), scope="session")
         if "device_kind" in metafunc.fixturenames:
             # the benchmark's name carries the board and its figures' provenance (measured,

@@ -117,7 +117,7 @@ def test_per_channel_dense_digits_fail_bit_exactness_with_the_error_in_steps(tmp
         "--model", str(model),
         "--vectors", str(DIGITS_VECTORS),
         "--reference", str(DIGITS_KERAS),
-        "-k", "bit_exact",
+        "-k", "bit_for_bit",
         cache=cache_dir(),
     )  # fmt: skip
     assert run.returncode == 1, run.stdout[-3000:]
@@ -147,7 +147,7 @@ def test_published_models_match_the_host_runtime_bit_for_bit(tmp_path, name):
         "--property-examples", "3",
         "--bench-runs", "5",
         "--bench-warmup", "1",
-        "-k", "handshake or bit_exact or latency or every_vector",
+        "-k", "handshake or bit_for_bit or latency or every_vector",
         cache=cache_dir(),
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:]

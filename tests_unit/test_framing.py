@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 import zlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.paths import core_src_dir
 from harness.protocol import constants
-from harness.protocol.framing import BadFrame, Frame, FrameDecoder, encode_frame, encoded_size
+from harness.protocol.framing import (
+    BadFrame,
+    Frame,
+    FrameDecoder,
+    encode_frame,
+    encoded_size,
+    frame_body,
+)
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary
 
@@ -47,20 +55,17 @@ def test_noise_becomes_bad_frames_then_the_frame_decodes(noise, payload):
     assert all(isinstance(f, BadFrame) for f in out[:-1])
 
 
+@pytest.fixture(scope="module")
+def core() -> CoreLibrary:
+    """The C core, built (or taken from the cache) before any example runs: a build inside
+    the first example would count against hypothesis's deadline."""
+    return CoreLibrary(build_core_library())
+
+
 @given(data=st.binary(max_size=2000), seed=st.integers(0, 2**32 - 1))
-def test_c_core_crc_matches_zlib(data, seed):
-    lib = _lib()
-    assert lib.crc32(data) == zlib.crc32(data)
-    assert lib.crc32(data, seed) == zlib.crc32(data, seed)
-
-
-_cached: list[CoreLibrary] = []
-
-
-def _lib() -> CoreLibrary:
-    if not _cached:
-        _cached.append(CoreLibrary(build_core_library()))
-    return _cached[0]
+def test_c_core_crc_matches_zlib(core, data, seed):
+    assert core.crc32(data) == zlib.crc32(data)
+    assert core.crc32(data, seed) == zlib.crc32(data, seed)
 
 
 def test_python_constants_match_the_c_header():
@@ -84,3 +89,18 @@ def test_python_constants_match_the_c_header():
     assert {k: defines.get(k) for k in expected} == expected
     # and nothing in the header is missing from Python
     assert set(defines) <= set(expected)
+
+
+
+@pytest.mark.parametrize("n", [0, 1, 100, 245])
+def test_encoded_size_of_a_short_frame_is_exact(n):
+    """A body under 254 bytes: COBS adds exactly one byte, whatever the bytes."""
+    assert len(encode_frame(0x11, 5, bytes(n))) == encoded_size(n)
+
+
+@pytest.mark.parametrize("n", [501, 600, 1100])
+def test_encoded_size_is_reached_by_a_frame_without_zero_bytes(n):
+    """COBS adds one byte per 254 zero-free bytes: the largest frame of its length."""
+    payload = b"\x01" * n
+    seq = next(s for s in range(1, 256) if 0 not in frame_body(0x11, s, payload))
+    assert len(encode_frame(0x11, seq, payload)) == encoded_size(n)

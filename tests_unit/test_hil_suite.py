@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,18 +17,23 @@ import pytest
 
 from harness.firmware.library_history import HISTORY_VAR
 
-from .conftest import DIGITS_KERAS, DIGITS_VECTORS, REPO
+from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, REPO
+from .docs_samples import check_sample, sample_command
 
 
 def run_suite(
-    tmp: Path, *args: str, cache: Path | None = None, env: dict[str, str] | None = None
+    tmp: Path,
+    *args: str,
+    cache: Path | None = None,
+    env: dict[str, str] | None = None,
+    paths: tuple[str, ...] = ("tests_hil",),
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})}
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        "tests_hil",
+        *paths,
         "-p",
         "no:cacheprovider",
         "-q",
@@ -55,6 +61,20 @@ def test_second_run_reuses_references_and_compares_latency(tmp_path):
     # pytest-benchmark compared this run's device latency with the saved one
     assert re.search(r"test_latency\[sim_nano33-estimated\] \(NOW\)", second.stdout)
     assert re.search(r"test_latency\[sim_nano33-estimated\] \(0001", second.stdout)
+    # the docs show what these runs print
+    check_sample("README.md", "device-summary", first.stdout, excerpt=True)
+    check_sample("docs/validation.md", "reference-cache", second.stdout, excerpt=True)
+    command = sample_command("docs/validation.md", "history")
+    db = ["--db", str(tmp_path / "results.sqlite")]
+    history = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *command[1:], *db],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    check_sample("docs/validation.md", "history", f"$ {shlex.join(command)}\n{history.stdout}")
 
 
 def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
@@ -73,7 +93,7 @@ def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
         "--reference",
         str(DIGITS_KERAS),
         "-k",
-        "gate or bit_exact",
+        "gate or bit_for_bit",
     )
     assert run.returncode == 1, run.stdout[-3000:]
     m = re.search(
@@ -86,6 +106,7 @@ def test_degraded_model_fails_the_gate_naming_metric_and_threshold(tmp_path):
     # is bad, not the rig
     failed = re.findall(r"^FAILED (\S+)", run.stdout, flags=re.M)
     assert failed and all("test_gate[" in f for f in failed), failed
+    check_sample("docs/validation.md", "gate-failure", run.stdout, excerpt=True)
 
 
 def test_html_report_renders_with_its_plots(tmp_path):
@@ -154,6 +175,36 @@ def test_no_board_attached_is_an_infrastructure_failure_naming_the_fix(tmp_path)
     assert "--board=sim:nano33" in run.stdout
     assert "Interrupted: tflm-hil: no device to test (link)" in run.stdout
     assert " passed" not in run.stdout.splitlines()[-1]
+
+
+def test_a_misspelt_gate_is_a_usage_error_naming_the_nearest_metric(tmp_path):
+    """A gate on a metric nothing measures could never fail: refused before anything runs."""
+    gates = tmp_path / "gates.toml"
+    gates.write_text("[gates]\ntop1_agrement_vs_float = { min = 0.99 }\n")
+    run = run_suite(tmp_path, "--gates", str(gates))
+    assert run.returncode == 4, run.stdout[-3000:] + run.stderr[-3000:]
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert lines == [
+        f"ERROR: tflm-hil: {gates}: gate 'top1_agrement_vs_float' names a metric that is never "
+        "measured, so it could never fail: did you mean 'top1_agreement_vs_float'?"
+    ], run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    printed = run.stderr.replace(str(gates), "gates.toml")
+    check_sample("docs/validation.md", "misspelt-gate", printed)
+    assert not (tmp_path / "logs").exists()  # no twin was started
+
+
+def test_a_known_metric_not_measured_is_skipped_with_the_reason(tmp_path):
+    """No float reference and no labels: the float and label gates are skipped, not passed."""
+    run = run_suite(tmp_path, "--model", str(DIGITS_MODEL), "-k", "test_gate", "-rs")
+    assert run.returncode == 0, run.stdout[-3000:]
+    skipped = re.findall(r"^SKIPPED \[1\] \S+: (.*)$", run.stdout, flags=re.M)
+    assert sorted(skipped) == [
+        "accuracy_drop_vs_float: not measured (gate <= 0.02 from tflm-hil defaults)",
+        "cosine_vs_float: not measured (gate >= 0.95 from tflm-hil defaults)",
+        "top1_agreement_vs_float: not measured (gate >= 0.95 from tflm-hil defaults)",
+    ], run.stdout[-3000:]
+    assert re.search(r"^1 passed, 3 skipped", run.stdout, flags=re.M), run.stdout[-3000:]
 
 
 def test_a_per_channel_model_fails_the_pin_gate_and_the_rest_of_the_suite_runs(
@@ -233,3 +284,21 @@ def test_a_pin_after_the_known_range_passes_the_gate(tmp_path, digits_per_channe
     placed = run_suite(tmp_path, *gate, env={"HIL_TFLM_REF": "main", **history})
     assert placed.returncode == 1, placed.stdout[-3000:]
     assert "HIL_TFLM_REF=main (2023-12-22: the last commit of main" in placed.stdout
+
+
+def test_a_test_that_runs_before_the_device_is_opened_is_recorded(tmp_path):
+    """The pin gate needs the board but not the device: run first (as a random order may),
+    its result is still stored, with the run, before the device's tests."""
+    from harness.results.store import ResultsStore
+
+    files = ("tests_hil/test_pin_compat.py", "tests_hil/test_handshake.py")
+    run = run_suite(tmp_path, "-p", "no:randomly", paths=files)
+    assert run.returncode == 0, run.stdout[-3000:]
+    store = ResultsStore(tmp_path / "results.sqlite")
+    try:
+        (only,) = store.runs()
+        nodeids = [r["nodeid"] for r in store.results(only["id"])]
+    finally:
+        store.close()
+    assert nodeids[0] == "tests_hil/test_pin_compat.py::test_pin_compat"
+    assert len(nodeids) == 5 and only["exit_status"] == 0

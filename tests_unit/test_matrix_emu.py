@@ -318,14 +318,14 @@ DEGRADED_FIGURES = {
 def test_outputs_differing_from_the_host_runtime_are_degraded_with_the_figures(fake_suite):
     message = ("output 0: 74 of 360 vectors differ from the TFLM host runtime, largest error 86 "
                "quantisation steps at vector 46")
-    xml = junit(failed("test_bit_exact_with_tflm_host_runtime", message))
+    xml = junit(failed("test_answers_equal_the_host_runtime_bit_for_bit", message))
     result, seen = fake_suite(xml, DEGRADED_FIGURES, 1)
     # the suite ran on the emulated board with the library at the cell's ref
     assert seen["ref"] == PIN
     board = seen["argv"][seen["argv"].index("--board") + 1]
     assert board == "qemu:nano33"
     assert (result.status, result.stage) == ("degraded", "suite")
-    assert "test_bit_exact_with_tflm_host_runtime" in result.gate
+    assert "test_answers_equal_the_host_runtime_bit_for_bit" in result.gate
     assert result.error == message
     assert result.figures == DEGRADED_FIGURES
     assert result.provenance["latency_cycles_median"] == str(Provenance.EMULATED)
@@ -403,7 +403,7 @@ def test_per_channel_dense_digits_on_the_pinned_library_are_a_degraded_cell(tmp_
     lib = load_axes().tflm_ref(PIN)
     result = run_cell(tmp_path, "digits", "tf221", lib)
     assert result.status == "degraded", result.error
-    assert "test_bit_exact_with_tflm_host_runtime" in result.gate
+    assert "test_answers_equal_the_host_runtime_bit_for_bit" in result.gate
     f = result.figures
     assert f["vectors_differing_vs_host"] > 0 and f["max_error_steps_vs_host"] > 1
     assert f["latency_cycles_median"] > 0 and f["arena_used_bytes"] > 0

@@ -323,6 +323,19 @@ def test_a_failed_rebuild_leaves_no_stale_build_behind(tmp_path, elf):
     assert len(bench.builds) == 3
 
 
+def test_no_flash_on_a_stale_board_names_both_images():
+    image, other = "aa" * 32, Probe("bb" * 32, "image bbbb")
+    with pytest.raises(FlashError) as info:
+        must_flash(other, image, reflash=False, no_flash=True, where="/dev/ttyACM0")
+    assert str(info.value) == (
+        "--no-flash, but the board on /dev/ttyACM0 does not run image aaaaaaaaaaaa: found image "
+        "bbbbbbbbbbbb. Drop --no-flash to flash it"
+    )
+    with pytest.raises(ConfigError) as info:
+        must_flash(other, image, reflash=True, no_flash=True, where="p")
+    assert str(info.value) == "--reflash and --no-flash contradict each other: pass one of them"
+
+
 def test_the_build_carries_the_pinned_librarys_known_issues_as_warnings(tmp_path, elf):
     from harness.firmware.compat import compat_warnings
     from harness.firmware.pins import default_pins

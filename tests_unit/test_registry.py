@@ -11,7 +11,14 @@ import pytest
 
 from harness import atomic
 from harness.apps.registry.archive import backup, restore
-from harness.apps.registry.gates import load_rules
+from harness.apps.registry.gates import (
+    Gate,
+    Rules,
+    Threshold,
+    compare,
+    load_rules,
+    parse_rules,
+)
 from harness.apps.registry.promote import (
     apply_rollback,
     decide,
@@ -28,7 +35,13 @@ from harness.provenance import Figure, Provenance
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, ZOO
 
 BOARD = "sim:nano33"
-RULES = load_rules()
+
+
+@pytest.fixture
+def rules():
+    """The default rules, read when a test runs (not at import: a module constant would keep
+    what the code read once, hiding a change to the reading from every test)."""
+    return load_rules()
 
 
 def _val(exit_status: int = 0, **figures: float) -> Validation:
@@ -82,31 +95,31 @@ def test_a_file_that_is_not_tflite_is_refused(registry: Registry, tmp_path: Path
     assert not (registry.root / "models").exists()  # nothing changed
 
 
-def test_decide_promotes_a_passing_candidate_without_regressions():
-    d = decide(_val(**GOOD), _val(**GOOD), RULES)
+def test_decide_promotes_a_passing_candidate_without_regressions(rules):
+    d = decide(_val(**GOOD), _val(**GOOD), rules)
     assert d.promote and not d.reasons
 
 
-def test_decide_refuses_with_the_reason():
+def test_decide_refuses_with_the_reason(rules):
     worse = {**GOOD, "accuracy_vs_labels": 0.90}
-    d = decide(_val(**worse), _val(**GOOD), RULES)
+    d = decide(_val(**worse), _val(**GOOD), rules)
     assert not d.promote
     assert d.reasons == ["accuracy_vs_labels 0.98 -> 0.9 (-8.2%): worse than the promoted model, "
                          "beyond the allowed drop of 0.02"]
     slower = {**GOOD, "latency_us_median": 2300.0}
-    d = decide(_val(**slower), _val(**GOOD), RULES)
+    d = decide(_val(**slower), _val(**GOOD), rules)
     assert "latency_us_median 1900 -> 2300" in d.reasons[0] and "10% rise" in d.reasons[0]
-    d = decide(_val(**{**GOOD, "accuracy_vs_labels": 0.5}), None, RULES)
+    d = decide(_val(**{**GOOD, "accuracy_vs_labels": 0.5}), None, rules)
     assert d.reasons == ["gate: accuracy_vs_labels = 0.5 is below the gate's minimum 0.8"]
-    d = decide(_val(6), None, RULES)
+    d = decide(_val(6), None, rules)
     assert "the rig failed" in d.reasons[0] and "not judged" in d.reasons[0]
 
 
 @pytest.mark.parametrize("label", [Provenance.MEASURED, Provenance.EMULATED])
-def test_figures_of_two_provenances_are_never_compared(label):
+def test_figures_of_two_provenances_are_never_compared(label, rules):
     other = _val(**GOOD)
     other.figures["latency_us_median"] = Figure(5000.0, "us", provenance=label)
-    d = decide(other, _val(**GOOD), RULES)
+    d = decide(other, _val(**GOOD), rules)
     assert d.promote
     assert any(f"not compared ({label} vs estimated" in c.describe() for c in d.changes)
 
@@ -151,21 +164,23 @@ def test_a_missing_rules_file_names_the_flag(tmp_path: Path):
         load_rules(tmp_path / "nope.toml")
 
 
-def test_promote_deploys_refuses_and_rolls_back_with_hashes_checked(registry: Registry, models):
+def test_promote_deploys_refuses_and_rolls_back_with_hashes_checked(
+    registry: Registry, models, rules
+):
     a, b, c = models
-    decision, prev = promote(registry, a, _val(**GOOD), RULES)
+    decision, prev = promote(registry, a, _val(**GOOD), rules)
     assert decision.promote and prev is None
     assert registry.promoted(BOARD) == a.sha256
     files = verify_deployed(registry, BOARD)
     assert files["model.tflite"] == a.sha256
     assert (registry.root / "cards" / f"{a.sha256}.md").is_file()
 
-    decision, prev = promote(registry, b, _val(**{**GOOD, "accuracy_vs_labels": 0.5}), RULES)
+    decision, prev = promote(registry, b, _val(**{**GOOD, "accuracy_vs_labels": 0.5}), rules)
     assert not decision.promote and prev is not None and prev.sha256 == a.sha256
     assert registry.promoted(BOARD) == a.sha256  # a refusal changes nothing deployed
     assert verify_deployed(registry, BOARD)["model.tflite"] == a.sha256
 
-    decision, _ = promote(registry, c, _val(**{**GOOD, "accuracy_vs_labels": 0.99}), RULES)
+    decision, _ = promote(registry, c, _val(**{**GOOD, "accuracy_vs_labels": 0.99}), rules)
     assert decision.promote and registry.promoted(BOARD) == c.sha256
     changelog = (registry.root / "CHANGELOG.md").read_text()
     assert changelog.index(c.short) < changelog.index(a.short)  # newest first
@@ -184,15 +199,15 @@ def test_promote_deploys_refuses_and_rolls_back_with_hashes_checked(registry: Re
     assert kinds.count("promoted") == 2 and "refused" in kinds and "rolled back" in kinds
 
 
-def test_tampered_deployed_file_is_detected(registry: Registry, models):
-    promote(registry, models[0], _val(**GOOD), RULES)
+def test_tampered_deployed_file_is_detected(registry: Registry, models, rules):
+    promote(registry, models[0], _val(**GOOD), rules)
     (registry.root / "deployed" / "sim-nano33" / "model.tflite").write_bytes(b"x")
     with pytest.raises(IntegrityError, match="does not match its hash"):
         verify_deployed(registry, BOARD)
 
 
-def test_backup_and_restore_round_trip(registry: Registry, models, tmp_path: Path):
-    promote(registry, models[0], _val(**GOOD), RULES)
+def test_backup_and_restore_round_trip(registry: Registry, models, tmp_path: Path, rules):
+    promote(registry, models[0], _val(**GOOD), rules)
     archive = tmp_path / "registry.tar.gz"
     n, digest = backup(registry, archive)
     assert n > 5 and (tmp_path / "registry.tar.gz.sha256").read_text().startswith(digest)
@@ -244,8 +259,8 @@ def test_cli_refuses_an_unknown_board_before_anything_runs(registry: Registry, m
     assert not any(e["event"] == "validated" for e in registry.events())
 
 
-def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, capsys):
-    promote(registry, models[0], _val(**GOOD), RULES)
+def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, capsys, rules):
+    promote(registry, models[0], _val(**GOOD), rules)
     assert cli(["model", "list", "--registry", str(registry.root)]) == 0
     out = capsys.readouterr().out
     assert f"{models[0].short}" in out and "[promoted on sim:nano33]" in out
@@ -254,3 +269,180 @@ def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, ca
     assert card.startswith(f"# Model card: {models[0].short}") and "## What changed" in card
     assert cli(["model", "backup", "--output", str(tmp_path / "b.tar.gz"), "--registry",
                 str(registry.root)]) == 0
+
+
+# ---- the decision's arithmetic, at its boundaries (docs/testing.md) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("gate", "value", "problem"),
+    [
+        (Gate("a", min=0.8), 0.8, None),  # the bound itself passes
+        (Gate("a", min=0.8), 0.8 - 1e-13, None),  # within the float tolerance (EPS)
+        (Gate("a", min=0.8), 0.8 - 1e-9, "a = 0.8 is below the gate's minimum 0.8"),
+        (Gate("a", max=0.0), 0.0, None),
+        (Gate("a", max=0.0), 1e-13, None),
+        (Gate("a", max=0.0), 1.0, "a = 1 is above the gate's maximum 0"),
+        (Gate("a", min=1.0, max=2.0), 2.0, None),
+        (Gate("a", min=1.0, max=2.0), 0.5, "a = 0.5 is below the gate's minimum 1"),
+    ],
+)
+def test_registry_gate_bounds_are_inclusive(gate, value, problem):
+    assert gate.check("a", Figure(value)) == problem
+
+
+@pytest.mark.parametrize(
+    ("better", "limits", "old", "new", "worse_by", "pct", "regressed"),
+    [
+        ("higher", {"max_drop": 0.02}, 0.9, 0.88, 0.02, 100 * 0.02 / 0.9, False),  # at the limit
+        ("higher", {"max_drop": 0.02}, 0.9, 0.87, 0.03, 100 * 0.03 / 0.9, True),
+        ("higher", {"max_drop": 0.02}, 0.9, 0.95, -0.05, -100 * 0.05 / 0.9, False),
+        ("higher", {"max_drop_pct": 10.0}, 2.0, 1.8, 0.2, 10.0, False),
+        ("higher", {"max_drop_pct": 10.0}, 2.0, 1.7, 0.3, 15.0, True),
+        ("lower", {"max_rise": 100.0}, 1000.0, 1100.0, 100.0, 10.0, False),
+        ("lower", {"max_rise": 100.0}, 1000.0, 1101.0, 101.0, 10.1, True),
+        ("lower", {"max_rise_pct": 10.0}, 1000.0, 1100.0, 100.0, 10.0, False),
+        ("lower", {"max_rise_pct": 10.0}, 1000.0, 1101.0, 101.0, 10.1, True),
+        ("lower", {"max_rise_pct": 10.0}, 0.0, 5.0, 5.0, None, False),  # no percent of zero
+        ("lower", {"max_rise": 1.0, "max_rise_pct": 50.0}, 10.0, 12.0, 2.0, 20.0, True),
+        ("lower", {"max_rise": 5.0, "max_rise_pct": 10.0}, 10.0, 12.0, 2.0, 20.0, True),
+    ],
+)
+def test_compare_measures_how_much_worse_and_whether_beyond_the_limit(
+    better, limits, old, new, worse_by, pct, regressed
+):
+    change = compare("m", Figure(old), Figure(new), Threshold("m", better, **limits))
+    assert change.worse_by == pytest.approx(worse_by)
+    assert change.worse_pct == (None if pct is None else pytest.approx(pct))
+    assert change.regressed is regressed
+    assert change.comparable and change.name == "m"
+
+
+def test_describe_says_which_way_and_the_limit():
+    th = Threshold("latency_us_median", "lower", max_rise_pct=10.0)
+    worse = compare("latency_us_median", Figure(1900.0, "us"), Figure(2300.0, "us"), th)
+    assert worse.describe() == (
+        "latency_us_median 1900 -> 2300 us (+21.1%): worse than the promoted model, beyond "
+        "the allowed 10% rise"
+    )
+    better = compare("latency_us_median", Figure(1900.0, "us"), Figure(1800.0, "us"), th)
+    assert better.describe("run 3") == (
+        "latency_us_median 1900 -> 1800 us (-5.3%): better than run 3"
+    )
+    same = compare("x", Figure(0.0), Figure(0.0), Threshold("x", "higher", max_drop=1.0))
+    assert same.describe() == "x 0 -> 0: the same as the promoted model"
+    assert not same.changed and worse.changed
+    mixed = compare("x", Figure(1.0, provenance=Provenance.ESTIMATED), Figure(1.0), th)
+    assert mixed.describe() == "x: not compared (measured vs estimated figures are never mixed)"
+    assert mixed.changed and mixed.regressed is False and mixed.comparable is False
+    assert mixed.worse_by == 0.0 and mixed.threshold is th
+
+
+@pytest.mark.parametrize(
+    ("threshold", "text"),
+    [
+        (Threshold("x", "higher", max_drop=0.02), "drop of 0.02"),
+        (Threshold("x", "higher", max_drop_pct=5.0), "5% drop"),
+        (Threshold("x", "higher", max_drop=0.02, max_drop_pct=5.0), "drop of 0.02 or 5% drop"),
+        (Threshold("x", "lower", max_rise=3.0), "rise of 3"),
+        (Threshold("x", "lower", max_rise_pct=10.0), "10% rise"),
+        (Threshold("x", "lower", max_rise=3.0, max_rise_pct=10.0), "rise of 3 or 10% rise"),
+        (Threshold("x", "lower"), "no limit"),
+    ],
+)
+def test_limit_text(threshold, text):
+    assert threshold.limit_text() == text
+
+
+def test_figures_keep_unit_and_label_through_the_registry():
+    """A validation is stored as JSON and read back before the next decision: a figure that
+    lost its label would be compared with a figure of another provenance."""
+    val = Validation(BOARD, 0, 7, "db", {
+        "latency_us_median": Figure(1900.0, "us", Provenance.ESTIMATED),
+        "accuracy_vs_labels": Figure(0.9),
+    })
+    back = Validation.from_dict(val.to_dict())
+    assert back.figures == val.figures
+    assert Figure.from_dict({"value": 3}) == Figure(3.0, "", Provenance.MEASURED)
+    assert str(Figure(1900.0, "us")) == "1900 us" and str(Figure(0.5)) == "0.5"
+
+
+def test_user_rules_are_tried_before_the_defaults_and_keep_the_rest(tmp_path: Path):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[gate."accuracy_vs_labels"]\nmin = 0.5\n')
+    rules = load_rules(rules_file)
+    gate = rules.gate_for("accuracy_vs_labels")
+    assert gate is not None and (gate.min, gate.max) == (0.5, None)
+    # the defaults' other gates and every threshold are still there
+    assert rules.gate_for("vectors_differing_vs_host") == Gate("vectors_differing_vs_host*", max=0)
+    assert rules.threshold_for("accuracy_vs_labels") == load_rules().threshold_for(
+        "accuracy_vs_labels"
+    )
+    assert rules.gate_for("no_such_figure") is None
+
+
+def test_decide_names_an_unknown_exit_status():
+    d = decide(_val(9), None, load_rules())
+    assert d.reasons[0] == "the HIL suite did not pass (exit status 9: unknown status)"
+    d = decide(_val(1), None, load_rules())
+    assert d.reasons[0] == "the HIL suite did not pass (exit status 1: tests failed)"
+    assert d.promote is False
+
+
+def test_a_rise_exactly_at_the_limit_is_allowed():
+    th = Threshold("x", "lower", max_rise=0.02)
+    assert not compare("x", Figure(0.0), Figure(0.02 + 1e-12), th).regressed  # EPS
+    assert compare("x", Figure(1e-12), Figure(1.0), th).worse_pct is None  # no % of ~0
+
+
+def test_parse_rules_reads_every_limit():
+    raw = {
+        "gate": {"a": {"min": 1, "max": 2}},
+        "regression": {
+            "x": {"better": "lower", "max_rise": 1, "max_rise_pct": 2},
+            "y": {"better": "higher", "max_drop": 3, "max_drop_pct": 4},
+        },
+    }
+    rules = parse_rules(raw, "here")
+    assert rules.gates == (Gate("a", 1.0, 2.0),)
+    assert rules.thresholds == (
+        Threshold("x", "lower", max_rise=1.0, max_rise_pct=2.0),
+        Threshold("y", "higher", max_drop=3.0, max_drop_pct=4.0),
+    )
+    assert parse_rules({}, "here") == Rules((), ())
+    assert parse_rules({"limits": {"x": {"better": "lower"}}}, "h", threshold_key="limits") == (
+        Rules((), (Threshold("x", "lower"),))
+    )
+
+
+def test_a_bad_rules_file_is_named_in_the_error(tmp_path: Path):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[regression.x]\nbetter = "sideways"\n')
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules_file)
+    assert str(info.value).startswith(f"{rules_file}: [regression.x] better must be")
+    rules_file.write_text("[limits]\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules_file)
+    assert str(info.value) == f"{rules_file}: limits is not a setting here: use gate, regression"
+
+
+def test_decide_lists_the_failed_tests_or_the_output_tail():
+    failures = [{"nodeid": f"t{i}", "message": f"m{i}", "outcome": "failed"} for i in range(7)]
+    failures[1] = {"nodeid": "t1", "message": "", "outcome": "error"}
+    val = Validation(BOARD, 1, 1, "db", {}, failures)
+    d = decide(val, None, load_rules())
+    assert d.reasons[1:] == ["  t0: m0", "  t1: error", "  t2: m2", "  t3: m3", "  t4: m4"]
+    val.tail = "the last lines"  # the failures say it; the output's tail is not repeated
+    assert decide(val, None, load_rules()).reasons == d.reasons
+    quiet = Validation(BOARD, 4, 1, "db", {}, [], tail="ERROR: bad\nline two")
+    assert decide(quiet, None, load_rules()).reasons[1:] == ["  ERROR: bad\n  line two"]
+
+
+def test_decide_compares_every_figure_with_a_threshold():
+    """A figure without a threshold (sorted first here) does not end the comparison."""
+    base = _val(**GOOD)
+    cand = _val(**{**GOOD, "latency_us_median": 5000.0})
+    cand.figures["a_figure_without_threshold"] = Figure(1.0)
+    d = decide(cand, base, load_rules())
+    assert not d.promote and "latency_us_median 1900 -> 5000" in d.reasons[0]

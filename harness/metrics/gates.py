@@ -1,9 +1,15 @@
 """Validation gates: thresholds on metrics, declared as data, judged with a message that names
-the metric, the figure, the threshold and where the threshold came from."""
+the metric, the figure, the threshold and where the threshold came from.
+
+A gate is only as good as its metric's name: a gate on a name no code produces would never be
+judged (a skip, never a failure), so such a name is refused, naming the nearest known one."""
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -65,6 +71,24 @@ def parse_gates(table: dict, source: str) -> dict[str, Gate]:
     return gates
 
 
+_OUTPUT_INDEX = re.compile(r"\[[1-9][0-9]*\]$")  # "rmse_vs_float[1]": output 1
+
+
+def check_metric_names(gates: Mapping[str, Gate], known: Collection[str]) -> None:
+    """Raises ConfigError for the first gate whose metric is not in ``known`` (the names the
+    code can produce; a per-output metric may carry ``[k]``), naming the nearest known one."""
+    for name, gate in gates.items():
+        base = _OUTPUT_INDEX.sub("", name) if "_vs_" in name else name
+        if base in known:
+            continue
+        near = difflib.get_close_matches(base, sorted(known), n=1)
+        hint = f"did you mean {near[0]!r}?" if near else "see docs/validation.md for the metrics"
+        raise ConfigError(
+            f"{gate.source}: gate {name!r} names a metric that is never measured, so it could "
+            f"never fail: {hint}"
+        )
+
+
 def gates_file_for(model: Path) -> Path | None:
     for candidate in (model.with_suffix(".gates.toml"), model.parent / "gates.toml"):
         if candidate.is_file():
@@ -72,8 +96,14 @@ def gates_file_for(model: Path) -> Path | None:
     return None
 
 
-def load_gates(model: Path | None = None, explicit: Path | None = None) -> dict[str, Gate]:
-    """Defaults, overridden by the model's gates file (or an explicit one)."""
+def load_gates(
+    model: Path | None = None,
+    explicit: Path | None = None,
+    *,
+    known: Collection[str] | None = None,
+) -> dict[str, Gate]:
+    """Defaults, overridden by the model's gates file (or an explicit one); with ``known``,
+    every gate's metric must be one of those names (``check_metric_names``)."""
     text = resources.files("harness").joinpath("data/gates.toml").read_text()
     gates = parse_gates(tomllib.loads(text), "tflm-hil defaults")
     path = explicit or (gates_file_for(model) if model else None)
@@ -84,5 +114,12 @@ def load_gates(model: Path | None = None, explicit: Path | None = None) -> dict[
             table = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"gates file {path} is not valid TOML: {exc}") from exc
+        if set(table) - {"gates"}:  # a misspelt [gates] table would disable every gate in it
+            raise ConfigError(
+                f"gates file {path}: {', '.join(sorted(set(table) - {'gates'}))} is not a "
+                "table here: put the gates under [gates]"
+            )
         gates.update(parse_gates(table, str(path)))
+    if known is not None:
+        check_metric_names(gates, known)
     return gates

@@ -16,7 +16,7 @@ from ..boards.driver import BoardDriver
 from ..dut import Dut, open_dut
 from ..firmware.compat import Finding, check_model
 from ..firmware.pins import resolve_pins
-from ..metrics.gates import Gate, load_gates
+from ..metrics.gates import Gate
 from ..metrics.validation import Validation, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest
 from ..model.reference import FloatReference, HostTflm, align_outputs
@@ -27,6 +27,7 @@ from ..tflite.vectors import Vectors, generate_vectors, load_vectors
 from .config import HilConfig, resolve_config
 from .recorder import RunRecorder, recorder
 from .state import device_summary, reference_notes, session_results
+from .suite_metrics import load_suite_gates, memory_figures
 
 log = logging.getLogger("harness")
 
@@ -50,13 +51,25 @@ def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
 
 @pytest.fixture(scope="session")
 def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
-    return load_gates(hil_config.model, hil_config.gates)
+    return load_suite_gates(hil_config.model, hil_config.gates)
 
 
 @pytest.fixture(scope="session")
-def board(pytestconfig: pytest.Config, hil_config: HilConfig) -> Iterator[BoardDriver]:
+def board(
+    pytestconfig: pytest.Config, hil_config: HilConfig, hil_model: TfliteModel
+) -> Iterator[BoardDriver]:
     """The board: its catalog entry (``board.spec``), whether it is a twin
     (``board.simulated``), and the driver that builds, flashes and links to it."""
+    # The run is recorded from the first test that needs the board, whatever the order:
+    # a test that does not open the device (the pin gate) is recorded too.
+    rec = recorder(pytestconfig)
+    if rec and rec.run_id is None:
+        rec.run_id = rec.store.start_run(
+            board=hil_config.board_name,
+            simulated=hil_config.simulated,
+            model_path=str(hil_config.model),
+            model_hash=hil_model.sha256,
+        )
     driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
         spec=hil_config.spec,
         simulated=hil_config.simulated,
@@ -78,13 +91,6 @@ def dut(
 ) -> Iterator[Dut]:
     """The device under test, flashed with the model and handshaken."""
     rec = recorder(pytestconfig)
-    if rec:
-        rec.run_id = rec.store.start_run(
-            board=hil_config.board_name,
-            simulated=hil_config.simulated,
-            model_path=str(hil_config.model),
-            model_hash=hil_model.sha256,
-        )
     device = open_dut(board, hil_model, hil_config.driver_options.log_dir)
     if rec and rec.run_id is not None:
         _record_device(rec, rec.run_id, device)
@@ -230,15 +236,9 @@ def device_latency(pytestconfig: pytest.Config, dut: Dut, hil_vectors: Vectors) 
 
 def memory_metrics(dut: Dut) -> dict[str, float]:
     info, image = dut.info, dut.image
-    out = {
-        "arena_used_bytes": float(info.arena_used),
-        "arena_size_bytes": float(info.arena_size),
-        "flash_bytes": float(image.flash_bytes),
-        "ram_bytes": float(image.ram_bytes),
-    }
-    if info.stack_used:
-        out["stack_used_bytes"] = float(info.stack_used)
-    return out
+    return memory_figures(
+        info.arena_used, info.arena_size, image.flash_bytes, image.ram_bytes, info.stack_used
+    )
 
 
 @pytest.fixture

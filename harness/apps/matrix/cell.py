@@ -100,7 +100,10 @@ def run_suite(
     junit, db, logs = work / "junit.xml", work / "results.sqlite", work / "logs"
     for stale in (junit, db):
         stale.unlink(missing_ok=True)
-    cmd = [str(python), "-m", "pytest", "tests_hil", "-q", "-p", "no:cacheprovider", *pytest_args]
+    # in the suite's own order (pytest-randomly off where installed): the verdict names the
+    # first failing test, which must not change from run to run
+    cmd = [str(python), "-m", "pytest", "tests_hil", "-q", "-p", "no:cacheprovider"]
+    cmd += ["-p", "no:randomly", *pytest_args]
     cmd += ["--board", board, "--model", str(model)]
     if vectors is not None:
         cmd += ["--vectors", str(vectors)]

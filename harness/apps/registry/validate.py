@@ -91,7 +91,7 @@ def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path) -> Va
         files = registry.export(entry, Path(tmp), stem=entry.short)
         cmd = [sys.executable, "-m", "pytest", str(suite), "--model", str(files["model"]),
                "--board", board, "--hil-db", str(db), "--hil-log-dir", str(log_dir),
-               "-p", "no:cacheprovider", "-q"]
+               "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]  # reasons in test order
         if "vectors" in files:
             cmd += ["--vectors", str(files["vectors"])]
         if "reference" in files:

@@ -1,0 +1,203 @@
+"""The client's requests that the HIL suite relies on, in this process against a twin (the suite
+runs them in a subprocess, where mutation testing cannot see them): benchmarks, outputs larger
+than a frame, raw requests."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from harness.errors import DeviceErrorReply
+from harness.model.reference import HostTflm
+from harness.protocol.client import DeviceClient
+from harness.protocol.constants import Err, Msg
+from harness.protocol.framing import Frame, FrameDecoder, encode_frame
+from harness.sim.launcher import start_twin
+from harness.tflite.model import TfliteModel
+
+from .conftest import ZOO, connect
+
+
+def test_benchmark_times_the_runs_asked_for(client, device):
+    x = np.arange(int(np.prod(device.input_shape)), dtype=np.int8).reshape(device.input_shape)
+    result = client.benchmark(x.tobytes(), runs=5, warmup=2)
+    assert result.runs == 5 and len(result.cycles) == 5
+    assert all(c > 0 for c in result.cycles)
+    assert result.output == device.truth(x[None])[0]
+    assert client.benchmark(x.tobytes(), runs=1).runs == 1  # warmup 0 and one run: the minimum
+
+
+@pytest.mark.parametrize(("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536)])
+def test_benchmark_refuses_counts_the_protocol_cannot_carry(client, runs, warmup):
+    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535 and warmup 0\.\.65535"):
+        client.benchmark(b"", runs=runs, warmup=warmup)
+
+
+def test_raw_request_returns_the_reply_frame(client):
+    assert client.request(Msg.ECHO, b"ping", Msg.ECHO_R).payload == b"ping"
+
+
+def zoo_client(name: str) -> Iterator[tuple[DeviceClient, TfliteModel]]:
+    """A twin running a model of the zoo, and a client that has handshaken with it."""
+    with start_twin("nano33", ZOO / name) as tw:
+        c = connect(tw.port, 64_000, reply_timeout=0.5)
+        c.hello()
+        yield c, TfliteModel.load(ZOO / name)
+        c.close()
+        c.link.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def large() -> Iterator[tuple[DeviceClient, TfliteModel]]:
+    yield from zoo_client("large_output.tflite")
+
+
+def test_an_output_larger_than_a_frame_is_fetched_whole(large):
+    client, model = large
+    x = np.random.default_rng(5).integers(-128, 128, model.inputs[0].shape, dtype=np.int8)
+    result = client.infer(x.tobytes())
+    want = HostTflm(model).run((x[None],))[0][0].tobytes()
+    assert result.output_total == len(want) > 1040  # more than the device's receive buffer
+    assert result.output == want
+    assert client.get_output(100, 50) == want[100:150]
+
+
+@pytest.fixture(scope="module")
+def large_input() -> Iterator[tuple[DeviceClient, TfliteModel]]:
+    yield from zoo_client("large_input.tflite")
+
+
+def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
+    """2304 input bytes through a 1040-byte receive window: several SET_INPUT chunks, the last
+    one invoking; two chunk frames in flight at most, so nothing is lost or sent twice."""
+    client, model = large_input
+    assert client.info is not None
+    window, frame = client.info.rx_window, client.info.max_frame
+    xs = np.random.default_rng(9).integers(-128, 128, (3, *model.inputs[0].shape), dtype=np.int8)
+    before = client.counters.frames_sent
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    want = HostTflm(model).run((xs,))[0]
+    assert [r.output for r in results] == [w.tobytes() for w in want]
+    assert client.counters.resends == 0
+    assert client.counters.max_inflight_bytes <= window
+    # the chunks are as large as two frames in the window allow: the fewest frames
+    chunk = min(frame - 8 - 6, window // 2 - (window // 2) // 254 - 3 - 8 - 6)
+    per_vector = -(-model.inputs[0].nbytes // chunk)
+    assert per_vector >= 3
+    assert client.counters.frames_sent - before == 3 * per_vector
+
+
+def test_a_long_stream_keeps_vectors_apart(client, device):
+    """300 vectors: the vector id (one byte) wraps, and every answer is its own vector's."""
+    xs = np.random.default_rng(4).integers(-128, 128, (300, *device.input_shape), dtype=np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    assert [r.output for r in results] == device.truth(xs)
+
+
+def test_a_vector_of_the_wrong_size_is_refused_before_sending(client):
+    assert client.info is not None
+    with pytest.raises(ValueError, match=f"has 3 bytes, the model's inputs take "
+                       f"{client.info.input_bytes}"):
+        client.infer(b"abc")
+
+
+class ShortResults:
+    """A link whose device sends at most ``keep`` output bytes in a RESULT, as a real device
+    does for outputs over 64 KiB: the client must fetch the rest with GET_OUTPUT."""
+
+    def __init__(self, port, keep: int):
+        self.port, self.keep = port, keep
+        self.decoder = FrameDecoder()
+        self.pending = bytearray()
+
+    timeout = property(lambda self: self.port.timeout)
+
+    @timeout.setter
+    def timeout(self, value):
+        self.port.timeout = value
+
+    @property
+    def in_waiting(self) -> int:
+        self._pull()
+        return len(self.pending)
+
+    def write(self, data: bytes) -> int:
+        return self.port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        self._pull()
+        if not self.pending:
+            self.pending += self._rewrite(self.port.read(max(1, self.port.in_waiting)))
+        out = bytes(self.pending[:size])
+        del self.pending[:size]
+        return out
+
+    def _pull(self) -> None:
+        if self.port.in_waiting:
+            self.pending += self._rewrite(self.port.read(self.port.in_waiting))
+
+    def _rewrite(self, data: bytes) -> bytes:
+        out = b""
+        for f in self.decoder.feed(data):
+            assert isinstance(f, Frame), f
+            payload = f.payload
+            if f.type == Msg.RESULT:
+                ns = struct.unpack_from("<H", payload, 6)[0]
+                payload = payload[: 12 + 4 * ns + self.keep]
+            out += encode_frame(f.type, f.seq, payload)
+        return out
+
+
+def test_an_output_larger_than_one_reply_is_fetched_in_parts(large):
+    client, model = large
+    port = client.link
+    short = DeviceClient(ShortResults(port, keep=100), byte_rate=64_000, reply_timeout=0.5)
+    short.hello()
+    x = np.random.default_rng(6).integers(-128, 128, model.inputs[0].shape, dtype=np.int8)
+    result = short.infer(x.tobytes())
+    want = HostTflm(model).run((x[None],))[0][0].tobytes()
+    assert result.output_total == len(want) and result.output == want
+    assert result.boot_id == short.info.boot_id
+
+
+def test_a_typed_error_reply_fails_its_request_and_only_it(client, device):
+    """GET_OUTPUT past the output: the device answers RANGE; the next requests, pipelined
+    vectors included, are unaffected."""
+    with pytest.raises(DeviceErrorReply) as info:
+        client.get_output(10**6, 4)
+    assert (info.value.code, info.value.name) == (Err.RANGE, "RANGE")
+    assert "to GET_OUTPUT" in str(info.value)
+    xs = np.random.default_rng(8).integers(-128, 128, (5, *device.input_shape), dtype=np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    assert [r.output for r in results] == device.truth(xs)
+
+
+def test_the_transcript_holds_every_byte_each_way(twin, tmp_path):
+    """The link transcript (reports/logs) is how a rig failure is diagnosed afterwards."""
+    path = tmp_path / "link.txt"
+    path.write_bytes(b"earlier run\n")  # appended to, never truncated
+    c = connect(twin.port, 64_000, reply_timeout=0.5, transcript=path)
+    try:
+        c.hello()
+        assert c.echo(b"\x01\x02") == b"\x01\x02"
+    finally:
+        c.close()
+        c.link.close()  # type: ignore[attr-defined]
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == b"earlier run"
+    sent = b"".join(bytes.fromhex(ln[2:].decode()) for ln in lines[1:] if ln.startswith(b"> "))
+    got = b"".join(bytes.fromhex(ln[2:].decode()) for ln in lines[1:] if ln.startswith(b"< "))
+    decoded = FrameDecoder().feed(sent)
+    assert [f.type for f in decoded if isinstance(f, Frame)] == [Msg.HELLO, Msg.ECHO]
+    replies = [f for f in FrameDecoder().feed(got) if isinstance(f, Frame)]
+    assert [f.type for f in replies][-2:] == [Msg.HELLO_R, Msg.ECHO_R]
+
+
+def test_get_output_asks_for_up_to_64_kib(client):
+    """Offsets and lengths are unsigned on the wire: a length over 32 KiB is a request the
+    device answers (here with RANGE: its output is smaller), not a packing error."""
+    with pytest.raises(DeviceErrorReply, match="RANGE"):
+        client.get_output(0, 40_000)
