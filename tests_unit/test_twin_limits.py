@@ -10,8 +10,8 @@ import pytest
 from harness.bench.models import write_fc_model
 from harness.boards.catalog import load_catalog
 from harness.errors import BuildError
+from harness.sim.image import plan_image
 from harness.sim.launcher import start_twin
-from harness.sim.twin import plan_image
 from harness.tflite.model import TfliteModel
 
 from .test_hil_suite import run_suite
