@@ -86,7 +86,7 @@ def test_an_unset_pin_resolves_empty_and_the_pre_script_stops_the_build(project)
     """PlatformIO's behaviour the design relies on: unset ${sysenv.X} is "", not an error."""
     cfg = pio_config(project, {"HIL_TFLM_REF": None, "HIL_ARDUINO_CORE": None})
     assert cfg["hil"]["tflm_ref"] == "" and cfg["hil"]["arduino_core"] == ""
-    assert cfg["env:nano33ble"]["lib_deps"][0].endswith(".git#")
+    assert cfg["env:nano33ble"]["lib_deps"][-1].endswith(".git#")
     pre = load_pre_script()
     exits: list[int] = []
     fake_env = FakeSconsEnv(cfg["hil"], exits)
