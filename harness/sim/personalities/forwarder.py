@@ -140,6 +140,7 @@ class StreamingDevice(DeviceCore):
         self._emitted = 0
         self._steps = _stream(make_core(self._write), windows, labels)
         self._period = 1.0 / rate_hz if rate_hz else 0.0
+        self.asked = False  # the host has sent its first byte
         self.started_at: float | None = None
         self.samples = 0
         self.finished = False
@@ -152,13 +153,12 @@ class StreamingDevice(DeviceCore):
         """Nothing before the host's first byte: the header is the stream's first step."""
 
     def feed(self, data: bytes) -> None:
-        if self.started_at is None and data:
-            self.started_at = -1.0  # the stream starts at the next tick
+        self.asked = self.asked or bool(data)  # what the host says is not read
 
     def tick(self, now: float, queued: int) -> float | None:
-        if self.started_at is None or self.finished:
+        if not self.asked or self.finished:
             return None
-        if self.started_at < 0:
+        if self.started_at is None:
             self.started_at = now
         self._emitted = 0
         # keep the wire fed a little ahead; at a sample rate, no sample before its time
