@@ -71,22 +71,22 @@ def _image(kind: str, name: str, entry: dict, root: Path) -> FirmwareImage:
     )
 
 
+def _entry(kind: str, name: str, root: Path | None) -> FirmwareImage:
+    root = root or firmware_dir()
+    entry = _table(root).get(kind, {}).get(name)
+    if entry is None:
+        raise ConfigError(f"{root / IMAGES_FILE} has no [{kind}.{name}]")
+    return _image(kind, name, entry, root)
+
+
 def firmware_image(name: str, root: Path | None = None) -> FirmwareImage:
     """The image ``name`` of images.toml (``hil``, ``forwarder``, ``emu``, ``emu_protocol``)."""
-    root = root or firmware_dir()
-    entry = _table(root).get("image", {}).get(name)
-    if entry is None:
-        raise ConfigError(f"{root / IMAGES_FILE} has no [image.{name}]")
-    return _image("image", name, entry, root)
+    return _entry("image", name, root)
 
 
 def host_image(personality: str, root: Path | None = None) -> FirmwareImage:
     """What the twin compiles for the host to serve ``personality`` (``hil``, ``mlperf``, ...)."""
-    root = root or firmware_dir()
-    entry = _table(root).get("host", {}).get(personality)
-    if entry is None:
-        raise ConfigError(f"{root / IMAGES_FILE} has no [host.{personality}]")
-    return _image("host", personality, entry, root)
+    return _entry("host", personality, root)
 
 
 def all_images(root: Path | None = None) -> list[FirmwareImage]:
