@@ -5,13 +5,11 @@ static RAM checked against the catalog. It never looks for the board (the flashe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
 
-from ..boards.catalog import BoardSpec
-from ..boards.driver import DriverOptions, Image
+from ..boards.driver import Image
 from ..errors import BuildError
 from ..firmware.codegen import ImageInputs
 from ..firmware.compat import compat_warnings
@@ -23,28 +21,14 @@ from ..firmware.project import choose_arena, plan_files, recompute_image_hash, w
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
 from . import cmd
-from .rig import Rig
+from .rig import PioStage
 
 log = logging.getLogger(__name__)
 
 BUILT_STAMP = "tflm-hil-built"
 
 
-class PioImageBuilder:
-    def __init__(
-        self,
-        spec: BoardSpec,
-        options: DriverOptions,
-        rig: Rig,
-        places: cmd.PioPlaces,
-        emit: Callable[[str], None],
-    ):
-        self.spec = spec
-        self.options = options
-        self.rig = rig
-        self.places = places
-        self.emit = emit
-
+class PioImageBuilder(PioStage):
     @property
     def env(self) -> str:
         return self.spec.platformio.env

@@ -8,10 +8,9 @@ Lifecycle: ``find`` (any time) -> ``flash`` (takes the board's lock) -> ``releas
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..boards.catalog import BoardSpec
 from ..boards.discovery import (
     AttachedPort,
     Match,
@@ -20,35 +19,23 @@ from ..boards.discovery import (
     wait_for_board,
     wait_for_new_port,
 )
-from ..boards.driver import Device, DriverOptions, Image
+from ..boards.driver import Device, Image
 from ..boards.locking import BoardLock, lock_key
 from ..errors import FlashError
 from ..firmware.pins import Pins
 from ..firmware.progress import BuildProgress
 from . import cmd
 from .probe import Probe, harness_touches, must_flash
-from .rig import Rig
+from .rig import PioStage
 
 BOOTLOADER_WAIT_S = 10.0
 APP_WAIT_S = 30.0
 PROBE_RETRY_S = 5.0
 
 
-class UsbFlasher:
-    def __init__(
-        self,
-        spec: BoardSpec,
-        options: DriverOptions,
-        rig: Rig,
-        places: cmd.PioPlaces,
-        emit: Callable[[str], None],
-    ):
-        self.spec = spec
-        self.options = options
-        self.rig = rig
-        self.places = places
-        self.emit = emit
-        self._lock: BoardLock | None = None
+@dataclass
+class UsbFlasher(PioStage):
+    _lock: BoardLock | None = field(default=None, init=False)
 
     def find(self) -> Match:
         return find_board(

@@ -1,16 +1,20 @@
 """The rig: everything a real board's driver touches outside Python (the USB port list, the
 ``pio`` process, the probe, the 1200-baud touch, time). The tests pass a fake bench with the
-same six methods; ``SystemRig`` is the machine's own."""
+same six methods; ``SystemRig`` is the machine's own. ``PioStage``: what the builder and the
+flasher share."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..boards.catalog import BoardSpec
 from ..boards.discovery import system_list_ports
-from .cmd import run_streaming
+from ..boards.driver import DriverOptions
+from .cmd import PioPlaces, run_streaming
 from .probe import Probe, probe_image, touch_1200
 
 
@@ -38,27 +42,20 @@ class Rig(Protocol):
 class SystemRig:
     """This machine: pyserial's port list, PlatformIO as a process, the board's own firmware."""
 
-    def list_ports(self) -> Iterable[Any]:
-        return system_list_ports()
+    list_ports = staticmethod(system_list_ports)
+    run = staticmethod(run_streaming)
+    probe = staticmethod(probe_image)
+    touch = staticmethod(touch_1200)
+    sleep = staticmethod(time.sleep)
+    clock = staticmethod(time.monotonic)
 
-    def run(
-        self,
-        cmd: list[str],
-        env: Mapping[str, str],
-        log_path: Path,
-        on_line: Callable[[str], None],
-        timeout: float,
-    ) -> int:
-        return run_streaming(cmd, env, log_path, on_line, timeout)
 
-    def probe(self, port: str, rate: float) -> Probe:
-        return probe_image(port, rate)
+@dataclass
+class PioStage:
+    """What a stage of the real board's driver (the image builder, the flasher) works with."""
 
-    def touch(self, port: str) -> None:
-        touch_1200(port)
-
-    def sleep(self, s: float) -> None:
-        time.sleep(s)
-
-    def clock(self) -> float:
-        return time.monotonic()
+    spec: BoardSpec
+    options: DriverOptions
+    rig: Rig
+    places: PioPlaces
+    emit: Callable[[str], None]  # progress lines
