@@ -66,7 +66,8 @@ class BoardDriver(abc.ABC):
     Lifecycle, as labgrid's drivers: ``build`` -> ``flash`` -> ``link`` (opened once, kept)
     -> ``reboot`` (any number of times) -> ``close`` (the link, then what ``release`` frees).
     A subclass implements ``build`` and ``flash``, and may override ``open_link`` (how its port
-    opens), ``reboot`` (a reset line) and ``release`` (its processes and locks).
+    opens), ``reboot`` (a reset line), ``reconnect`` (a board that re-enumerates after a reset)
+    and ``release`` (its processes and locks).
     """
 
     simulated = False
