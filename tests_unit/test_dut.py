@@ -1,6 +1,7 @@
-"""The device under test over a real twin: the driver owns the link (the Dut never closes it), and
-``Dut.reboot`` resets the device through the driver's reset line, or through the protocol's
-RESET where the board kind has none, and handshakes with the new boot."""
+"""The device under test over real devices: the driver owns the link (the Dut never closes it),
+and ``Dut.reboot`` resets the device through the driver's reset line (the twin's signal, QEMU's
+system_reset), or through the protocol's RESET where the board kind has none, and handshakes
+with the new boot."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ import pytest
 from harness.boards.catalog import load_catalog
 from harness.boards.driver import Device, DriverOptions
 from harness.dut import Dut, open_dut
+from harness.emu.driver import QemuDriver
 from harness.errors import FlashError
+from harness.firmware.library import fetch_command, find_library
+from harness.firmware.pins import resolve_pins
+from harness.paths import cache_dir
 from harness.sim.driver import SimDriver
 from harness.tflite.model import TfliteModel
 
 from .tiny_tflite import tiny_model
 
 SPEC = load_catalog()["nano33"]
+REF = resolve_pins().tflm_ref
 
 
 class NoResetLine(SimDriver):
@@ -67,7 +73,25 @@ def test_a_failed_handshake_closes_the_link(driver, digits_model: TfliteModel):
     assert driver._link is None
 
 
-@pytest.mark.parametrize("kind", [SimDriver, NoResetLine], ids=["reset-line", "protocol-reset"])
+def quiet_qemu(spec, options):
+    return QemuDriver(spec, options, progress=lambda _: None)
+
+
+emulated = pytest.param(
+    quiet_qemu,
+    id="qemu",
+    marks=pytest.mark.skipif(
+        find_library(REF) is None,
+        reason=f"the TFLM library at {REF[:12]} is not in {cache_dir()}: "
+        f"run `{fetch_command(REF)}`",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param(SimDriver, id="twin"), pytest.param(NoResetLine, id="protocol-reset"), emulated],
+)
 def test_reboot_starts_a_new_boot_and_the_device_still_answers(kind, tmp_path, digits_model):
     driver = kind(SPEC, DriverOptions(log_dir=tmp_path))
     try:
@@ -78,7 +102,7 @@ def test_reboot_starts_a_new_boot_and_the_device_still_answers(kind, tmp_path, d
         info = dut.reboot()
         assert info.boot_id != old and dut.info is info
         (event,) = [e for e in dut.events if e.kind == "reboot"]
-        how = "reset line" if kind is SimDriver else "protocol RESET"
+        how = "protocol RESET" if kind is NoResetLine else "reset line"
         assert event.detail == f"{how}: boot {old} -> {info.boot_id}"
         assert np.array_equal(dut.infer(x)[0], before)  # the same model, answering again
         dut.close()
