@@ -13,8 +13,8 @@ import pytest
 from harness.apps.pipeline.collect import CollectOptions, collect
 from harness.apps.pipeline.dataset import read_csv
 from harness.apps.pipeline.forward import start_forward_twin
-from harness.apps.pipeline.forwarder import StreamParser
 from harness.errors import ConfigError
+from harness.protocol.forwarder import StreamParser
 from harness.sim.build import build_host_library
 from harness.sim.corelib import CoreLibrary
 from harness.sim.personalities.forwarder import ForwarderCore
