@@ -21,10 +21,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return f"tflm-hil {dist_version('tflm-hil')}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "tflm-hil (not installed)"
+
+
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
-    return "usage: tflm-hil COMMAND [options]\n\ncommands:\n" + "\n".join(lines)
+    return "usage: tflm-hil [--version] COMMAND [options]\n\ncommands:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return 0 if args else 2
+    if args[0] == "--version":
+        print(version())
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"tflm-hil: unknown command {name!r}\n\n{usage()}", file=sys.stderr)

@@ -53,8 +53,9 @@ def project(tmp_path_factory) -> Path:
     return out
 
 
-def test_pins_resolve_from_the_environment_in_every_env(project):
-    cfg = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})
+def test_pins_resolve_from_the_environment_in_every_env():
+    """The repository's project reads the pins from the environment (tox factors, CI)."""
+    cfg = pio_config(firmware_dir(), {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})
     assert cfg["hil"]["tflm_ref"] == "0123abcd"
     envs = [s for s in cfg if s.startswith("env:")]
     test_envs = {f"env:{b.platformio.env}" for b in CATALOG.values()}
@@ -83,9 +84,33 @@ def test_the_harness_environment_resolves_to_the_default_pins(project):
     ]
 
 
-def test_an_unset_pin_resolves_empty_and_the_pre_script_stops_the_build(project):
-    """PlatformIO's behaviour the design relies on: unset ${sysenv.X} is "", not an error."""
+def test_a_project_copy_builds_with_no_variable_set(project):
+    """Plain `pio run` (or an IDE) in a generated copy: its pins are written in."""
     cfg = pio_config(project, {"HIL_TFLM_REF": None, "HIL_ARDUINO_CORE": None})
+    assert cfg["hil"]["tflm_ref"] == DEFAULTS.tflm_ref
+    assert cfg["hil"]["arduino_core"] == DEFAULTS.arduino_core
+    assert cfg["env:nano33ble"]["lib_deps"][-1].endswith(f".git#{DEFAULTS.tflm_ref}")
+    pre = load_pre_script()
+    fake_env = FakeSconsEnv(cfg["hil"], [])
+    pre.configure(fake_env)
+    assert fake_env.middlewares  # no pin missing: the build goes on
+
+
+def test_the_pre_script_refuses_a_variable_contradicting_the_copys_pin(project):
+    pre = load_pre_script()
+    cfg = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": None})
+    assert cfg["hil"]["tflm_ref"] == DEFAULTS.tflm_ref  # the copy keeps the pin its hash covers
+    config = FakeConfig(cfg["hil"])
+    assert pre.contradicted_pins(config, {"HIL_TFLM_REF": "0123abcd"}) == [
+        ("HIL_TFLM_REF", "0123abcd", DEFAULTS.tflm_ref)
+    ]
+    assert pre.contradicted_pins(config, {"HIL_TFLM_REF": DEFAULTS.tflm_ref}) == []
+    assert pre.contradicted_pins(config, {}) == []
+
+
+def test_an_unset_pin_resolves_empty_and_the_pre_script_stops_the_build():
+    """PlatformIO's behaviour the design relies on: unset ${sysenv.X} is "", not an error."""
+    cfg = pio_config(firmware_dir(), {"HIL_TFLM_REF": None, "HIL_ARDUINO_CORE": None})
     assert cfg["hil"]["tflm_ref"] == "" and cfg["hil"]["arduino_core"] == ""
     assert cfg["env:nano33ble"]["lib_deps"][-1].endswith(".git#")
     pre = load_pre_script()

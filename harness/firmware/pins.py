@@ -4,7 +4,9 @@
 ``${sysenv.HIL_ARDUINO_CORE}`` so that a tox factor or a CI matrix can set them. PlatformIO
 expands an unset variable to an empty string and has no default syntax, so the defaults live
 in the same file (``[hil] default_*``) and the harness always exports both variables: the
-user's value when set, else the default.
+user's value when set, else the default. A project copy (``tflm-hil firmware generate``) has
+its pins written in (``pin_copy_ini``), so a plain ``pio run`` or an IDE builds it; its image
+hash covers them, so ``scripts/hil_pre.py`` refuses a variable that says otherwise.
 """
 
 from __future__ import annotations
@@ -87,3 +89,17 @@ def resolve_pins(environ: Mapping[str, str] | None = None, ini: Path | None = No
             arduino_core=env.get(ARDUINO_CORE_VAR, "").strip() or defaults.arduino_core,
         )
     )
+
+
+def pin_copy_ini(text: str, pins: Pins) -> str:
+    """platformio.ini of a project copy: ``[hil] tflm_ref`` and ``arduino_core`` hold the pins
+    themselves instead of ``${sysenv.*}`` (PlatformIO has no default for an unset variable)."""
+    for option, var, value in (
+        ("tflm_ref", TFLM_REF_VAR, pins.tflm_ref),
+        ("arduino_core", ARDUINO_CORE_VAR, pins.arduino_core),
+    ):
+        line = f"{option} = ${{sysenv.{var}}}"
+        if line not in text:
+            raise ConfigError(f"platformio.ini lacks '{line}' in [hil]: reinstall tflm-hil")
+        text = text.replace(line, f"{option} = {value}  ; pinned by tflm-hil firmware generate")
+    return text

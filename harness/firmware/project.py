@@ -27,7 +27,7 @@ from ..tflite.model import TfliteModel
 from .codegen import GENERATED_DIR, IMAGE_HEADER, ZERO_HASH, ImageInputs, generated_files
 from .images import FirmwareImage, firmware_image, image_of_env
 from .opmap import resolver_methods
-from .pins import Pins
+from .pins import Pins, pin_copy_ini
 
 MARKER = ".tflm-hil-project"
 HASH_SCHEME = b"tflm-hil image v2"  # v2: an image's own folders, not all of firmware/
@@ -109,6 +109,9 @@ def plan_files(
     image that env builds."""
     env = env or inputs.board.platformio.env
     sources = dict(firmware_sources(image_of_env(env)) if sources is None else sources)
+    if "platformio.ini" in sources:  # the pins written in: plain `pio run` builds the copy
+        ini = pin_copy_ini(sources["platformio.ini"].decode(), pins)
+        sources["platformio.ini"] = ini.encode()
     files = {**sources, **generated_files(inputs, ZERO_HASH)}
     ident = image_hash(files, pins, inputs.board.id, env)
     return ident, {**sources, **generated_files(inputs, ident)}

@@ -35,16 +35,19 @@ log = logging.getLogger("harness")
 
 @pytest.fixture(scope="session")
 def hil_config(pytestconfig: pytest.Config) -> HilConfig:
+    """The session's checked options: board, model, vectors, reference, gates, driver options."""
     return resolve_config(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def hil_model(hil_config: HilConfig) -> TfliteModel:
+    """The model under test (--model), parsed: tensors, ops, quantisation, ``sha256``."""
     return TfliteModel.load(hil_config.model)
 
 
 @pytest.fixture(scope="session")
 def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
+    """The test vectors (--vectors), or vectors generated over the input range, edges included."""
     if hil_config.vectors is None:
         return generate_vectors(hil_model)
     return load_vectors(hil_config.vectors, hil_model)
@@ -52,6 +55,7 @@ def hil_vectors(hil_config: HilConfig, hil_model: TfliteModel) -> Vectors:
 
 @pytest.fixture(scope="session")
 def hil_gates(hil_config: HilConfig) -> dict[str, Gate]:
+    """The validation gates by name (--gates, <model>.gates.toml or gates.toml beside it)."""
     return load_suite_gates(hil_config.model, hil_config.gates)
 
 

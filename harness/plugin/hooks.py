@@ -18,9 +18,10 @@ from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
 from ..report import html
 from ..report.summary import summary_html
-from ..tflite.model import TfliteModel
 from . import hookspecs
+from .badinput import refuse, refuse_in_test, refused
 from .config import resolve_config
+from .preflight import preflight
 from .state import device_summary, reference_notes, session_results
 
 pytest_plugins = ["harness.plugin.fixtures"]
@@ -85,16 +86,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Checks the options and the pins before anything is built or flashed, if any test needs
-    a device or the pin gate."""
+    """Checks every input (harness/plugin/preflight.py) and the pins before anything is built
+    or flashed, if any test needs a device or the pin gate: bad input ends the run in one
+    line, exit 4, nothing recorded."""
     needs = {"dut", "pin_compat"}
     if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
-            TfliteModel.load(resolve_config(config).model)
+            preflight(resolve_config(config))
             resolve_pins()
             library_history()
         except ConfigError as exc:
-            raise pytest.UsageError(f"tflm-hil: {exc}") from None
+            raise refuse(config, exc) from None
 
 
 @pytest.hookimpl(trylast=True)
@@ -135,6 +137,9 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     exc = call.excinfo.value if call.excinfo else None
+    if isinstance(exc, ConfigError) and report.failed:
+        refuse_in_test(item, report, exc)
+        return report
     if isinstance(exc, HilError) and report.failed:
         report.user_properties.append(("failure_category", exc.category))
         # JUnit XML takes a test's properties from the item: a setup error's category too
@@ -186,6 +191,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if refused(session.config):
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
     failures = session.config.stash.get(_failures, [])
     if any(cat in INFRA_CATEGORIES for _, cat, _ in failures):
         session.exitstatus = EXIT_INFRA

@@ -8,6 +8,7 @@ import pytest
 
 from ..provenance import Provenance
 from ..results.store import ResultsStore, default_db_path
+from .badinput import refused
 
 _recorder = pytest.StashKey["RunRecorder | None"]()
 
@@ -50,7 +51,9 @@ class RunRecorder:
 
     @pytest.hookimpl(trylast=True)  # after the plugin settled the exit status
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.run_id is not None:
+        if self.run_id is not None and refused(session.config):
+            self.store.discard_run(self.run_id)  # bad input says nothing of the model
+        elif self.run_id is not None:
             self.store.finish_run(self.run_id, int(session.exitstatus))
         self.store.close()
 

@@ -165,6 +165,11 @@ class ResultsStore:
             (time.time(), exit_status, run_id),
         )
 
+    def discard_run(self, run_id: int) -> None:
+        """Forgets a run that ended on bad input: it measured nothing of the model."""
+        for table, column in (("metrics", "run_id"), ("results", "run_id"), ("runs", "id")):
+            self.db.execute(f"DELETE FROM {table} WHERE {column}=?", (run_id,))
+
     # ---- reading ----
 
     def runs(self, *, model_hash: str | None = None, board: str | None = None) -> list[sqlite3.Row]:
