@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
+from harness.plugin.badinput import refuse
 from harness.plugin.config import resolve_config
 from harness.plugin.suite_metrics import load_suite_gates
 
@@ -16,7 +17,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         hil = resolve_config(session.config)
         load_suite_gates(hil.model, hil.gates)
     except ConfigError as exc:
-        raise pytest.UsageError(f"tflm-hil: {exc}") from None
+        raise refuse(session.config, exc) from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,6 +10,7 @@ which when present take precedence (quantised with the model's own parameters); 
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +73,15 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"vectors file {p} does not exist: pass --vectors PATH.npz or omit it")
+    fix = "save the vectors with numpy.savez(PATH, x=...) (docs/validation.md)"
+    if not zipfile.is_zipfile(p):  # np.load would take it for a pickle or a .npy
+        raise ConfigError(f"{p} is not a NumPy .npz file (not a zip archive): {fix}")
     try:
         data = np.load(p, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a non-npz file
-        raise ConfigError(f"{p} is not a NumPy .npz file: {exc}") from exc
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array (.npy), not an archive of named arrays")
+    except Exception as exc:  # numpy raises several types for a damaged archive
+        raise ConfigError(f"{p} is not a readable NumPy .npz file ({exc}): {fix}") from exc
     n_in = len(model.inputs)
     x_float = None
     inputs: tuple[np.ndarray, ...]
@@ -86,7 +92,7 @@ def load_vectors(path: str | Path, model: TfliteModel) -> Vectors:
         x_float = (_fit("x_float", xf, _as_float(model.inputs[0]), str(p)),)
         inputs = (_fit("x_float", xf, model.inputs[0], str(p)),)
     else:
-        names = ["x"] if n_in == 1 and "x" in data else [f"x{i}" for i in range(n_in)]
+        names = ["x"] if n_in == 1 and "x0" not in data else [f"x{i}" for i in range(n_in)]
         missing = [n for n in names if n not in data]
         if missing:
             raise ConfigError(

@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import tarfile
+import zlib
 import tempfile
 import time
 from pathlib import Path
@@ -133,5 +134,8 @@ def _extract(archive: Path, dest: Path) -> None:
                         m.name).parts:
                     raise IntegrityError(f"{archive}: unsafe member {m.name!r} refused")
             tar.extractall(dest, filter="data")  # the data filter also refuses links, devices
-    except tarfile.TarError as exc:
-        raise IntegrityError(f"{archive} is not a readable .tar.gz: {exc}") from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:  # a truncated gzip ends in EOFError
+        raise IntegrityError(
+            f"{archive} is not a readable .tar.gz ({exc or type(exc).__name__}): it is damaged "
+            "or truncated; restore from another copy"
+        ) from exc
