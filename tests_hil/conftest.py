@@ -6,13 +6,15 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.plugin.badinput import refuse
-from harness.plugin.config import resolve_config
+from harness.plugin.config import listing_only, resolve_config
 from harness.plugin.suite_metrics import load_suite_gates
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Bad options or gates stop the run here, in one line (``ERROR: ...``, exit 4): raised
     while a module is collected, the same error would be a collection error with a traceback."""
+    if listing_only(session.config):
+        return
     try:
         hil = resolve_config(session.config)
         load_suite_gates(hil.model, hil.gates)
@@ -22,6 +24,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
+    if listing_only(config):
+        return
     try:
         if "gate" in metafunc.fixturenames:
             hil = resolve_config(config)

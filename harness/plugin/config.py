@@ -29,6 +29,12 @@ class HilConfig:
         return self.kind is BoardKind.SIM
 
 
+def listing_only(config: pytest.Config) -> bool:
+    """``pytest --fixtures`` and ``--fixtures-per-test`` run no test: they need no model."""
+    opt = config.option
+    return bool(getattr(opt, "showfixtures", False) or getattr(opt, "show_fixtures_per_test", False))
+
+
 def _path(base: Path, value: str | None) -> Path | None:
     if not value:
         return None

@@ -20,7 +20,7 @@ from ..report import html
 from ..report.summary import summary_html
 from . import hookspecs
 from .badinput import refuse, refuse_in_test, refused
-from .config import resolve_config
+from .config import listing_only, resolve_config
 from .preflight import preflight
 from .state import device_summary, reference_notes, session_results
 
@@ -90,7 +90,7 @@ def pytest_collection_modifyitems(
     or flashed, if any test needs a device or the pin gate: bad input ends the run in one
     line, exit 4, nothing recorded."""
     needs = {"dut", "pin_compat"}
-    if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
+    if not listing_only(config) and any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(resolve_config(config))
             resolve_pins()
