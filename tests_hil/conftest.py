@@ -6,6 +6,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.plugin.badinput import refuse
+from harness.plugin.bench_id import bench_id
 from harness.plugin.config import listing_only, resolve_config
 from harness.plugin.suite_metrics import load_suite_gates
 
@@ -32,11 +33,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             gates = load_suite_gates(hil.model, hil.gates)
             metafunc.parametrize("gate", list(gates.values()), ids=list(gates), scope="session")
         if "device_kind" in metafunc.fixturenames:
-            # the benchmark's name carries the board and its figures' provenance (measured,
-            # emulated, estimated): pytest-benchmark compares runs by name, so figures of two
-            # provenances never meet
-            hil = resolve_config(config)
-            kind = f"{hil.board_name}-{hil.kind.provenance}"
-            metafunc.parametrize("device_kind", [kind], ids=[kind.replace(":", "_")])
+            # the benchmark's name carries the model, the board and its figures' provenance:
+            # pytest-benchmark compares runs by name, so two models never meet
+            kind = bench_id(resolve_config(config))
+            metafunc.parametrize("device_kind", [kind], ids=[kind])
     except ConfigError as exc:
         raise pytest.UsageError(f"tflm-hil: {exc}") from None

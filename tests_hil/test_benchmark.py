@@ -5,6 +5,8 @@ instructions at the board's clock) or estimated (the twin's cost model)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pytest_html import extras as html_extras
@@ -27,11 +29,13 @@ COUNTS = {
 
 @pytest.mark.benchmark(timer=DEVICE_CLOCK, group="device latency", disable_gc=False)
 def test_latency(
-    benchmark, device_kind, device_latency, dut, extras, pytestconfig, record_property
+    benchmark, device_kind, device_latency, dut, hil_model, extras, pytestconfig, record_property
 ):
     lat = device_latency
     # the benchmark's name promised a provenance; the device's handshake must agree with it
     assert device_kind.endswith(f"-{lat.provenance}"), (device_kind, lat.provenance)
+    # and the model: pytest-benchmark never compares two models' latencies
+    assert f"-{hil_model.sha256[:8]}-" in device_kind, (device_kind, hil_model.sha256)
     assert len(lat.cycles) == pytestconfig.option.bench_runs
     assert np.all(lat.cycles > 0), "a run took no cycles: the cycle counter is not running"
     replay = iter(lat.seconds.tolist())
@@ -42,6 +46,10 @@ def test_latency(
     record_property("latency_provenance", str(lat.provenance))
     benchmark.extra_info.update(
         {
+            "model": Path(hil_model.source).name,
+            "model_sha256": hil_model.sha256,
+            "board": pytestconfig.option.board,
+            "image_hash": dut.info.image_hash,
             "unit": "device seconds",
             "provenance": str(lat.provenance),
             "counts": COUNTS[lat.provenance],
