@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from tabulate import tabulate
+
 from .catalog import QEMU_PREFIX, BoardSpec, load_catalog
 from .discovery import AttachedPort, ListPorts, attached_ports, matches_for_port
 
 
 def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    """The rows (the first is the header) as plain columns, text as it is (no number parsing)."""
+    text = tabulate(rows[1:], headers=rows[0], tablefmt="plain", disable_numparse=True)
+    return [line.rstrip() for line in text.splitlines()]
 
 
 def render(catalog: dict[str, BoardSpec], ports: list[AttachedPort]) -> str:

@@ -32,7 +32,9 @@ class HilConfig:
 def listing_only(config: pytest.Config) -> bool:
     """``pytest --fixtures`` and ``--fixtures-per-test`` run no test: they need no model."""
     opt = config.option
-    return bool(getattr(opt, "showfixtures", False) or getattr(opt, "show_fixtures_per_test", False))
+    return bool(
+        getattr(opt, "showfixtures", False) or getattr(opt, "show_fixtures_per_test", False)
+    )
 
 
 def _path(base: Path, value: str | None) -> Path | None:

@@ -90,7 +90,8 @@ def pytest_collection_modifyitems(
     or flashed, if any test needs a device or the pin gate: bad input ends the run in one
     line, exit 4, nothing recorded."""
     needs = {"dut", "pin_compat"}
-    if not listing_only(config) and any(needs & set(getattr(item, "fixturenames", ())) for item in items):
+    wanted = any(needs & set(getattr(item, "fixturenames", ())) for item in items)
+    if wanted and not listing_only(config):
         try:
             preflight(resolve_config(config))
             resolve_pins()

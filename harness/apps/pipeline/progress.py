@@ -1,7 +1,7 @@
-"""A one-line progress display for long steps (epochs, windows received).
+"""A progress bar for long steps (epochs, windows received, matrix cells), drawn by rich.
 
-On a terminal the line is redrawn in place; in a log (not a tty) one line is printed per
-tenth of the work, so CI logs stay short.
+On a terminal the bar is redrawn in place; in a log (not a terminal) rich draws nothing while
+the work goes on and the final state once, so CI logs stay short.
 """
 
 from __future__ import annotations
@@ -10,32 +10,34 @@ import sys
 import time
 from typing import TextIO
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
 
 class Progress:
+    """``label: [bar] done/total note``; ``close`` ends it with the time taken."""
+
     def __init__(self, label: str, total: int, *, stream: TextIO | None = None):
         self.label = label
-        self.total = max(total, 1)
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.console = Console(file=stream or sys.stderr, highlight=False)
         self.start = time.monotonic()
-        self._last_tenth = -1
+        self._bar = RichProgress(
+            TextColumn("{task.description}:", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}", markup=False),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._task = self._bar.add_task(label, total=max(total, 1), note="")
+        self._bar.start()
 
     def update(self, done: int, note: str = "") -> None:
-        pct = min(100, 100 * done // self.total)
-        text = f"{self.label}: {done}/{self.total} ({pct}%)" + (f" {note}" if note else "")
-        if self.tty:
-            self.stream.write("\r" + text + "\x1b[K")
-            self.stream.flush()
-        elif pct // 10 != self._last_tenth:
-            self._last_tenth = pct // 10
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        self._bar.update(self._task, completed=done, note=note)
 
     def close(self, note: str = "") -> None:
+        self._bar.stop()
         took = time.monotonic() - self.start
-        if self.tty:
-            self.stream.write("\n")
-        self.stream.write(
-            f"{self.label}: done in {took:.1f}s" + (f" {note}" if note else "") + "\n"
-        )
-        self.stream.flush()
+        self.console.print(f"{self.label}: done in {took:.1f}s" + (f" {note}" if note else ""),
+                           markup=False)

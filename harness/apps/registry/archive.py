@@ -12,9 +12,9 @@ import io
 import json
 import shutil
 import tarfile
-import zlib
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from ... import __version__, atomic
