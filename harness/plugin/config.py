@@ -37,6 +37,13 @@ def listing_only(config: pytest.Config) -> bool:
     )
 
 
+def project_dir(config: pytest.Config) -> Path:
+    """The project a session's files belong to: the folder of its ini file (pytest's rootdir),
+    else the folder pytest runs in. Without an ini pytest takes its rootdir from the paths on
+    the command line, ``--model``'s value among them: the results would land beside the model."""
+    return config.rootpath if config.inipath is not None else config.invocation_params.dir
+
+
 def _path(base: Path, value: str | None) -> Path | None:
     if not value:
         return None

@@ -24,7 +24,7 @@ from .config import listing_only, resolve_config
 from .preflight import preflight
 from .state import device_summary, reference_notes, session_results
 
-pytest_plugins = ["harness.plugin.fixtures"]
+pytest_plugins = ["harness.plugin.fixtures", "harness.plugin.packaged"]
 
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()

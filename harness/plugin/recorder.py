@@ -9,6 +9,7 @@ import pytest
 from ..provenance import Provenance
 from ..results.store import ResultsStore, default_db_path
 from .badinput import refused
+from .config import project_dir
 
 _recorder = pytest.StashKey["RunRecorder | None"]()
 
@@ -76,7 +77,7 @@ def recorder(config: pytest.Config) -> RunRecorder | None:
         value = config.option.hil_db
         rec = None
         if value != "none":
-            path = Path(value) if value else default_db_path(config.rootpath)
+            path = Path(value) if value else default_db_path(project_dir(config))
             rec = RunRecorder(ResultsStore(path))
             config.pluginmanager.register(rec, "tflm-hil-recorder")
         config.stash[_recorder] = rec
