@@ -12,11 +12,12 @@ File layout: one table per kind and model, one key per cell ("ROW COLUMN", as th
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomlkit
 
 from ...errors import ConfigError
 from .axes import REPO_ROOT
@@ -173,14 +174,16 @@ def render_expected(
         if cell_id not in ran:
             kind, model, row, column = cell_id.split("/", 3)
             tables.setdefault((kind, model), {})[(row, column)] = exp
-    lines = [header.rstrip(), ""] if header else []
+    doc = tomlkit.document()
     for (kind, model), cells in sorted(tables.items()):
-        lines.append(f"[{kind}.{model}]")
+        table = tomlkit.table()
         for (row, column), exp in sorted(cells.items()):
-            key = _toml_str(f"{row} {column}")
-            lines.append(f'{key} = {{ status = "{exp.status}", why = {_toml_str(exp.why)} }}')
-        lines.append("")
-    return "\n".join(lines)
+            cell = tomlkit.inline_table()
+            cell.update({"status": exp.status, "why": exp.why})
+            table[f"{row} {column}"] = cell
+        doc.setdefault(kind, tomlkit.table(is_super_table=True))[model] = table
+    body = tomlkit.dumps(doc)
+    return f"{header.rstrip()}\n\n{body}" if header else body
 
 
 def _why(r: CellResult) -> str:
@@ -189,9 +192,3 @@ def _why(r: CellResult) -> str:
     if r.status == "build" and (error := first_error(r.error)):
         return f"{r.stage}: {error}"
     return f"{r.stage}: {headline(r.error) or r.category}"
-
-
-def _toml_str(s: str) -> str:
-    """A TOML basic string. JSON's escapes are TOML's, control characters (an ANSI colour code
-    in a tool's error) included, except DEL, which JSON leaves raw and TOML refuses."""
-    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
