@@ -262,8 +262,12 @@ def test_cli_refuses_an_unknown_board_before_anything_runs(registry: Registry, m
 def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, capsys, rules):
     promote(registry, models[0], _val(**GOOD), rules)
     assert cli(["model", "list", "--registry", str(registry.root)]) == 0
-    out = capsys.readouterr().out
-    assert f"{models[0].short}" in out and "[promoted on sim:nano33]" in out
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["model", "bytes", "validations", "host", "figures", "promoted", "on"]
+    (row,) = [r for r in rows if r.startswith(models[0].short)]
+    entry = registry.get(models[0].sha256)
+    assert row.split()[1:3] == [str(entry.files["model"].bytes), str(len(entry.validations))]
+    assert row.endswith("sim:nano33")
     assert cli(["model", "card", models[0].short, "--registry", str(registry.root)]) == 0
     card = capsys.readouterr().out
     assert card.startswith(f"# Model card: {models[0].short}") and "## What changed" in card

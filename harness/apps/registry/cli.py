@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tabulate import tabulate
+
 from ...boards.catalog import BoardKind, resolve_board
 from ...errors import EXIT_INFRA
 from .store import ModelEntry, Registry
@@ -171,14 +173,21 @@ def _list(registry: Registry, args: argparse.Namespace) -> int:
     boards = registry.state().get("boards", {})
     promoted = {b["promoted"]: board for board, b in boards.items() if b.get("promoted")}
     entries = registry.entries()
-    for e in entries:
-        acc = e.conversion.get("host_metrics", {})
-        host = ", ".join(f"{k} {v:g}" for k, v in acc.items() if isinstance(v, float))
-        mark = f"  [promoted on {promoted[e.sha256]}]" if e.sha256 in promoted else ""
-        print(f"{e.short}  {e.files['model'].bytes:>7} B  validations {len(e.validations)}"
-              f"  {host}{mark}")
     if not entries:
         print(f"the registry {registry.root} is empty")
+        return 0
+    rows = []
+    for e in entries:
+        acc = e.conversion.get("host_metrics", {})
+        rows.append([
+            e.short,
+            e.files["model"].bytes,
+            len(e.validations),
+            ", ".join(f"{k} {v:g}" for k, v in acc.items() if isinstance(v, float)),
+            promoted.get(e.sha256, ""),
+        ])
+    headers = ["model", "bytes", "validations", "host figures", "promoted on"]
+    print(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
     return 0
 
 
