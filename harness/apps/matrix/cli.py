@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ...boards.catalog import QEMU_PREFIX, SIM_PREFIX, resolve_board
@@ -33,6 +35,9 @@ from .report import latest, previous_results, render
 from .result import CellResult, read_results
 from .storeio import record, results_from_store
 from .toxgen import is_current, render_block, splice
+
+# A cell to run: its id, and the call that runs it (minutes: the run shows N of M as it goes)
+Job = tuple[str, Callable[[], CellResult]]
 
 EXPECTED_HEADER = """\
 # Known outcomes of the compatibility matrix, per cell ("ROW COLUMN" as in the report's grid).
@@ -58,7 +63,7 @@ def _models(axes: Axes, name: str, accept) -> list[Model]:
     return [axes.model(name)]
 
 
-def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[CellResult]:
+def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[Job]:
     missing = [
         option
         for option, given in (
@@ -77,19 +82,18 @@ def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) 
     ref = axes.tflm_ref(args.tflm_ref)
     core = pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
     names = axes.hardware.models if args.model == "all" else (args.model,)
-    results = []
+    jobs: list[Job] = []
     for model in (axes.model(n) for n in names):
-        default = _result_path(base, hw_cell_base(model, args.board, ref, core))
-        out = args.json if args.json and len(names) == 1 else default
-        results.append(
-            run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
-        )
-    return results
+        cell = hw_cell_base(model, args.board, ref, core)
+        out = args.json if args.json and len(names) == 1 else _result_path(base, cell)
+        jobs.append((cell.cell_id, partial(run_hw_cell, axes, model, args.board, ref, core, out,
+                                           places, timeout=args.timeout)))
+    return jobs
 
 
 def _emu_cells(
     args: argparse.Namespace, axes: Axes, base: Path, places: Places
-) -> list[CellResult]:
+) -> list[Job]:
     """``--board qemu:ID --tflm-ref REF``: every model x converter of the emulated axis (or the
     given --model and --converter) with the library at REF."""
     if not args.tflm_ref or args.arduino_core:
@@ -111,29 +115,18 @@ def _emu_cells(
             f"{', '.join(c.id for c in converters)}: a Keras model needs a TensorFlow converter, "
             "a .tflite the prebuilt one"
         )
-    results = []
+    jobs: list[Job] = []
     for model, converter in pairs:
-        default = _result_path(base, emu_cell_base(model, converter, board, ref))
-        out = args.json if args.json and len(pairs) == 1 else default
-        results.append(
-            run_emu_cell(
-                axes,
-                model,
-                converter,
-                board,
-                ref,
-                out,
-                places,
-                python=args.python,
-                timeout=args.timeout,
-            )
-        )
-    return results
+        cell = emu_cell_base(model, converter, board, ref)
+        out = args.json if args.json and len(pairs) == 1 else _result_path(base, cell)
+        jobs.append((cell.cell_id, partial(run_emu_cell, axes, model, converter, board, ref, out,
+                                           places, python=args.python, timeout=args.timeout)))
+    return jobs
 
 
 def _sim_cells(
     args: argparse.Namespace, axes: Axes, base: Path, places: Places
-) -> list[CellResult]:
+) -> list[Job]:
     if not (args.tflm_runtime and args.converter):
         raise ConfigError("a simulated cell needs --tflm-runtime and --converter")
     runtime = axes.runtime(args.tflm_runtime)
@@ -141,7 +134,7 @@ def _sim_cells(
     models = _models(axes, args.model, lambda m: m.converts_with(converter))
     if not models:
         raise ConfigError(f"no model of {axes.path} goes through converter {converter.id}")
-    results = []
+    jobs: list[Job] = []
     for model in models:
         if not model.converts_with(converter):
             raise ConfigError(
@@ -152,43 +145,37 @@ def _sim_cells(
                     else "is a prebuilt .tflite: use --converter prebuilt"
                 )
             )
-        default = _result_path(base, sim_cell_base(model, runtime, converter))
-        out = args.json if args.json and len(models) == 1 else default
-        results.append(
-            run_sim_cell(
-                axes,
-                model,
-                runtime,
-                converter,
-                out,
-                places,
-                in_env=args.in_env,
-                python=args.python,
-                timeout=args.timeout,
-            )
-        )
-    return results
+        cell = sim_cell_base(model, runtime, converter)
+        out = args.json if args.json and len(models) == 1 else _result_path(base, cell)
+        jobs.append((cell.cell_id, partial(run_sim_cell, axes, model, runtime, converter, out,
+                                           places, in_env=args.in_env, python=args.python,
+                                           timeout=args.timeout)))
+    return jobs
 
 
 def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
     base = args.dir or _default_dir(axes)
     places = Places.under(base)
     if args.board.startswith(QEMU_PREFIX):
-        results = _emu_cells(args, axes, base, places)
+        jobs = _emu_cells(args, axes, base, places)
     elif args.tflm_ref or args.arduino_core or not args.board.startswith(SIM_PREFIX):
-        results = _hw_cells(args, axes, base, places)
+        jobs = _hw_cells(args, axes, base, places)
     else:
-        results = _sim_cells(args, axes, base, places)
-    for r in results:
+        jobs = _sim_cells(args, axes, base, places)
+    for n, (cell_id, run) in enumerate(jobs, 1):
+        # a cell takes minutes: say which one of how many runs, then its outcome
+        print(f"[{n}/{len(jobs)}] {cell_id} ...", file=sys.stderr, flush=True)
+        r = run()
         if args.db:
             record(args.db, r)
         first = r.error.strip().splitlines()[0][:140] if r.error.strip() else ""
         figures = ", ".join(f"{k} {v:g}" for k, v in r.key_figures().items())
         print(
-            f"{r.cell_id}: {r.status.upper()}"
+            f"[{n}/{len(jobs)}] {r.cell_id}: {r.status.upper()}"
             + (f" [{r.gate}]" if r.gate else "")
             + (f" {figures}" if figures else "")
-            + (f" — {first}" if first else "")
+            + (f" — {first}" if first else ""),
+            flush=True,
         )
     return 0
 
