@@ -90,3 +90,22 @@ def _rewrite(doc: str, name: str, body: str, produced: str, excerpt: bool) -> No
     start = text.index(f"<!-- sample: {name} -->")
     at = text.index(body, start)
     path.write_text(text[:at] + new + text[at + len(body) :])
+
+
+# A block a test runs as written: a fenced block right after ``<!-- run: NAME -->``.
+RUN_MARK = re.compile(r"<!-- run: (?P<name>[\w-]+) -->\n```[^\n]*\n(?P<body>.*?)^```", re.S | re.M)
+_EXIT = re.compile(r"\bexit (\d+)\b")
+
+
+def doc_commands(doc: str, name: str) -> list[tuple[list[str], int]]:
+    """The commands of ``doc``'s block ``<!-- run: NAME -->``, one a line (a ``\\`` joins the
+    next), each with the exit status its comment promises (``# ... exit N``), else 0."""
+    found = {m["name"]: m["body"] for m in RUN_MARK.finditer((REPO / doc).read_text())}
+    assert name in found, f"{doc} has no block marked <!-- run: {name} -->"
+    commands = []
+    for line in found[name].replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        if words:
+            promised = _EXIT.search(line.partition("#")[2])
+            commands.append((words, int(promised[1]) if promised else 0))
+    return commands
