@@ -143,3 +143,12 @@ def test_a_truncated_backup_archive_is_refused_in_one_line(tmp_path):
         restore(archive, tmp_path / "registry")
     assert "\n" not in str(info.value)
     assert not (tmp_path / "registry").exists()
+    # as the user meets it: one line, the integrity exit status, no traceback
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "model", "restore", "--input", str(archive),
+         "--registry", str(tmp_path / "registry")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == "" and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("tflm-hil model: [integrity] ") and "truncated" in out.stderr
