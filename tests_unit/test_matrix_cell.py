@@ -87,7 +87,7 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     # the twin's latency is a cost model
     assert on_disk.provenance["latency_us_median"] == Provenance.ESTIMATED
     # the row is the runtime, not the board's library: the pin gate is left out
-    assert f"--deselect {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
+    assert f"-k not {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
 
 
 def test_runtime_that_segfaults_is_a_crash_cell(axes, places, tmp_path):

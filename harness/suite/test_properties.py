@@ -17,7 +17,7 @@ pytestmark = pytest.mark.hil
 def input_strategy(t) -> st.SearchStrategy[np.ndarray]:
     if np.issubdtype(t.dtype, np.integer):
         info = np.iinfo(t.dtype)
-        edges = [info.min, info.max, int(np.clip(t.zero_point, info.min, info.max))]
+        edges: list[float] = [info.min, info.max, int(np.clip(t.zero_point, info.min, info.max))]
         element = st.one_of(st.sampled_from(edges), st.integers(info.min, info.max))
     else:  # float inputs: far beyond any quantised range too, to exercise saturation
         edges = [-1e4, 1e4, 0.0]

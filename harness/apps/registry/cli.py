@@ -30,6 +30,9 @@ def _registry_opt(p: argparse.ArgumentParser) -> None:
 def _board_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default=DEFAULT_BOARD, help="catalog board id [%(default)s]")
     p.add_argument("--hil-db", help="results store [$TFLM_HIL_DB or .tflm-hil/results.sqlite]")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="seconds the HIL suite may take; then it is stopped as an "
+                   "infrastructure failure [%(default)g]")
 
 
 def add_registry_commands(sub: argparse._SubParsersAction) -> None:
@@ -109,7 +112,7 @@ def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry
     resolve_board(args.board)  # an unknown board is refused before anything runs
     entry = candidate_entry(registry, args.candidate)
     print(f"validating {entry.short} on {args.board} (the HIL suite; this takes a while)")
-    val = run_suite(registry, entry, args.board, db_path(args.hil_db))
+    val = run_suite(registry, entry, args.board, db_path(args.hil_db), args.timeout)
     record_validation(registry, entry, val)
     print("\n".join(validation_summary(val)))
     return entry, val
@@ -153,7 +156,7 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> int:
     print(f"rolling back {args.board}: {current.short} -> {target.short} (last good)")
     if kind is BoardKind.REAL or args.validate:
         # On a board this is the reflash: the HIL flow builds and flashes the restored model.
-        val = run_suite(registry, target, args.board, db_path(args.hil_db))
+        val = run_suite(registry, target, args.board, db_path(args.hil_db), args.timeout)
         print("\n".join(validation_summary(val)))
         if not val.passed:
             print(f"rollback NOT applied: {target.short} did not pass on {args.board}; "
