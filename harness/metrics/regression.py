@@ -1,41 +1,22 @@
-"""Gates and regression thresholds, read from TOML (gates.toml beside this file by default).
+"""Regression thresholds: how far a figure may move against a baseline, read from TOML tables
+``[<key>."PATTERN"]`` (``[regression.*]`` in the promotion rules, ``[watch.*]`` in the
+monitor's thresholds).
 
 The same ``Threshold`` serves promotion (candidate vs the promoted model) and monitoring
-(latest run vs the promoted baseline and the recent trend; harness/apps/monitor).
+(latest run vs the promoted baseline and the recent trend; harness/apps/monitor). Figures of
+two provenances (measured, emulated, estimated) are never compared.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
-from ...provenance import Figure
-from ...results.store import ResultsStore
-from ...tomlio import check_keys, overlay, packaged_toml, read_toml
+from ..provenance import Figure
+from ..tomlio import check_keys
 
-EPS = 1e-12
-
-
-def run_figures(store: ResultsStore, run_id: int) -> dict[str, Figure]:
-    """Every figure of a run by name (a name recorded twice keeps its last value)."""
-    return {m.name: Figure(m.value, m.unit, m.provenance) for m in store.metrics(run_id=run_id)}
-
-
-@dataclass(frozen=True)
-class Gate:
-    pattern: str
-    min: float | None = None
-    max: float | None = None
-
-    def check(self, name: str, fig: Figure) -> str | None:
-        if self.min is not None and fig.value < self.min - EPS:
-            return f"{name} = {fig.value:g} is below the gate's minimum {self.min:g}"
-        if self.max is not None and fig.value > self.max + EPS:
-            return f"{name} = {fig.value:g} is above the gate's maximum {self.max:g}"
-        return None
+EPS = 1e-12  # figures equal but for rounding are unchanged
 
 
 @dataclass(frozen=True)
@@ -58,7 +39,9 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Change:
+class FigureChange:
+    """A figure against its baseline."""
+
     name: str
     old: Figure
     new: Figure
@@ -91,9 +74,9 @@ class Change:
         return abs(self.worse_by) > EPS or not self.comparable
 
 
-def compare(name: str, old: Figure, new: Figure, th: Threshold) -> Change:
+def compare(name: str, old: Figure, new: Figure, th: Threshold) -> FigureChange:
     if old.provenance != new.provenance:
-        return Change(name, old, new, th, 0.0, None, False, comparable=False)
+        return FigureChange(name, old, new, th, 0.0, None, False, comparable=False)
     worse = (old.value - new.value) if th.better == "higher" else (new.value - old.value)
     pct = 100.0 * worse / abs(old.value) if abs(old.value) > EPS else None
     if th.better == "higher":
@@ -103,63 +86,32 @@ def compare(name: str, old: Figure, new: Figure, th: Threshold) -> Change:
     regressed = (limits[0] is not None and worse > limits[0] + EPS) or (
         limits[1] is not None and pct is not None and pct > limits[1] + EPS
     )
-    return Change(name, old, new, th, worse, pct, regressed)
+    return FigureChange(name, old, new, th, worse, pct, regressed)
 
 
-@dataclass(frozen=True)
-class Rules:
-    gates: tuple[Gate, ...]
-    thresholds: tuple[Threshold, ...]
-
-    def gate_for(self, name: str) -> Gate | None:
-        return _match(self.gates, name)
-
-    def threshold_for(self, name: str) -> Threshold | None:
-        return _match(self.thresholds, name)
-
-
-def _match(items, name: str):
-    for item in items:
-        if item.pattern == name:
-            return item
-    for item in items:
-        if fnmatch.fnmatchcase(name, item.pattern):
-            return item
-    return None
+def threshold_for(thresholds: tuple[Threshold, ...], name: str) -> Threshold | None:
+    """The threshold of figure ``name``: its exact key, else the first pattern that matches."""
+    exact = next((t for t in thresholds if t.pattern == name), None)
+    return exact or next((t for t in thresholds if fnmatch.fnmatchcase(name, t.pattern)), None)
 
 
 LIMITS = {"higher": ("max_drop", "max_drop_pct"), "lower": ("max_rise", "max_rise_pct")}
 
 
-def parse_rules(raw: dict[str, Any], source: str, *, threshold_key: str = "regression") -> Rules:
-    """Gates from ``[gate.NAME]``, thresholds from ``[<threshold_key>.NAME]``. A setting that
-    would be ignored (a misspelt key, max_rise on a "higher" figure) is refused, not dropped."""
-    try:
-        gates = []
-        for k, v in raw.get("gate", {}).items():
-            check_keys(v, ("min", "max"), f"[gate.{k}]")
-            gates.append(Gate(str(k), _opt(v, "min"), _opt(v, "max")))
-        thresholds = []
-        for k, v in raw.get(threshold_key, {}).items():
-            where = f"[{threshold_key}.{k}]"
-            better = v.get("better") if isinstance(v, dict) else None
-            if better not in LIMITS:
-                raise ValueError(f"{where} better must be 'higher' or 'lower'")
-            check_keys(v, ("better", *LIMITS[better]), f"{where} (better = {better!r})")
-            thresholds.append(Threshold(str(k), better, _opt(v, "max_drop"), _opt(v, "max_rise"),
-                                        _opt(v, "max_drop_pct"), _opt(v, "max_rise_pct")))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    return Rules(tuple(gates), tuple(thresholds))
+def parse_thresholds(table: Any, key: str) -> tuple[Threshold, ...]:
+    """The ``[<key>.NAME]`` tables. A setting that would be ignored (a misspelt key, max_rise
+    on a "higher" figure) is refused with ValueError, not dropped."""
+    thresholds = []
+    for k, v in (table or {}).items():
+        where = f"[{key}.{k}]"
+        better = v.get("better") if isinstance(v, dict) else None
+        if better not in LIMITS:
+            raise ValueError(f"{where} better must be 'higher' or 'lower'")
+        check_keys(v, ("better", *LIMITS[better]), f"{where} (better = {better!r})")
+        thresholds.append(Threshold(str(k), better, _opt(v, "max_drop"), _opt(v, "max_rise"),
+                                    _opt(v, "max_drop_pct"), _opt(v, "max_rise_pct")))
+    return tuple(thresholds)
 
 
 def _opt(d: dict[str, Any], key: str) -> float | None:
     return None if d.get(key) is None else float(d[key])
-
-
-def load_rules(path: Path | None = None) -> Rules:
-    """The default rules, with the sections of ``path`` (if given) laid over them."""
-    raw = packaged_toml(__package__, "gates.toml")
-    if path is not None:
-        raw = overlay(raw, read_toml(path, "--rules"), str(path))
-    return parse_rules(raw, str(path or "gates.toml"))

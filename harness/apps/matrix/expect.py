@@ -32,7 +32,7 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class Change:
+class CellChange:
     cell_id: str  # kind/model/row/column
     kind: str  # regression, improved, changed, new, missing, same
     expected: str | None
@@ -43,10 +43,10 @@ class Change:
 
 @dataclass(frozen=True)
 class GateReport:
-    changes: tuple[Change, ...]
+    changes: tuple[CellChange, ...]
     strict: bool = False
 
-    def of(self, kind: str) -> list[Change]:
+    def of(self, kind: str) -> list[CellChange]:
         return [c for c in self.changes if c.kind == kind]
 
     @property
@@ -124,7 +124,7 @@ def load_expected(path: Path | None = None) -> dict[str, Expectation]:
 def judge(
     results: Iterable[CellResult], expected: dict[str, Expectation], *, strict: bool = False
 ) -> GateReport:
-    changes: list[Change] = []
+    changes: list[CellChange] = []
     seen: set[str] = set()
     for r in sorted(results, key=lambda r: r.cell_id):
         seen.add(r.cell_id)
@@ -140,7 +140,7 @@ def judge(
         else:
             kind = "changed"
         changes.append(
-            Change(
+            CellChange(
                 r.cell_id,
                 kind,
                 exp.status if exp else None,
@@ -151,7 +151,7 @@ def judge(
         )
     for cell_id, exp in sorted(expected.items()):
         if cell_id not in seen:
-            changes.append(Change(cell_id, "missing", exp.status, None, exp.why))
+            changes.append(CellChange(cell_id, "missing", exp.status, None, exp.why))
     return GateReport(tuple(changes), strict)
 
 

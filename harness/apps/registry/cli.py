@@ -16,7 +16,7 @@ from pathlib import Path
 from ...boards.catalog import BoardKind, resolve_board
 from ...errors import EXIT_INFRA
 from .store import ModelEntry, Registry
-from .validate import Validation
+from .validate import ValidationRun
 
 DEFAULT_BOARD = "sim:nano33"
 EXIT_REFUSED = 1
@@ -100,12 +100,12 @@ def _register(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_passed_status(val: Validation) -> int:
+def _not_passed_status(val: ValidationRun) -> int:
     """A rig failure stays 6 (the model was not judged); any other failure refuses (1)."""
     return EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED
 
 
-def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry, Validation]:
+def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry, ValidationRun]:
     from .promote import record_validation, validation_summary
     from .validate import db_path, run_suite
 
@@ -124,8 +124,8 @@ def _validate(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def _promote(registry: Registry, args: argparse.Namespace) -> int:
-    from .gates import load_rules
     from .promote import promote
+    from .rules import load_rules
 
     rules = load_rules(args.rules)  # a bad rules file is refused before the suite runs
     entry, val = _validated(registry, args)
@@ -137,6 +137,8 @@ def _promote(registry: Registry, args: argparse.Namespace) -> int:
             print(f"  {c.describe()}")
     if same:
         print(f"  {len(same)} compared figure(s) unchanged: {', '.join(c.name for c in same)}")
+    for line in decision.not_measured:
+        print(f"  not applied: {line}")
     if decision.promote:
         print(f"PROMOTED {entry.short} on {args.board} (compared with {against}); deployed to "
               f"{registry.root / 'deployed'}")

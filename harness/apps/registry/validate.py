@@ -23,8 +23,7 @@ from ...plugin.runner import SuiteRun
 from ...plugin.runner import run_suite as run_suite_child
 from ...proc import read_tail
 from ...provenance import Figure
-from ...results.store import ResultsStore, default_db_path
-from .gates import run_figures
+from ...results.store import ResultsStore, default_db_path, run_figures
 from .store import ModelEntry, Registry, board_dir_name
 
 # A real board's first PlatformIO build alone can take most of an hour (BUILD_TIMEOUT_S)
@@ -36,7 +35,10 @@ EXIT_MEANING = {0: "passed", 1: "tests failed", 2: "interrupted", 3: "internal e
 
 
 @dataclass
-class Validation:
+class ValidationRun:
+    """One run of the HIL suite on one board for a registered model, as the registry keeps it
+    (the JSON key is ``validations``)."""
+
     board: str
     exit_status: int
     run_id: int | None
@@ -59,7 +61,7 @@ class Validation:
                 "failures": self.failures, "device": self.device}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Validation:
+    def from_dict(cls, d: dict[str, Any]) -> ValidationRun:
         return cls(d["board"], int(d["exit_status"]), d.get("run_id"), d.get("db", ""),
                    {k: Figure.from_dict(v) for k, v in d.get("figures", {}).items()},
                    list(d.get("failures", [])), float(d.get("started", 0.0)),
@@ -71,7 +73,7 @@ def db_path(db: str | os.PathLike[str] | None) -> Path:
 
 
 def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path,
-              timeout: float = DEFAULT_TIMEOUT_S) -> Validation:
+              timeout: float = DEFAULT_TIMEOUT_S) -> ValidationRun:
     resolve_board(board)  # an unknown board is a ConfigError naming the known ones
     with closing(ResultsStore(db)) as store:
         before = max((r["id"] for r in store.runs()), default=0)
@@ -88,7 +90,7 @@ def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path,
     tail = read_tail(log, 4000).strip().splitlines()[-6:]
     if proc.timed_out:
         tail.append(f"timed out after {timeout:g} s (--timeout)")
-    val = Validation(board, status, None, str(db), started=started, log=str(log),
+    val = ValidationRun(board, status, None, str(db), started=started, log=str(log),
                      tail="\n".join(tail))
     with closing(ResultsStore(db)) as store:
         runs = [r for r in store.runs(model_hash=entry.sha256, board=board) if r["id"] > before]
