@@ -1,27 +1,18 @@
-"""The model maintenance loop: collect, preprocess, train, convert, promote, roll back.
+"""The model loop's own steps, as sub-commands of ``tflm-hil model`` (harness/apps/model_cli.py
+puts them beside the registry's): collect, preprocess, train, convert.
 
     tflm-hil model collect    --output new_data.csv
     tflm-hil model preprocess --input new_data.csv --output processed_data.csv
     tflm-hil model train      --input processed_data.csv --output new_model.h5
     tflm-hil model convert    --input new_model.h5 --output model.tflite
-    tflm-hil model promote    model.tflite            (validate on a board, gate, promote)
-    tflm-hil model rollback                           (back to the last good model)
-
-Registry commands (register, validate, promote, rollback, list, show, card, backup, restore)
-live in harness/apps/registry/cli.py. Exit status: 0 done (or up to date), 1 refused (validate,
-promote, rollback), 3 bad input or a failed step (the message names the fix), 6 the rig
-failed (validate, promote, rollback: the model was not judged), 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .config import default_seed, section
-
-PIPELINE = ("collect", "preprocess", "train", "convert")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -29,11 +20,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="redo even when up to date")
 
 
-def parser() -> argparse.ArgumentParser:
-    from ..registry.cli import add_registry_commands
-
-    top = argparse.ArgumentParser(prog="tflm-hil model", description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     c, p, t, v = section("collect"), section("preprocess"), section("train"), section("convert")
 
     s = sub.add_parser("collect", help="gather labelled data into a CSV")
@@ -78,13 +65,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--calibration-samples", type=int, default=v["calibration_samples"],
                    help="training rows used to calibrate int8 ranges [%(default)s]")
     s.add_argument("--data", type=Path, help="the processed CSV (default: the training data)")
-    s.add_argument("--no-register", action="store_true", help="do not add it to the registry")
-    s.add_argument("--registry", type=Path, help="registry folder [$TFLM_HIL_REGISTRY or "
-                   ".tflm-hil/registry]")
     _common(s)
-
-    add_registry_commands(sub)
-    return top
 
 
 def run_pipeline_step(args: argparse.Namespace) -> int:
@@ -122,19 +103,4 @@ def run_pipeline_step(args: argparse.Namespace) -> int:
     else:
         raise AssertionError(args.command)
     print(("up to date: " if result.skipped else "") + result.summary)
-    if args.command == "convert" and not args.no_register:
-        from ..registry.store import Registry
-
-        registry = Registry.open(args.registry)
-        entry = registry.register_from_files(args.output)
-        print(f"registered {entry.short} in {registry.root}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command in PIPELINE:
-        return run_pipeline_step(args)
-    from ..registry.cli import run_registry_command
-
-    return run_registry_command(args)

@@ -1,4 +1,5 @@
-"""The registry's subcommands of ``tflm-hil model`` (parsers added by harness/apps/pipeline/cli.py).
+"""The registry's subcommands of ``tflm-hil model`` (composed with the pipeline's steps by
+harness/apps/model_cli.py).
 
     register MODEL.tflite   add a model (with the files beside it) to the registry
     validate CANDIDATE      run the HIL suite on a board and link its run to the model
