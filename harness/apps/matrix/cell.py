@@ -38,7 +38,7 @@ from .compare import compare_outputs, load_outputs
 from .converter import Artifact, convert, load_artifact
 from .junit import parse_junit
 from .result import CellResult, provisional, write_result
-from .venvs import EnvSpec, ensure_env, installed_version
+from .venvs import EnvSpec, ensure_env, harness_source, installed_version
 
 TFLM_REF_VAR = "HIL_TFLM_REF"  # firmware/platformio.ini reads the pins from these
 ARDUINO_CORE_VAR = "HIL_ARDUINO_CORE"
@@ -99,7 +99,6 @@ def run_suite(
                  junit=junit, extra=pytest_args, python=python),
         log=work / "suite.log",
         timeout=timeout,
-        cwd=axes.root,
         env=env,
     )
     report = None
@@ -211,7 +210,7 @@ def _runtime_python(
     if installed_tflm() == runtime.version:
         return Path(sys.executable), "current"
     reqs = runtime_requirements(axes, runtime)
-    env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), editable=axes.root), places.venvs)
+    env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), harness_source()), places.venvs)
     if env.python is None:
         return classify_env_failure(reqs, env.output), str(env.log)
     return env.python, str(env.log)
@@ -283,7 +282,6 @@ def run_sim_cell(
         ],
         log=work / "probe.log",
         timeout=timeout,
-        cwd=axes.root,
         env=suite_env(),
     )
     probe_run = with_stderr(probe_run, work / "probe.json")

@@ -1,4 +1,4 @@
-"""Known outcomes per cell (``matrix/expected.toml``), and the gate on changes.
+"""Known outcomes per cell (``expected.toml`` beside this module), and the gate on changes.
 
 The matrix fails on a *change for the worse*: a cell expected to pass that does not. A cell
 that starts passing, or moves between two failing outcomes, is reported (``--strict`` fails on
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ConfigError
-from .axes import REPO_ROOT
 from .result import KINDS, STATUSES, CellResult, first_error, headline
 
-DEFAULT_EXPECTED = REPO_ROOT / "matrix" / "expected.toml"
+DEFAULT_EXPECTED = Path(__file__).resolve().parent / "expected.toml"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class GateReport:
         labels = {
             "regression": "REGRESSED (expected to pass)",
             "changed": "changed",
-            "improved": "started passing (update matrix/expected.toml)",
+            "improved": "started passing (update expected.toml: matrix gate --write-expected)",
             "new": "new (no expectation)",
             "missing": "expected but not run",
         }
