@@ -41,7 +41,9 @@ def run_suite(
     killed on timeout, so a hung twin cannot outlive the test), collected from ``paths``."""
     log = tmp / "suite.log"
     log.unlink(missing_ok=True)
-    run = SuiteRun(db=tmp / "results.sqlite", log_dir=tmp / "logs", target=paths, extra=args)
+    # in a random order, as `pytest tests_hil` runs (pytest-randomly)
+    run = SuiteRun(db=tmp / "results.sqlite", log_dir=tmp / "logs", target=paths, extra=args,
+                   in_order=False)
     done = runner.run_suite(
         run, log=log, timeout=600, cwd=REPO,
         env={"TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})},

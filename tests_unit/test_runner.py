@@ -31,6 +31,7 @@ def test_the_command_collects_the_packaged_suite_in_its_own_order():
     assert "no:randomly" in cmd and "--vectors" not in cmd and "--reference" not in cmd
     assert cmd[-2:] == ["-k", "gate"]
     assert SuiteRun(target=("tests_hil",)).command()[3] == "tests_hil"
+    assert "no:randomly" not in SuiteRun(in_order=False).command()
 
 
 def hanging_python(tmp_path: Path) -> tuple[Path, Path]:

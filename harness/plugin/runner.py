@@ -39,12 +39,13 @@ class SuiteRun:
     extra: tuple[str, ...] = ()  # more pytest arguments (--benchmark-*, -k, --deselect)
     target: tuple[str, ...] = ()  # what pytest collects (default: the packaged suite)
     python: Path = Path(sys.executable)
+    # the suite's own order (pytest-randomly off where installed): a refusal or a cell names
+    # the first failing test, which must not change from run to run
+    in_order: bool = True
 
     def command(self) -> list[str]:
-        # the suite's own order (pytest-randomly off where installed): a refusal or a cell
-        # names the first failing test, which must not change from run to run
         cmd = [str(self.python), "-m", "pytest", *(self.target or suite_target()), "-q"]
-        cmd += ["-p", "no:cacheprovider", "-p", "no:randomly"]
+        cmd += ["-p", "no:cacheprovider", *(["-p", "no:randomly"] if self.in_order else [])]
         for flag, value in (("--board", self.board), ("--model", self.model),
                             ("--vectors", self.vectors), ("--reference", self.reference),
                             ("--hil-db", self.db), ("--hil-log-dir", self.log_dir)):

@@ -17,7 +17,7 @@ from pathlib import Path
 from ...boards.catalog import BoardKind, resolve_board
 from ...errors import EXIT_INFRA
 from .store import ModelEntry, Registry
-from .validate import ValidationRun
+from .validate import DEFAULT_TIMEOUT_S, ValidationRun
 
 DEFAULT_BOARD = "sim:nano33"
 EXIT_REFUSED = 1
@@ -31,7 +31,7 @@ def _registry_opt(p: argparse.ArgumentParser) -> None:
 def _board_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default=DEFAULT_BOARD, help="catalog board id [%(default)s]")
     p.add_argument("--hil-db", help="results store [$TFLM_HIL_DB or .tflm-hil/results.sqlite]")
-    p.add_argument("--timeout", type=float, default=3600.0,
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="seconds the HIL suite may take; then it is stopped as an "
                    "infrastructure failure [%(default)g]")
 
