@@ -17,7 +17,7 @@ from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
 from ..report import html
-from ..report.summary import summary_html
+from ..report.summary import SummaryFigures, summary_html
 from ..tflite.model import TfliteModel
 from . import hookspecs
 from .config import resolve_config
@@ -200,11 +200,31 @@ def pytest_html_report_title(report) -> None:
     report.title = "tflm-hil report" + (f": {opt.board}" if opt else "")
 
 
+def summary_figures(results: dict) -> SummaryFigures:
+    """The summary's plain values from the session's results (an OutputComparisons, a
+    Latency): the report draws them and never sees the objects."""
+    validation, latency = results.get("validation"), results.get("latency")
+    metrics: dict[str, float] = {}
+    errors = confusion = None
+    if validation is not None:
+        metrics.update(validation.metrics)
+        comparison = validation.find("float") or validation.find("host")
+        if comparison is not None and comparison.errors_steps is not None:
+            errors = (comparison.errors_steps, comparison.reference)
+        confusions = [(c.confusion, ref) for ref in ("labels", "float")
+                      if (c := validation.find(ref)) is not None and c.confusion is not None]
+        confusion = confusions[0] if confusions else None
+    if latency is not None:
+        metrics.update(latency.metrics())
+        return SummaryFigures(metrics, latency.seconds * 1e6, latency.provenance, errors,
+                              confusion)
+    return SummaryFigures(metrics, errors=errors, confusion=confusion)
+
+
 def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
     config = session.config
-    prefix.extend(
-        summary_html(device_summary(config), reference_notes(config), session_results(config))
-    )
+    figures = summary_figures(session_results(config))
+    prefix.extend(summary_html(device_summary(config), reference_notes(config), figures))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

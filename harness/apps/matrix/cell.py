@@ -80,7 +80,6 @@ def installed_tflm() -> str | None:
 
 def run_suite(
     python: Path,
-    axes: Axes,
     work: Path,
     *,
     board: str,
@@ -297,7 +296,6 @@ def run_sim_cell(
     # 5-6. the HIL suite
     evidence = run_suite(
         py,
-        axes,
         work,
         board=axes.board,
         model=artifact.model,
@@ -422,7 +420,6 @@ def run_hw_cell(
         )
     evidence = run_suite(
         Path(sys.executable),
-        axes,
         work,
         board=board,
         model=tflite,
