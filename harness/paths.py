@@ -36,8 +36,9 @@ def example_dir(name: str = "digits") -> Path:
     raise FileNotFoundError(f"the tflm-hil example model {name!r} is missing from this install")
 
 
-def core_src_dir() -> Path:
-    return firmware_dir() / "lib" / "hil_core" / "src"
+def firmware_lib_dir(name: str) -> Path:
+    """The sources of one firmware library, e.g. ``hil_core``."""
+    return firmware_dir() / "lib" / name / "src"
 
 
 def cache_dir() -> Path:

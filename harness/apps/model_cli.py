@@ -6,6 +6,7 @@
     tflm-hil model convert    --input new_model.h5 --output model.tflite   (and register it)
     tflm-hil model promote    model.tflite            (validate on a board, gate, promote)
     tflm-hil model rollback                           (back to the last good model)
+    tflm-hil model forward    --input windows.csv     (a twin sends them as a board would)
 
 The steps live in harness/apps/pipeline/cli.py, the registry commands (register, validate,
 promote, rollback, list, show, card, backup, restore) in harness/apps/registry/cli.py; this

@@ -1,10 +1,11 @@
 """The model loop's own steps, as sub-commands of ``tflm-hil model`` (harness/apps/model_cli.py
-puts them beside the registry's): collect, preprocess, train, convert.
+puts them beside the registry's): collect, preprocess, train, convert, forward.
 
     tflm-hil model collect    --output new_data.csv
     tflm-hil model preprocess --input new_data.csv --output processed_data.csv
     tflm-hil model train      --input processed_data.csv --output new_model.h5
     tflm-hil model convert    --input new_model.h5 --output model.tflite
+    tflm-hil model forward    --input windows.csv     (a twin sends them as a board would)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from .config import default_seed, section
+from .forward import add_forward_arguments
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -67,10 +69,17 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data", type=Path, help="the processed CSV (default: the training data)")
     _common(s)
 
+    s = sub.add_parser("forward", help="send a CSV's windows from a simulated data forwarder")
+    add_forward_arguments(s)
+
 
 def run_pipeline_step(args: argparse.Namespace) -> int:
     from .dataset import parse_shape
 
+    if args.command == "forward":
+        from .forward import run
+
+        return run(args)
     if args.command == "collect":
         from .collect import CollectOptions, collect
 
