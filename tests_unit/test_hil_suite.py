@@ -5,6 +5,7 @@ TensorFlow."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -161,6 +162,12 @@ def test_html_report_renders_with_its_plots(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:]
     page = report.read_text()
     assert page.count('class="tflm-hil-plot"') == 3  # latency, error histogram, confusion
+    # the device once, in the summary: not again under each test (pytest-html keeps the
+    # tests' extras as escaped JSON in an attribute)
+    shown = html.unescape(html.unescape(page))
+    assert shown.count("<caption>tflm-hil device</caption>") == 1
+    assert "<caption>device</caption>" not in shown
+    assert shown.count("<caption>latency (") == 1  # an extra of one test is there to be seen
     shot = tmp_path / "shot.png"
     subprocess.run(
         [

@@ -16,7 +16,6 @@ from ..boards.driver import BoardDriver, DriverOptions
 from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
-from ..report import html
 from ..report.summary import SummaryFigures, summary_html
 from . import hookspecs
 from .badinput import refuse, refuse_in_test, refused
@@ -191,15 +190,6 @@ def pytest_runtest_makereport(
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
             item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
-    if report.when == "call" and "dut" in getattr(item, "fixturenames", ()):
-        device = device_summary(item.config)
-        if device:
-            from pytest_html import extras
-
-            report.extras = [  # type: ignore[attr-defined]  # pytest-html's attribute
-                *getattr(report, "extras", []),
-                extras.html(html.mapping_table(device, caption="device")),
-            ]
     return report
 
 
