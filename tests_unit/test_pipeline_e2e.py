@@ -1,15 +1,18 @@
 """The documented maintenance sequence (docs/maintenance.md), end to end, as a user runs it:
-collect -> preprocess -> train -> convert -> validate on the twin -> promote; a deliberately
-worse candidate is refused with the reason; a better one is promoted; rollback restores the
-first with hashes checked; monitor is quiet, then alerts on a seeded latency regression.
+the page's marked blocks, command by command as written, in an empty folder: collect ->
+preprocess -> train -> convert -> validate on the twin -> promote; a deliberately worse
+candidate is refused with the reason; a better one is promoted; rollback restores the first
+with hashes checked; monitor is quiet, then alerts on a seeded latency regression. Nothing is
+left in the repository.
 
-TensorFlow training is kept small (600 digits, a few epochs); the HIL suite runs three times
-on the simulated Nano 33 BLE.
+The HIL suite runs three times on the simulated Nano 33 BLE (TensorFlow trains the digits
+MLP in seconds).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from harness import atomic
@@ -17,68 +20,61 @@ from harness.apps.registry.store import Registry
 from harness.cli import main as cli
 from harness.results.store import ResultsStore
 
+from .docs_samples import REPO, doc_commands
 
-def run(capsys, *argv: str) -> tuple[int, str]:
-    code = cli(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+DOC = "docs/maintenance.md"
 
 
-def train_convert_promote(capsys, model: str, *, epochs: int) -> tuple[int, str]:
-    """Another candidate through the documented sequence: train, convert, then promote."""
-    tflite = str(Path(model).with_suffix(".tflite"))
-    for step in (("train", "--input", "processed_data.csv", "--output", model, "--epochs",
-                  str(epochs)),
-                 ("convert", "--input", model, "--output", tflite)):
-        code, out = run(capsys, "model", *step)
-        assert code == 0, out
-    return run(capsys, "model", "promote", tflite)
+def run_block(capsys, name: str) -> list[str]:
+    """Runs each command of the doc's block ``name`` as written; each must end with the exit
+    status the doc promises. Returns what each printed."""
+    printed = []
+    for words, promised in doc_commands(DOC, name):
+        assert words[0] == "tflm-hil", words
+        code = cli(words[1:])
+        captured = capsys.readouterr()
+        out = captured.out + captured.err
+        assert code == promised, (words, code, out[-3000:])
+        printed.append(out)
+    return printed
+
+
+def repo_state() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                          cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
 def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TFLM_HIL_REGISTRY", raising=False)
     monkeypatch.delenv("TFLM_HIL_DB", raising=False)
+    before = repo_state()
 
-    code, out = run(capsys, "model", "collect", "--output", "new_data.csv", "--limit", "600")
-    assert code == 0 and "collected 600 rows" in out
-    code, out = run(capsys, "model", "preprocess", "--input", "new_data.csv",
-                    "--output", "processed_data.csv")
-    assert code == 0 and "480 train, 120 test" in out
-    code, out = run(capsys, "model", "train", "--input", "processed_data.csv",
-                    "--output", "new_model.h5", "--epochs", "15")
-    assert code == 0 and "epochs: 15/15" in out
-    code, out = run(capsys, "model", "convert", "--input", "new_model.h5",
-                    "--output", "model.tflite")
-    assert code == 0 and "registered" in out
-    # Idempotent: a second run of a step does nothing.
-    code, out = run(capsys, "model", "train", "--input", "processed_data.csv",
-                    "--output", "new_model.h5", "--epochs", "15")
-    assert out.startswith("up to date")
-
+    collect, preprocess, train, convert, promote = run_block(capsys, "sequence")
+    assert "collected 1797 rows" in collect
+    assert "train, " in preprocess and " test" in preprocess
+    assert "epochs: " in train and "float accuracy" in train
+    assert "registered" in convert
     registry = Registry(tmp_path / ".tflm-hil" / "registry")
     first = atomic.sha256_file("model.tflite")
-    code, out = run(capsys, "model", "promote", "model.tflite")
-    assert code == 0, out
-    assert f"PROMOTED {first[:12]} on sim:nano33" in out
+    assert f"PROMOTED {first[:12]} on sim:nano33" in promote
+    assert registry.promoted("sim:nano33") == first
+    # Idempotent: a second run of a step does nothing.
+    train_words, _ = doc_commands(DOC, "sequence")[2]
+    assert cli(train_words[1:]) == 0
+    assert capsys.readouterr().out.startswith("up to date")
+
+    *_, refused = run_block(capsys, "worse")  # two epochs of training
+    assert "REFUSED" in refused and "accuracy_vs_labels" in refused
     assert registry.promoted("sim:nano33") == first
 
-    # A deliberately worse candidate: two epochs of training.
-    code, out = train_convert_promote(capsys, "worse.h5", epochs=2)
-    assert code == 1, out
-    assert "REFUSED" in out and "accuracy_vs_labels" in out
-    assert registry.promoted("sim:nano33") == first
-
-    # A better one (more epochs, the .keras format) is promoted over the first ...
-    code, out = train_convert_promote(capsys, "better.keras", epochs=30)
-    assert code == 0, out
+    run_block(capsys, "better")  # promoted over the first ...
     second = atomic.sha256_file("better.tflite")
     assert registry.promoted("sim:nano33") == second
 
     # ... and rolled back: the first model's files are restored, every hash checked.
-    code, out = run(capsys, "model", "rollback", "--reason", "field complaints")
-    assert code == 0, out
-    assert f"{first}  model.tflite" in out
+    (rolled,) = run_block(capsys, "rollback")
+    assert f"{first}  model.tflite" in rolled
     deployed = tmp_path / ".tflm-hil" / "registry" / "deployed" / "sim-nano33"
     assert atomic.sha256_file(deployed / "model.tflite") == first
     assert atomic.sha256_file(deployed / "model.reference.h5") == atomic.sha256_file(
@@ -87,9 +83,10 @@ def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     assert registry.promoted("sim:nano33") == first
     assert "rollback" in (registry.root / "CHANGELOG.md").read_text()
 
-    # Monitor: quiet on the real store; an alert once a slower run of the model is recorded.
-    code, out = run(capsys, "monitor")
-    assert code == 0, out
+    # Monitor: quiet on the real store, its report written ...
+    run_block(capsys, "watch")
+    assert "Maintenance activity" in (tmp_path / "summary.html").read_text()
+    # ... and an alert once a slower run of the model is recorded.
     db = tmp_path / ".tflm-hil" / "results.sqlite"
     store = ResultsStore(db)
     base_run = registry.state()["boards"]["sim:nano33"]["validation"]["run_id"]
@@ -101,7 +98,7 @@ def test_documented_sequence(tmp_path: Path, monkeypatch, capsys):
     )
     store.finish_run(slow, 0)
     store.close()
-    code, out = run(capsys, "monitor", "--report", "summary.html")
-    assert code == 1, out
-    assert "ALERT [baseline] latency_us_median" in out
-    assert "Maintenance activity" in (tmp_path / "summary.html").read_text()
+    assert cli(["monitor"]) == 1
+    assert "ALERT [baseline] latency_us_median" in capsys.readouterr().out
+
+    assert repo_state() == before  # the sequence left nothing in the repository
