@@ -38,10 +38,12 @@ def listing_only(config: pytest.Config) -> bool:
 
 
 def project_dir(config: pytest.Config) -> Path:
-    """The project a session's files belong to: the folder of its ini file (pytest's rootdir),
-    else the folder pytest runs in. Without an ini pytest takes its rootdir from the paths on
-    the command line, ``--model``'s value among them: the results would land beside the model."""
-    return config.rootpath if config.inipath is not None else config.invocation_params.dir
+    """The project a session's files belong to: the folder of its ini file (pytest's rootdir)
+    when that is where pytest runs or above it, else the folder pytest runs in. Without an
+    ini in reach, pytest takes its rootdir from the paths on the command line, ``--model``'s
+    value among them (pytest#8846): the results would land beside the model."""
+    here, root = config.invocation_params.dir, config.rootpath
+    return root if config.inipath is not None and (root == here or root in here.parents) else here
 
 
 def _path(base: Path, value: str | None) -> Path | None:

@@ -19,6 +19,7 @@ import pytest
 
 SUITE = "harness.suite"  # found, not imported: the suite is a layer above the plugin
 _added = pytest.StashKey[Path]()
+_problem = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_added] = suite_dir()
         config.args = [*config.args, str(config.stash[_added])]
     if (problem := misconfigured(config)) is not None:  # in the warnings summary, -q or not
+        config.stash[_problem] = problem
         config.issue_config_time_warning(pytest.PytestConfigWarning(f"tflm-hil: {problem}"), 2)
 
 
@@ -93,6 +95,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     if _added in config.stash:
         lines.append(f"tflm-hil: the packaged HIL suite ({SUITE}, {config.stash[_added]})")
-    if (problem := misconfigured(config)) is not None:
-        lines.append(f"tflm-hil: WARNING: {problem}")
+    if _problem in config.stash:
+        lines.append(f"tflm-hil: WARNING: {config.stash[_problem]}")
     return lines
