@@ -76,7 +76,8 @@ def test_the_suite_passes_with_counts_identical_across_runs(tmp_path):
         run = run_suite(out, "--board=qemu:nano33", "--property-examples", "5", cache=cache_dir())
         assert run.returncode == 0, run.stdout[-3000:]
         assert "(nano33, emulated)" in run.stdout
-        assert re.search(r"test_latency\[qemu_nano33-emulated\]", run.stdout)
+        name = r"test_latency\[digits_int8-[0-9a-f]{8}-qemu_nano33-emulated\]"
+        assert re.search(name, run.stdout)
         figures.append(latency_counts(out / "results.sqlite"))
     assert figures[0] == figures[1]
     assert figures[0]["latency_cycles_median"][0] > 0

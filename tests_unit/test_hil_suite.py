@@ -241,7 +241,8 @@ def test_a_misspelt_gate_is_a_usage_error_naming_the_nearest_metric(tmp_path):
     assert [ln for ln in lines if not ln.startswith("no tests ran")] == [error], run.stdout
     assert "Traceback" not in run.stdout
     check_sample("docs/validation.md", "misspelt-gate", error.replace(str(gates), "gates.toml"))
-    assert not (tmp_path / "logs").exists()  # no twin was started
+    # no twin was started: the log folder holds the refusal's traceback alone
+    assert [f.name for f in (tmp_path / "logs").iterdir()] == ["tflm-hil.log"]
 
 
 def test_a_known_metric_not_measured_is_skipped_with_the_reason(tmp_path):

@@ -57,8 +57,10 @@ def test_the_launcher_reports_the_refusal_as_a_build_failure(huge_model):
         start_twin("nano33", huge_model)
 
 
-def test_the_suite_classifies_it_as_build_not_as_a_model_failure(tmp_path, huge_model):
+def test_the_suite_refuses_it_before_the_twin_not_as_a_model_failure(tmp_path, huge_model):
+    """The plugin's check before any device (issue 13: one line, exit 4) meets it first; the
+    twin's own refusal above stays for what that check cannot know."""
     run = run_suite(tmp_path, "--model", str(huge_model))
-    assert run.returncode == 6, run.stdout[-3000:]
-    assert "[build] (infrastructure)" in run.stdout
-    assert "does not fit" in run.stdout
+    assert run.returncode == 4, run.stdout[-3000:]
+    assert "does not fit Arduino Nano 33 BLE / BLE Sense" in run.stdout
+    assert "FAILED" not in run.stdout and "Traceback" not in run.stdout
