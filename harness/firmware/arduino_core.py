@@ -1,0 +1,136 @@
+"""The Arduino core's sources (ArduinoCore-mbed) at a version's tag, fetched into the user cache.
+
+``tflm-hil firmware fetch-core [--arduino-core V] [--from URL_OR_GIT_DIR]`` checks the core
+out from ``[hil] core_repo`` of ``firmware/platformio.ini`` (the upstream git that
+PlatformIO's ``framework-arduino-mbed`` package is made from), or from ``--from``, at the tag
+``V`` (default: the pin), into ``<cache>/cores/arduino-mbed/<V>/``, with the same machinery
+as the TFLM library (harness/firmware/gitfetch.py). Only what compiling against the core
+needs is checked out: ``cores/``, the variants' flag, include and header files, ``boards.txt``,
+``platform.txt`` and the release templates that name the architecture. The variants'
+prebuilt archives (``libmbed.a``, tens of MB) are left out, so nothing can be linked.
+"""
+
+from __future__ import annotations
+
+import shlex
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import BuildError
+from ..paths import cache_dir
+from .gitfetch import commit_date, fetch_into_cache, fetched_urls, read_metadata, source_url
+from .pins import ARDUINO_CORE_VAR, check_pins, read_platformio_ini, resolve_pins
+
+SPARSE_PATHS = (
+    "/cores/",
+    "/variants/",
+    "!/variants/*/libs/",  # the prebuilt mbed OS archives: only a link needs them
+    "/boards.txt",
+    "/platform.txt",
+    "/extras/package_index.json.NewTag.template",  # 2.x-4.4: names the packages' architectures
+    "/extras/json/",  # 4.5 on: one release template per architecture
+    "/LICENSE",
+)
+
+
+@dataclass(frozen=True)
+class CoreCheckout:
+    version: str
+    commit: str
+    url: str
+    root: Path
+    date: str = ""
+
+    def variant_dir(self, variant: str) -> Path:
+        return self.root / "variants" / variant
+
+    @property
+    def core_dir(self) -> Path:
+        """``{build.core.path}`` of platform.txt: the core named ``build.core=arduino``."""
+        return self.root / "cores" / "arduino"
+
+
+def core_url(ini: Path | None = None) -> str:
+    """The core's upstream repository: ``[hil] core_repo`` of platformio.ini."""
+    return read_platformio_ini(ini).get("hil", "core_repo").strip()
+
+
+def default_version() -> str:
+    """The core version builds are pinned to now: $HIL_ARDUINO_CORE, else the default pin."""
+    return resolve_pins().arduino_core
+
+
+def cores_dir() -> Path:
+    return cache_dir() / "cores" / "arduino-mbed"
+
+
+def checkout_dir(version: str) -> Path:
+    return cores_dir() / urllib.parse.quote(version, safe="")
+
+
+def tag_of(version: str) -> str:
+    """The git tag of a version pin: ArduinoCore-mbed tags releases by the bare version, and a
+    PlatformIO requirement ``~4.5.0`` means that release here."""
+    return version.lstrip("~")
+
+
+def fetch_core_command(version: str, source: str | None = None) -> str:
+    cmd = "tflm-hil firmware fetch-core"
+    if version != default_version():
+        cmd += f" --arduino-core {shlex.quote(version)}"
+    if source is not None:
+        cmd += f" --from {shlex.quote(source)}"
+    return cmd
+
+
+def fetched_core_sources() -> list[str]:
+    return fetched_urls(cores_dir())
+
+
+def find_core(version: str) -> CoreCheckout | None:
+    root = checkout_dir(version)
+    meta = read_metadata(root)
+    if meta is None or not (root / "cores").is_dir():
+        return None
+    return CoreCheckout(version, meta["commit"], meta["url"], root, meta.get("date", ""))
+
+
+def require_core(version: str) -> CoreCheckout:
+    """The checkout of ``version``, or a BuildError that names the command to fetch it."""
+    found = find_core(version)
+    if found is None:
+        raise BuildError(
+            f"no source of ArduinoCore-mbed {version} in {cores_dir()}: fetch it first with "
+            f"`{fetch_core_command(version)}` (add --from URL_OR_GIT_DIR to fetch from a mirror "
+            "or a local clone)"
+        )
+    return found
+
+
+def fetch_core(
+    version: str | None = None, source: str | None = None, emit: Callable[[str], None] = print
+) -> CoreCheckout:
+    """Fetches the core at ``version``'s tag into the cache (again, if it was there)."""
+    pins = resolve_pins()
+    version = (
+        check_pins(replace(pins, arduino_core=version)).arduino_core
+        if version
+        else (pins.arduino_core)
+    )
+    url = source_url(source, core_url())
+    root = checkout_dir(version)
+    fetch_into_cache(url, tag_of(version), root, SPARSE_PATHS, "ArduinoCore-mbed", emit)
+    found = find_core(version)
+    assert found is not None
+    return found
+
+
+def describe(checkout: CoreCheckout) -> str:
+    return (
+        f"ArduinoCore-mbed {checkout.version} (commit {checkout.commit[:12]}, "
+        f"{checkout.date or commit_date(checkout.root) or 'undated'}) from {checkout.url} in "
+        f"{checkout.root}; ${ARDUINO_CORE_VAR} or the pin selects it for "
+        "`tflm-hil firmware check`"
+    )
