@@ -360,6 +360,7 @@ class PioDriver(BoardDriver):
                 list_ports=self._list_ports,
                 sleep=self._sleep,
                 clock=self._clock,
+                before=before,
             )
             return found
         deadline = self._clock() + timeout

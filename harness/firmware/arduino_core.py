@@ -8,6 +8,11 @@ as the TFLM library (harness/firmware/gitfetch.py). Only what compiling against 
 needs is checked out: ``cores/``, the variants' flag, include and header files, ``boards.txt``,
 ``platform.txt`` and the release templates that name the architecture. The variants'
 prebuilt archives (``libmbed.a``, tens of MB) are left out, so nothing can be linked.
+
+The core's ``cores/arduino/api`` is not in its repository: the release script
+(extras/package_full.sh) clones ArduinoCore-API's default branch and links its ``api/`` there.
+So the API is fetched from ``[hil] core_api_repo`` (or ``--api-from``) as of the core tag's
+commit time, the newest commit the release could have cloned, and linked the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ SPARSE_PATHS = (
     "/extras/json/",  # 4.5 on: one release template per architecture
     "/LICENSE",
 )
+API_SPARSE_PATHS = ("/api/", "/LICENSE")
+API_REF = "HEAD"  # package_full.sh clones the default branch
+API_LINK = Path("cores") / "arduino" / "api"
+API_META = ".tflm-hil-core-api"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class CoreCheckout:
     url: str
     root: Path
     date: str = ""
+    api_commit: str = ""  # the ArduinoCore-API commit linked as cores/arduino/api
 
     def variant_dir(self, variant: str) -> Path:
         return self.root / "variants" / variant
@@ -55,6 +65,11 @@ class CoreCheckout:
 def core_url(ini: Path | None = None) -> str:
     """The core's upstream repository: ``[hil] core_repo`` of platformio.ini."""
     return read_platformio_ini(ini).get("hil", "core_repo").strip()
+
+
+def api_url(ini: Path | None = None) -> str:
+    """ArduinoCore-API's repository: ``[hil] core_api_repo`` of platformio.ini."""
+    return read_platformio_ini(ini).get("hil", "core_api_repo").strip()
 
 
 def default_version() -> str:
@@ -76,12 +91,16 @@ def tag_of(version: str) -> str:
     return version.lstrip("~")
 
 
-def fetch_core_command(version: str, source: str | None = None) -> str:
+def fetch_core_command(
+    version: str, source: str | None = None, api_source: str | None = None
+) -> str:
     cmd = "tflm-hil firmware fetch-core"
     if version != default_version():
         cmd += f" --arduino-core {shlex.quote(version)}"
     if source is not None:
         cmd += f" --from {shlex.quote(source)}"
+    if api_source is not None:
+        cmd += f" --api-from {shlex.quote(api_source)}"
     return cmd
 
 
@@ -92,9 +111,12 @@ def fetched_core_sources() -> list[str]:
 def find_core(version: str) -> CoreCheckout | None:
     root = checkout_dir(version)
     meta = read_metadata(root)
-    if meta is None or not (root / "cores").is_dir():
+    api = read_metadata(root / API_META)
+    if meta is None or api is None or not (root / API_LINK).is_dir():
         return None
-    return CoreCheckout(version, meta["commit"], meta["url"], root, meta.get("date", ""))
+    return CoreCheckout(
+        version, meta["commit"], meta["url"], root, meta.get("date", ""), api["commit"]
+    )
 
 
 def require_core(version: str) -> CoreCheckout:
@@ -103,16 +125,20 @@ def require_core(version: str) -> CoreCheckout:
     if found is None:
         raise BuildError(
             f"no source of ArduinoCore-mbed {version} in {cores_dir()}: fetch it first with "
-            f"`{fetch_core_command(version)}` (add --from URL_OR_GIT_DIR to fetch from a mirror "
-            "or a local clone)"
+            f"`{fetch_core_command(version)}` (add --from and --api-from URL_OR_GIT_DIR to fetch "
+            "ArduinoCore-mbed and ArduinoCore-API from mirrors or local clones)"
         )
     return found
 
 
 def fetch_core(
-    version: str | None = None, source: str | None = None, emit: Callable[[str], None] = print
+    version: str | None = None,
+    source: str | None = None,
+    api_source: str | None = None,
+    emit: Callable[[str], None] = print,
 ) -> CoreCheckout:
-    """Fetches the core at ``version``'s tag into the cache (again, if it was there)."""
+    """Fetches the core at ``version``'s tag into the cache (again, if it was there), and the
+    ArduinoCore-API it was released with into its ``cores/arduino/api``."""
     pins = resolve_pins()
     version = (
         check_pins(replace(pins, arduino_core=version)).arduino_core
@@ -122,6 +148,13 @@ def fetch_core(
     url = source_url(source, core_url())
     root = checkout_dir(version)
     fetch_into_cache(url, tag_of(version), root, SPARSE_PATHS, "ArduinoCore-mbed", emit)
+    released = commit_date(root, "%cI")
+    api_root = root / API_META
+    fetch_into_cache(
+        source_url(api_source, api_url()), API_REF, api_root, API_SPARSE_PATHS,
+        "ArduinoCore-API", emit, before=released,
+    )  # fmt: skip
+    (root / API_LINK).symlink_to(api_root / "api", target_is_directory=True)
     found = find_core(version)
     assert found is not None
     return found
@@ -130,7 +163,8 @@ def fetch_core(
 def describe(checkout: CoreCheckout) -> str:
     return (
         f"ArduinoCore-mbed {checkout.version} (commit {checkout.commit[:12]}, "
-        f"{checkout.date or commit_date(checkout.root) or 'undated'}) from {checkout.url} in "
+        f"{checkout.date or commit_date(checkout.root) or 'undated'}; ArduinoCore-API "
+        f"{checkout.api_commit[:12]}) from {checkout.url} in "
         f"{checkout.root}; ${ARDUINO_CORE_VAR} or the pin selects it for "
         "`tflm-hil firmware check`"
     )

@@ -11,7 +11,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,20 +95,22 @@ def run_compiles(
     commands: Sequence[tuple[Path, Sequence[str]]],
     log_path: Path,
     on_done: Callable[[Compiled], None] = lambda c: None,
-    workers: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> list[Compiled]:
-    """Runs every (source, command), os.cpu_count() at a time; logs each command and its
-    output to ``log_path``; returns the outcomes in the order given."""
+    """Runs every (source, command), os.cpu_count() at a time, with ``extra_env`` added to the
+    environment; logs each command and its output to ``log_path``; returns the outcomes in the
+    order given."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **extra_env} if extra_env else None
 
     def one(src: Path, cmd: Sequence[str]) -> Compiled:
-        run = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+        run = subprocess.run(list(cmd), capture_output=True, text=True, check=False, env=env)
         return Compiled(src, tuple(cmd), run.returncode, run.stdout + run.stderr)
 
     out: dict[int, Compiled] = {}
     with (
         log_path.open("a", encoding="utf-8") as log,
-        concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool,
+        concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
     ):
         futures = {pool.submit(one, src, cmd): n for n, (src, cmd) in enumerate(commands)}
         for future in concurrent.futures.as_completed(futures):

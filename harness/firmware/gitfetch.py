@@ -47,10 +47,11 @@ def git(args: list[str], cwd: Path) -> str:
     return run.stdout
 
 
-def commit_date(root: Path) -> str:
-    """The checkout's commit date, YYYY-MM-DD, or "" when git cannot tell."""
+def commit_date(root: Path, fmt: str = "%as") -> str:
+    """The checkout's commit date (YYYY-MM-DD; ``%cI``: the commit time, ISO), or "" when git
+    cannot tell."""
     try:
-        return git(["log", "-1", "--format=%as", "HEAD"], root).strip()
+        return git(["log", "-1", f"--format={fmt}", "HEAD"], root).strip()
     except BuildError:
         return ""
 
@@ -67,20 +68,29 @@ def source_url(source: str | None, default: str) -> str:
     return source
 
 
-def clone_sparse(url: str, ref: str, into: Path, sparse: Sequence[str]) -> str:
+def clone_sparse(
+    url: str, ref: str, into: Path, sparse: Sequence[str], before: str = ""
+) -> str:
     """A sparse checkout (gitignore-style ``sparse`` patterns) of ``ref`` from ``url`` in
-    ``into``; returns the commit."""
+    ``into``; returns the commit. With ``before`` (an ISO date), the newest commit of ``ref``'s
+    history committed at or before it: what a release script that cloned ``ref`` then got."""
     into.mkdir(parents=True)
     git(["init", "-q"], into)
     git(["remote", "add", "origin", url], into)
     if Path(url).is_dir():
         git(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK], into)
-    try:  # the ref alone, without history or blobs
-        git(["fetch", "-q", "--depth", "1", "--filter=blob:none", "origin", ref], into)
-        target = "FETCH_HEAD"
-    except BuildError:  # servers that refuse a commit by name: every ref, still blob-less
-        git(["fetch", "-q", "--filter=blob:none", "--tags", "origin"], into)
-        target = ref
+    if before:  # the ref's history without blobs, to choose a commit by date
+        git(["fetch", "-q", "--filter=blob:none", "origin", ref], into)
+        target = git(["rev-list", "-1", f"--before={before}", "FETCH_HEAD"], into).strip()
+        if not target:
+            raise BuildError(f"{url} has no commit of {ref} before {before}")
+    else:
+        try:  # the ref alone, without history or blobs
+            git(["fetch", "-q", "--depth", "1", "--filter=blob:none", "origin", ref], into)
+            target = "FETCH_HEAD"
+        except BuildError:  # servers that refuse a commit by name: every ref, still blob-less
+            git(["fetch", "-q", "--filter=blob:none", "--tags", "origin"], into)
+            target = ref
     git(["sparse-checkout", "set", "--no-cone", *sparse], into)
     git(["checkout", "-q", "--detach", target], into)
     return git(["rev-parse", "HEAD"], into).strip()
@@ -93,15 +103,17 @@ def fetch_into_cache(
     sparse: Sequence[str],
     what: str,
     emit: Callable[[str], None] = print,
+    before: str = "",
 ) -> None:
-    """Fetches ``ref`` of ``url`` into ``root`` (replacing what was there), with its metadata."""
+    """Fetches ``ref`` of ``url`` (at ``before``: see clone_sparse) into ``root``, replacing
+    what was there, with its metadata."""
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{root}.lock"):
         tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        emit(f"fetching {what} from {url} at {ref}")
+        emit(f"fetching {what} from {url} at {ref}" + (f" as of {before}" if before else ""))
         try:
-            commit = clone_sparse(url, ref, tmp, sparse)
+            commit = clone_sparse(url, ref, tmp, sparse, before)
             date = commit_date(tmp)
             meta = {"ref": ref, "commit": commit, "date": date, "url": url, "fetched": time.time()}
             (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
