@@ -92,7 +92,7 @@ def test_the_recipe_gives_the_cores_command_with_the_projects_flags_last(tmp_pat
     )
     assert cmd[0] == "/opt/arm/bin/arm-none-eabi-g++"
     # PlatformIO's warnings (never -w), its ARDUINO define; the architecture of the package
-    assert "-w" not in cmd and ["-Wall", "-Wextra"] == cmd[2:4]
+    assert "-w" not in cmd and cmd[2:4] == ["-Wall", "-Wextra"]
     assert "-DARDUINO=10810" in cmd and "-DARDUINO_ARCH_MBED_NANO" in cmd
     assert f"@{variant}/defines.txt" in cmd and f"@{variant}/includes.txt" in cmd
     assert f"-iprefix{core.core_dir}" in cmd and "-I/p/src" in cmd
