@@ -21,7 +21,7 @@ from harness.firmware.check import (
     library_sources,
     parse_diagnostics,
 )
-from harness.firmware.core_recipe import CoreRecipe, architecture, expand
+from harness.firmware.core_recipe import CoreRecipe, architecture, board_properties, expand
 from harness.firmware.library import fetch_command, find_library
 from harness.firmware.pins import Pins, resolve_pins
 from harness.firmware.pio_env import env_flags
@@ -235,3 +235,14 @@ def test_the_nano33_firmware_compiles_clean_against_the_pinned_core(tmp_path):
     assert report.our_diagnostics == [], "\n".join(map(str, report.our_diagnostics))
     assert any("libmbed.a" in note for note in report.not_done)
     json.dumps(report.to_dict())  # the --json report is serialisable
+
+
+def test_a_boards_menu_takes_its_first_option_as_the_ide_does(tmp_path):
+    core = fake_core(tmp_path / "core")
+    with (core.root / "boards.txt").open("a") as f:
+        f.write(
+            "envie_m7.name=Arduino Portenta H7\n"
+            "envie_m7.menu.target_core.cm7.build.variant=PORTENTA_H7_M7\n"
+            "envie_m7.menu.target_core.cm4.build.variant=GENERIC_STM32H747_M4\n"
+        )
+    assert board_properties(core, "envie_m7")["build.variant"] == "PORTENTA_H7_M7"

@@ -56,7 +56,22 @@ def board_properties(checkout: CoreCheckout, board: str) -> dict[str, str]:
             f"ArduinoCore-mbed {checkout.version} has no board {board!r} in boards.txt "
             f"(it has {', '.join(known)}): the catalog's arduino_board names a boards.txt id"
         )
-    return {**props, **entries}
+    return {**props, **entries, **_default_menu_entries(entries)}
+
+
+def _default_menu_entries(entries: dict[str, str]) -> dict[str, str]:
+    """The board's menu options (``menu.MENU.OPTION.key=value``) that the IDE selects by
+    default: the first option listed of each menu (the Portenta's target core, split...)."""
+    first: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for key, value in entries.items():
+        parts = key.split(".", 3)
+        if len(parts) < 4 or parts[0] != "menu":
+            continue
+        menu, option, rest = parts[1], parts[2], parts[3]
+        if first.setdefault(menu, option) == option:
+            out[rest] = value
+    return out
 
 
 def architecture(checkout: CoreCheckout, split_arch: str) -> str:
