@@ -17,6 +17,7 @@ from typing import Any
 from ... import atomic
 from ...boards.catalog import resolve_board
 from ...errors import EXIT_INFRA, ConfigError
+from ...protocol.messages import float_abi_of
 from ...provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
 from .gates import Change, Rules, compare
@@ -29,6 +30,10 @@ class Decision:
     promote: bool
     reasons: list[str] = field(default_factory=list)  # why it was refused
     changes: list[Change] = field(default_factory=list)  # every comparison with the baseline
+
+
+def _abi(validation: Validation) -> str:
+    return float_abi_of(str(validation.device.get("core_version") or ""))
 
 
 def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> Decision:
@@ -55,7 +60,8 @@ def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> 
             th = rules.threshold_for(name)
             if th is None or name not in baseline.figures:
                 continue
-            change = compare(name, baseline.figures[name], fig, th)
+            abis = (_abi(baseline), _abi(candidate))
+            change = compare(name, baseline.figures[name], fig, th, abis)
             d.changes.append(change)
             if change.regressed:
                 d.reasons.append(change.describe())
