@@ -154,7 +154,10 @@ def fetch_core(
         source_url(api_source, api_url()), API_REF, api_root, API_SPARSE_PATHS,
         "ArduinoCore-API", emit, before=released,
     )  # fmt: skip
-    (root / API_LINK).symlink_to(api_root / "api", target_is_directory=True)
+    link = root / API_LINK
+    if link.is_symlink():  # 1.x commits the developer's link (../../../ArduinoCore-API/api)
+        link.unlink()
+    link.symlink_to(api_root / "api", target_is_directory=True)
     found = find_core(version)
     assert found is not None
     return found

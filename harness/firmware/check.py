@@ -75,6 +75,7 @@ class CheckReport:
     tflm_ref: str
     ours: list[str] = field(default_factory=list)  # our files compiled (project-relative)
     library_files: int = 0
+    library_compiled: bool = False  # False when our files failed first
     failed_files: list[str] = field(default_factory=list)
     our_diagnostics: list[Diagnostic] = field(default_factory=list)
     third_party: list[Diagnostic] = field(default_factory=list)
@@ -107,6 +108,7 @@ class CheckReport:
             "board": self.board, "env": self.env, "arduino_core": self.core,
             "core_arch": self.core_arch, "tflm_ref": self.tflm_ref,
             "our_files": len(self.ours), "library_files": self.library_files,
+            "library_compiled": self.library_compiled,
             "errors": self.count("error"), "warnings": self.count("warning"),
             "third_party_errors": self.count("error", ours=False),
             "third_party_warnings": self.count("warning", ours=False),
@@ -213,19 +215,29 @@ def check_firmware(
         includes += [library.src, *recipe.core_includes()]
         launcher = [ccache] if (ccache := shutil.which("ccache")) else []
         with tempfile.TemporaryDirectory(dir=work) as objdir:
-            commands = []
-            for n, src in enumerate([*ours, *lib]):
-                obj = Path(objdir) / f"{n}.o"
-                cmd = _apply_unflags(recipe.command(src, obj, includes, flags), unflags)
-                commands.append((src, [*launcher, *cmd]))
+
+            def commands(sources: list[Path], first: int) -> list[tuple[Path, list[str]]]:
+                out = []
+                for n, src in enumerate(sources, first):
+                    cmd = recipe.command(src, Path(objdir) / f"{n}.o", includes, flags)
+                    out.append((src, [*launcher, *_apply_unflags(cmd, unflags)]))
+                return out
+
             emit(
-                f"compiling {len(ours)} files of ours and {len(lib)} of the TFLM library "
-                f"{pins.tflm_ref[:12]} against ArduinoCore-mbed {core.version} ({recipe.arch}); "
+                f"compiling {len(ours)} files of ours, then {len(lib)} of the TFLM library "
+                f"{pins.tflm_ref[:12]}, against ArduinoCore-mbed {core.version} ({recipe.arch}); "
                 f"log: {log}"
             )
             # ccache's own directory in our cache; the objects' folder is not part of a key
             ccache_env = {"CCACHE_DIR": str(cache_dir() / "ccache"), "CCACHE_NOHASHDIR": "1"}
-            results = run_compiles(commands, log, extra_env=ccache_env)
+            results = run_compiles(commands(ours, 0), log, extra_env=ccache_env)
+            if all(r.ok for r in results):
+                results += run_compiles(commands(lib, len(ours)), log, extra_env=ccache_env)
+                report.library_compiled = True
+            else:  # our glue does not build with this core: that is the answer, and it is quick
+                report.not_done.append(
+                    f"the TFLM library's {len(lib)} files were not compiled: ours failed first"
+                )
         _collect(report, results, project)
     report.not_done.append(NOT_LINKED.format(variant=recipe.variant_dir.name))
     return report

@@ -132,13 +132,20 @@ def _check(args: argparse.Namespace, spec: BoardSpec) -> int:
 
 
 def summarise(report: CheckReport) -> str:
+    def counts(ours: bool) -> str:
+        errors, warnings = report.count("error", ours), report.count("warning", ours)
+        return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+    library = (
+        f"{report.library_files} files, {counts(False)} in third-party files"
+        if report.library_compiled
+        else f"{report.library_files} files, not compiled"
+    )
     lines = [
         f"firmware check: {report.board} ({report.env}), ArduinoCore-mbed {report.core} "
         f"({report.core_arch}), TFLM library {report.tflm_ref[:12]}",
-        f"  our files: {len(report.ours)} compiled, {report.count('error')} errors, "
-        f"{report.count('warning')} warnings",
-        f"  TFLM library: {report.library_files} files, {report.count('error', False)} errors, "
-        f"{report.count('warning', False)} warnings in third-party files",
+        f"  our files: {len(report.ours)} compiled, {counts(True)}",
+        f"  TFLM library: {library}",
     ]
     lines += [f"  {d}" for d in report.our_diagnostics]
     if report.failed_files:
