@@ -160,6 +160,13 @@ def parse_diagnostics(output: str, project: Path) -> tuple[list[Diagnostic], lis
     return ours, third
 
 
+def include_path(project: Path, library: LibraryCheckout, recipe: CoreRecipe) -> list[Path]:
+    """PlatformIO's include path: the project's src/ and include/, every private library's
+    source folder, the TFLM library's, then the framework's (the recipe adds its own after)."""
+    private = sorted({p.parent for p in (project / "lib").glob("*/src/*.h")})
+    return [project / "src", project / "include", *private, library.src, *recipe.core_includes()]
+
+
 def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(diags))  # a header's warning is seen from every file including it
 
@@ -208,11 +215,7 @@ def check_firmware(
         lib = library_sources(library.src)
         report.ours = [p.relative_to(project).as_posix() for p in ours]
         report.library_files = len(lib)
-        # PlatformIO's include path: the project's src/ and include/, every library's source
-        # folder, then the framework's; the recipe adds its own after these
-        includes = [project / "src", project / "include"]
-        includes += sorted(p.parent for p in (project / "lib").glob("*/src/*.h"))
-        includes += [library.src, *recipe.core_includes()]
+        includes = include_path(project, library, recipe)
         launcher = [ccache] if (ccache := shutil.which("ccache")) else []
         with tempfile.TemporaryDirectory(dir=work) as objdir:
 
