@@ -231,8 +231,14 @@ def check_firmware(
                 f"{pins.tflm_ref[:12]}, against ArduinoCore-mbed {core.version} ({recipe.arch}); "
                 f"log: {log}"
             )
-            # ccache's own directory in our cache; the objects' folder is not part of a key
-            ccache_env = {"CCACHE_DIR": str(cache_dir() / "ccache"), "CCACHE_NOHASHDIR": "1"}
+            ccache_env = {
+                "CCACHE_DIR": str(cache_dir() / "ccache"),
+                "CCACHE_NOHASHDIR": "1",  # the work folder is not part of a key
+                # -iprefix only places the core's -iwithprefixbefore folders: it acts on the
+                # preprocessor alone, whose output ccache hashes, and it names the core's
+                # version folder, which would keep a library file from one key for all cores
+                "CCACHE_IGNOREOPTIONS": "-iprefix*",
+            }
             results = run_compiles(commands(ours, 0), log, extra_env=ccache_env)
             if all(r.ok for r in results):
                 results += run_compiles(commands(lib, len(ours)), log, extra_env=ccache_env)
