@@ -246,3 +246,24 @@ def test_a_boards_menu_takes_its_first_option_as_the_ide_does(tmp_path):
             "envie_m7.menu.target_core.cm4.build.variant=GENERIC_STM32H747_M4\n"
         )
     assert board_properties(core, "envie_m7")["build.variant"] == "PORTENTA_H7_M7"
+
+
+# A library ref our backend does not build against (before MicroProfilerInterface, 2022-09):
+# the check names our first error and leaves the library uncompiled.
+OLD_REF = "be1c8b0ee277ebad0c20de9d8dfca121f160ade3"
+
+
+@pytest.mark.skipif(
+    find_core(PINS.arduino_core) is None or find_library(OLD_REF) is None,
+    reason=f"run `{arduino_core.fetch_core_command(PINS.arduino_core)}` and "
+    f"`{fetch_command(OLD_REF)}`",
+)
+def test_a_pin_our_glue_does_not_build_against_names_the_first_error():
+    spec = load_catalog()["nano33"]
+    pins = Pins(OLD_REF, PINS.arduino_core)
+    report = check_firmware(spec, pins, TfliteModel.load(DIGITS_MODEL), emit=lambda line: None)
+    assert report.failed_files == ["src/tflm_backend.cpp"]
+    assert report.first_error().startswith("src/tflm_backend.cpp:14: error: ")
+    assert "micro_profiler_interface.h" in report.first_error()
+    assert not report.library_compiled
+    assert any("were not compiled: ours failed first" in note for note in report.not_done)
