@@ -20,7 +20,7 @@ ListPorts = Callable[[], Iterable[Any]]  # returns pyserial ListPortInfo-like ob
 POLL_S = 0.25
 
 
-def _system_list_ports() -> Iterable[Any]:
+def system_list_ports() -> Iterable[Any]:
     from serial.tools import list_ports
 
     return list_ports.comports()
@@ -75,7 +75,7 @@ class Match:
 
 def attached_ports(list_ports: ListPorts | None = None) -> list[AttachedPort]:
     ports = []
-    for p in (list_ports or _system_list_ports)():
+    for p in (list_ports or system_list_ports)():
         ports.append(
             AttachedPort(
                 device=p.device,
@@ -190,6 +190,12 @@ def find_board(
     )
 
 
+def _new_in_role(
+    spec: BoardSpec, ports: list[AttachedPort], old: set[str], role: str
+) -> list[AttachedPort]:
+    return [p for p in ports if role_of(spec, p) == role and p.device not in old]
+
+
 def wait_for_board(
     spec: BoardSpec,
     serial_number: str,
@@ -219,8 +225,31 @@ def wait_for_board(
             if p.is_board(serial_number):
                 return Match(spec, p, role), ports
         if clock() >= deadline and old is not None:
-            fresh = [p for p in in_role if p.device not in old]
+            fresh = _new_in_role(spec, ports, old, role)
             return (Match(spec, fresh[0], role) if len(fresh) == 1 else None), ports
         if clock() >= deadline:
             return None, ports
+        sleep(POLL_S)
+
+
+def wait_for_new_port(
+    spec: BoardSpec,
+    before: list[AttachedPort],
+    role: str,
+    timeout: float,
+    *,
+    list_ports: ListPorts | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Match | None:
+    """For a board without a USB serial number: the one port in ``role`` that was not there
+    ``before``, polled for at most ``timeout`` (None: none, or several, appeared)."""
+    deadline = clock() + timeout
+    old = {p.device for p in before}
+    while True:
+        fresh = _new_in_role(spec, attached_ports(list_ports), old, role)
+        if len(fresh) == 1:
+            return Match(spec, fresh[0], role)
+        if clock() >= deadline:
+            return None
         sleep(POLL_S)
