@@ -21,6 +21,7 @@ from harness.firmware.check import (
     library_sources,
     parse_diagnostics,
 )
+from harness.firmware.cli import summarise
 from harness.firmware.core_recipe import CoreRecipe, architecture, board_properties, expand
 from harness.firmware.library import fetch_command, find_library
 from harness.firmware.pins import Pins, resolve_pins
@@ -267,3 +268,18 @@ def test_a_pin_our_glue_does_not_build_against_names_the_first_error():
     assert "micro_profiler_interface.h" in report.first_error()
     assert not report.library_compiled
     assert any("were not compiled: ours failed first" in note for note in report.not_done)
+
+
+def test_the_summary_says_what_failed_and_what_was_not_done():
+    report = check.CheckReport("nano33", "nano33ble", "1.3.2", "mbed", "be1c8b0ee277ebad")
+    report.ours, report.library_files, report.log = ["src/main.cpp"], 237, "/c/check.log"
+    report.failed_files = ["src/tflm_backend.cpp"]
+    report.our_diagnostics = [check.Diagnostic("src/tflm_backend.cpp", 14, "error", "no file")]
+    report.not_done = ["the TFLM library's 237 files were not compiled: ours failed first"]
+    text = summarise(report)
+    assert "ArduinoCore-mbed 1.3.2 (mbed), TFLM library be1c8b0ee277" in text
+    assert "our files: 1 compiled, 1 error, 0 warnings" in text
+    assert "TFLM library: 237 files, not compiled" in text
+    first = "1 files did not compile; first error:\n    src/tflm_backend.cpp:14: error: no file"
+    assert first in text
+    assert text.endswith("log: /c/check.log") and not report.ok

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from ..boards.catalog import BoardKind, BoardSpec, resolve_board
@@ -117,7 +118,11 @@ def _check(args: argparse.Namespace, spec: BoardSpec) -> int:
     """Exit status 0 when every file compiled and ours gave no warning, 1 otherwise."""
     pins = resolve_pins()
     pins = check_pins(
-        type(pins)(args.tflm_ref or pins.tflm_ref, args.arduino_core or pins.arduino_core)
+        replace(
+            pins,
+            tflm_ref=args.tflm_ref or pins.tflm_ref,
+            arduino_core=args.arduino_core or pins.arduino_core,
+        )
     )
     model_path = Path(args.model) if args.model else EXAMPLE_MODEL
     if not model_path.is_file():
