@@ -9,7 +9,7 @@ import ctypes
 
 import pytest
 
-from harness.sim.build import build_core_library
+from harness.sim.build import build_host_library
 
 
 class Record(ctypes.Structure):
@@ -44,7 +44,7 @@ class Board:
 
 @pytest.fixture(scope="module")
 def core() -> ctypes.CDLL:
-    return ctypes.CDLL(str(build_core_library()))
+    return ctypes.CDLL(str(build_host_library("hil")))
 
 
 def test_boot_id_changes_across_resets_that_zero_the_ram(core):

@@ -125,8 +125,8 @@ def test_env_flags_follow_extends_and_interpolation():
     assert '-DHIL_TFLM_VERSION="abc123"' in flags
     assert '-DHIL_CORE_VERSION="arduino-mbed-4.5.0"' in flags
     assert '-DHIL_NOINIT_SECTION=".noinit"' in flags
-    forwarder, _ = env_flags("nano33ble_forwarder", pins)
-    assert forwarder[-1] == "-DHIL_FORWARDER"
+    forwarder, unflags = env_flags("nano33ble_forwarder", pins)  # no flags of its own
+    assert forwarder == flags and unflags == ["-mfloat-abi=soft"]
     with pytest.raises(ConfigError, match=r"no \[env:nosuch\]"):
         env_flags("nosuch", pins)
 
@@ -263,8 +263,8 @@ def test_a_pin_our_glue_does_not_build_against_names_the_first_error():
     spec = load_catalog()["nano33"]
     pins = Pins(OLD_REF, PINS.arduino_core)
     report = check_firmware(spec, pins, TfliteModel.load(DIGITS_MODEL), emit=lambda line: None)
-    assert report.failed_files == ["src/tflm_backend.cpp"]
-    assert report.first_error().startswith("src/tflm_backend.cpp:14: error: ")
+    assert report.failed_files == ["src/tflm/tflm_backend.cpp"]
+    assert report.first_error().startswith("src/tflm/tflm_backend.cpp:14: error: ")
     assert "micro_profiler_interface.h" in report.first_error()
     assert not report.library_compiled
     assert any("were not compiled: ours failed first" in note for note in report.not_done)

@@ -35,7 +35,7 @@ def test_the_image_names_the_abi_it_was_compiled_with(flags, abi, tmp_path):
     src = tmp_path / "abi.c"
     src.write_text('#include "hil_abi.h"\nconst char *abi = HIL_FLOAT_ABI;\n')
     run = subprocess.run(
-        [str(GCC), "-mthumb", *flags, "-E", f"-I{firmware_dir() / 'src'}", str(src)],
+        [str(GCC), "-mthumb", *flags, "-E", f"-I{firmware_dir() / 'include'}", str(src)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert f'const char *abi = "{abi}";' in run.stdout
