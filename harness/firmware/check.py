@@ -10,9 +10,9 @@ files apart from third-party ones (a diagnostic belongs to the file it points at
 inside a TFLM header seen from our file is the library's). Nothing is linked: the core's
 prebuilt ``libmbed.a`` is not fetched, and the report says so.
 
-The compiles go through ccache when it is installed (``apt-get install ccache``): it keys a
-result on the preprocessed source, so a library file that no core header reaches compiles once
-for every core version.
+The compiles go through ccache when it is installed (``apt-get install ccache``): a second
+check against the same core version and library ref (another model, a changed file of ours)
+compiles only what changed.
 """
 
 from __future__ import annotations
@@ -231,14 +231,10 @@ def check_firmware(
                 f"{pins.tflm_ref[:12]}, against ArduinoCore-mbed {core.version} ({recipe.arch}); "
                 f"log: {log}"
             )
-            ccache_env = {
-                "CCACHE_DIR": str(cache_dir() / "ccache"),
-                "CCACHE_NOHASHDIR": "1",  # the work folder is not part of a key
-                # -iprefix only places the core's -iwithprefixbefore folders: it acts on the
-                # preprocessor alone, whose output ccache hashes, and it names the core's
-                # version folder, which would keep a library file from one key for all cores
-                "CCACHE_IGNOREOPTIONS": "-iprefix*",
-            }
+            # ccache's own directory; the work folder is not part of a key. The recipe's -g3
+            # puts every macro definition in the preprocessed text that ccache hashes, so a
+            # result serves the same core version again (and any model), not another version.
+            ccache_env = {"CCACHE_DIR": str(cache_dir() / "ccache"), "CCACHE_NOHASHDIR": "1"}
             results = run_compiles(commands(ours, 0), log, extra_env=ccache_env)
             if all(r.ok for r in results):
                 results += run_compiles(commands(lib, len(ours)), log, extra_env=ccache_env)
