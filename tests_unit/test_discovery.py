@@ -174,8 +174,8 @@ def test_reenumeration_wait_is_bounded_and_reports_what_it_saw():
 
 
 # The Nano 33 BLE's two serial strings, in their real formats: the application (the core's
-# USB CDC) reports the nRF52840's 64-bit device id as 16 hex digits; the bootloader the same
-# 16 digits after 16 zeros.
+# USB CDC) reports the nRF52840's device address (FICR DEVICEADDR[1], [0]) as 16 hex digits;
+# the bootloader the same two words after two zero words ("%08X%08X%08X%08X").
 APP_SERIAL = "A1B2C3D4E5F60718"
 BOOTLOADER_SERIAL = "0000000000000000A1B2C3D4E5F60718"
 

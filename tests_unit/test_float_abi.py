@@ -1,4 +1,4 @@
-"""The float ABI is labelled in the handshake (firmware/src/hil_abi.h, from the compiler's own
+"""The float ABI is labelled in the handshake (firmware/include/hil_abi.h, from the compiler's own
 macros) and a latency baseline never mixes two ABIs (registry and monitor comparisons)."""
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ class AttachedPort:
     def is_board(self, serial_number: str) -> bool:
         """This port is the board whose application reports ``serial_number``: the same
         serial, or that serial after leading zeros. The Nano 33 BLE's application reports
-        its 16 hex digits (the chip's device id), its bootloader the same 16 after 16 zeros
-        (bootloader source: ArduinoCore-mbed bootloaders/nano33ble; docs/boards.md)."""
+        16 hex digits (the chip's FICR device address), its bootloader the same 16 after 16
+        zeros (ArduinoCore-mbed's variant.cpp and bootloaders/nano33ble; docs/boards.md)."""
         mine = (self.serial_number or "").strip().casefold()
         wanted = serial_number.strip().casefold()
         if not mine or not wanted:

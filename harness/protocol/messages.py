@@ -51,7 +51,7 @@ _FLOAT_ABI_RE = re.compile(r"\bfloat-abi=(\w+)")
 
 
 def float_abi_of(core_version: str) -> str:
-    """The float ABI a handshake's core version names (firmware/src/hil_abi.h: "soft",
+    """The float ABI a handshake's core version names (firmware/include/hil_abi.h: "soft",
     "softfp", "hard"; "host" for the twin's core), or "" when it names none (older images)."""
     m = _FLOAT_ABI_RE.search(core_version)
     return m.group(1) if m else ""
