@@ -17,7 +17,9 @@ from harness.apps.matrix.report import render
 from harness.apps.matrix.result import read_result
 from harness.boards.catalog import load_catalog
 from harness.boards.discovery import AttachedPort
+from harness.firmware.arduino_core import fetch_core_command, find_core
 from harness.firmware.check import CheckReport, Diagnostic
+from harness.firmware.library import fetch_command, find_library
 
 NANO33 = load_catalog()["nano33"]
 
@@ -99,3 +101,25 @@ def test_a_board_attached_goes_on_to_the_suite(monkeypatch):
     port = AttachedPort("/dev/ttyACM0", 0x2341, 0x805A, "A1B2C3D4E5F60718")
     monkeypatch.setattr(check_step, "attached_ports", lambda: [port])
     assert check_step.nothing_to_run_on(NANO33) is None
+
+
+AXES = load_axes()
+CORE132 = next(c for c in AXES.hardware.arduino_cores if c.id == "core132")
+LIB2312 = AXES.tflm_ref("lib2312")
+
+
+@pytest.mark.skipif(
+    find_core(CORE132.value) is None or find_library(LIB2312.value) is None,
+    reason=f"run `{fetch_core_command(CORE132.value)}` and "
+    f"`{fetch_command(LIB2312.value, explicit=True)}`",
+)
+def test_a_board_the_core_does_not_have_yet_is_build_naming_it(tmp_path):
+    """The real check on the fetched core 1.3.2, which predates the Nano RP2040 Connect: the cell
+    is ``build`` before anything compiles, its error naming the board and the core's boards."""
+    out = tmp_path / "cell.json"
+    places = Places.under(tmp_path / "matrix")
+    run_hw_cell(AXES, AXES.model("digits"), "nanorp2040", LIB2312, CORE132, out, places)
+    result = read_result(out)
+    assert (result.status, result.stage, result.category) == ("build", "check", "config")
+    assert "ArduinoCore-mbed 1.3.2 has no board 'nanorp2040connect' in boards.txt" in result.error
+    assert "nano33" in result.error  # the boards it does have
