@@ -20,6 +20,7 @@ from harness.boards.discovery import AttachedPort
 from harness.firmware.arduino_core import fetch_core_command, find_core
 from harness.firmware.check import CheckReport, Diagnostic
 from harness.firmware.library import fetch_command, find_library
+from harness.pio import cmd as pio_cmd
 
 NANO33 = load_catalog()["nano33"]
 
@@ -56,7 +57,7 @@ def _checked(monkeypatch, report: CheckReport) -> None:
     """The core and library fetched, the check giving ``report``, PlatformIO there, no board."""
     monkeypatch.setattr(check_step, "not_fetched", lambda pins, core, ref: None)
     monkeypatch.setattr(check_step, "check_firmware", lambda *a, **kw: report)
-    monkeypatch.setattr(check_step.shutil, "which", lambda name: "/usr/bin/pio")
+    monkeypatch.setattr(check_step, "pio_command", lambda: ["/usr/bin/pio"])
     monkeypatch.setattr(check_step, "attached_ports", lambda: [])
 
 
@@ -91,13 +92,15 @@ def test_a_clean_check_without_a_board_stops_at_compiles(cell, monkeypatch, tmp_
 
 
 def test_without_platformio_the_reason_says_so(monkeypatch):
-    monkeypatch.setattr(check_step.shutil, "which", lambda name: None)
+    monkeypatch.setenv("TFLM_HIL_PIO", "")
+    monkeypatch.setattr(pio_cmd.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pio_cmd.shutil, "which", lambda name: None)
     verdict = check_step.nothing_to_run_on(NANO33)
     assert verdict is not None and "PlatformIO is not installed" in verdict.error
 
 
 def test_a_board_attached_goes_on_to_the_suite(monkeypatch):
-    monkeypatch.setattr(check_step.shutil, "which", lambda name: "/usr/bin/pio")
+    monkeypatch.setattr(check_step, "pio_command", lambda: ["/usr/bin/pio"])
     port = AttachedPort("/dev/ttyACM0", 0x2341, 0x805A, "A1B2C3D4E5F60718")
     monkeypatch.setattr(check_step, "attached_ports", lambda: [port])
     assert check_step.nothing_to_run_on(NANO33) is None

@@ -9,16 +9,16 @@ board attached), the cell stops at ``compiles``: a named stage short of ``pass``
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ...boards.catalog import BoardSpec
 from ...boards.discovery import attached_ports, role_of
-from ...errors import HilError
+from ...errors import BuildError, HilError
 from ...firmware.arduino_core import fetch_core_command, find_core
 from ...firmware.check import check_firmware
 from ...firmware.library import fetch_command, find_library
 from ...firmware.pins import Pins
+from ...pio.cmd import pio_command
 from ...tflite.model import TfliteModel
 from .axes import Pinned
 from .classify import Verdict
@@ -64,9 +64,11 @@ def run_check(
 def nothing_to_run_on(spec: BoardSpec) -> Verdict | None:
     """``compiles`` when no board can run the cell here, saying why; None when one can."""
     why = ""
-    if shutil.which("pio") is None and shutil.which("platformio") is None:
-        why = "PlatformIO is not installed (pip install platformio)"
-    elif not any(role_of(spec, p) for p in attached_ports()):
+    try:
+        pio_command()  # as the board's driver finds PlatformIO
+    except BuildError:
+        why = "PlatformIO is not installed (pip install 'tflm-hil[pio]')"
+    if not why and not any(role_of(spec, p) for p in attached_ports()):
         why = f"no {spec.name} ({spec.usb_app}) is attached"
     if not why:
         return None
