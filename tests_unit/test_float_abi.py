@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from harness.apps.registry.gates import Threshold, compare
 from harness.firmware.pins import resolve_pins
 from harness.firmware.pio_env import env_flags
+from harness.metrics.regression import Threshold, compare
 from harness.paths import firmware_dir
 from harness.protocol.messages import float_abi_of
 from harness.provenance import Figure

@@ -29,7 +29,7 @@ from filelock import FileLock
 
 from ..boards.catalog import BoardSpec
 from ..errors import ConfigError
-from ..paths import PACKAGE_DIR, cache_dir
+from ..paths import cache_dir, example_dir
 from ..tflite.model import TfliteModel
 from .arduino_core import CoreCheckout, require_core
 from .core_recipe import CoreRecipe
@@ -44,7 +44,6 @@ from .project import choose_arena, generate_project
 UNUSED_LIBRARY_SOURCES = ("*/src/peripherals/*", "*/src/test_over_serial/*")
 KEPT_LIBRARY_SOURCES = ("utility_arduino.cpp",)
 OUR_ROOTS = ("src", "lib")
-EXAMPLE_MODEL = PACKAGE_DIR.parent / "fixtures" / "digits" / "digits_int8.tflite"
 NOT_LINKED = (
     "not linked: the core's prebuilt mbed OS archive (variants/{variant}/libs/libmbed.a) is "
     "not fetched, so only a PlatformIO build can link and size the image"
@@ -53,6 +52,11 @@ _DIAG_RE = re.compile(
     r"^(?P<path>[^\s:][^:]*):(?P<line>\d+):(?:\d+:)? (?P<kind>fatal error|error|warning): "
     r"(?P<message>.*)$"
 )
+
+
+def example_model() -> Path:
+    """The model a check generates sources for when none is given: the example digits CNN."""
+    return example_dir("digits") / "digits_int8.tflite"
 
 
 @dataclass(frozen=True)

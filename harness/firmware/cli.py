@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..tflite.model import TfliteModel
 from .arduino_core import describe as describe_core
 from .arduino_core import fetch_core
-from .check import EXAMPLE_MODEL, CheckReport, check_firmware
+from .check import CheckReport, check_firmware, example_model
 from .compat import compat_warnings
 from .library import describe as describe_library
 from .library import fetch_library
@@ -124,7 +124,7 @@ def _check(args: argparse.Namespace, spec: BoardSpec) -> int:
             arduino_core=args.arduino_core or pins.arduino_core,
         )
     )
-    model_path = Path(args.model) if args.model else EXAMPLE_MODEL
+    model_path = Path(args.model) if args.model else example_model()
     if not model_path.is_file():
         raise ConfigError(f"no model at {model_path}: pass --model PATH.tflite")
     emit = (lambda line: None) if args.json else print
