@@ -280,6 +280,6 @@ def test_the_summary_says_what_failed_and_what_was_not_done():
     assert "ArduinoCore-mbed 1.3.2 (mbed), TFLM library be1c8b0ee277" in text
     assert "our files: 1 compiled, 1 error, 0 warnings" in text
     assert "TFLM library: 237 files, not compiled" in text
-    first = "1 files did not compile; first error:\n    src/tflm_backend.cpp:14: error: no file"
+    first = "1 file did not compile; first error:\n    src/tflm_backend.cpp:14: error: no file"
     assert first in text
     assert text.endswith("log: /c/check.log") and not report.ok

@@ -154,7 +154,8 @@ def summarise(report: CheckReport) -> str:
     ]
     lines += [f"  {d}" for d in report.our_diagnostics]
     if report.failed_files:
-        lines.append(f"  {len(report.failed_files)} files did not compile; first error:")
+        n = len(report.failed_files)
+        lines.append(f"  {n} file{'s' * (n != 1)} did not compile; first error:")
         lines.append(f"    {report.first_error()}")
     lines += [f"  {note}" for note in report.not_done]
     lines.append(f"  log: {report.log}")
