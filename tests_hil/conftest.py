@@ -35,3 +35,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize("device_kind", [kind], ids=[kind.replace(":", "_")])
     except ConfigError as exc:
         raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+@pytest.fixture
+def described_dut(dut, board):
+    """The device, for a test of the figures our firmware reports about itself (protocol,
+    arena, stack, per-operator counts, image sizes); an MLPerf Tiny DUT reports none of them."""
+    if not board.describes_itself:
+        pytest.skip(
+            f"{board.spec.name} reports only a benchmark id: no protocol version, arena, stack, "
+            "per-operator counts or image sizes to check"
+        )
+    return dut

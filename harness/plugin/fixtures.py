@@ -132,6 +132,10 @@ def describe_device(board_name: str, device: Dut) -> dict[str, str]:
         "flash/ram": f"{image.flash_bytes} / {image.ram_bytes} bytes ({image.provenance})",
         "clock": f"{info.clock_hz / 1e6:g} MHz (latency {info.provenance.note})",
     }
+    if not device.driver.describes_itself:  # an MLPerf Tiny DUT: only what it reports
+        for key in ("tflm", "arduino_core", "arena_used", "flash/ram"):
+            del described[key]
+        described["clock"] = f"the DUT's m-lap-us microseconds (latency {info.provenance.note})"
     for n, warning in enumerate(image.extra.get("warnings", []), 1):
         described[f"warning {n}"] = warning
     return described
