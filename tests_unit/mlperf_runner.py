@@ -30,7 +30,8 @@ HEX_BYTES = 31
 PERFORMANCE = {"ad01": (1500, 10), "ic01": (20, 5), "kws01": (70, 10), "vww01": (20, 5)}
 _RESULTS = re.compile(r"^m-results-\[([^]]+)\]$")
 _LAP = re.compile(r"^m-lap-us-([0-9]+)$")
-_MODEL = re.compile(r"^m-model-\[([^]]*)\]$")
+_MODEL = re.compile(r"^m-model-\[([^]]+)]$")
+_NAME = re.compile(r"^m-name-dut-\[([^]]+)]$")
 
 
 class NoResponse(RuntimeError):
@@ -62,8 +63,10 @@ class RunnerDut:
         self._buf = ""
 
     def reopen(self) -> None:
+        """Closes and opens the port (pyserial's open discards what the port held)."""
         self._link.close()
         self._link.open()
+        self._buf = ""
 
     def close(self) -> None:
         self._link.close()
@@ -84,18 +87,27 @@ class RunnerDut:
         while "\n" not in self._buf:
             if time.monotonic() > deadline:
                 raise NoResponse(f"No response to command {command}")
-            chunk = self._link.read(256).decode(errors="replace")
+            chunk = self._link.read(max(1, self._link.in_waiting)).decode(errors="replace")
             self._buf += chunk.replace("\r", "").replace("\0", "")
             if chunk:
                 deadline = time.monotonic() + timeout
         line, self._buf = self._buf.split("\n", 1)
         return line
 
+    def _query(self, command: str, pattern: re.Pattern[str]) -> str:
+        """A query retried up to 3 times until a reply line matches (a boot banner still in
+        the port answers the first one)."""
+        for _ in range(3):
+            found = [m.group(1) for ln in self.command(command) if (m := pattern.match(ln))]
+            if found:
+                return found[0]
+        return ""
+
     def handshake(self) -> str:
         """init_dut: wait, name, profile; the model id; then the port is closed and reopened."""
         time.sleep(self.boot_wait)
-        self.command("name")
-        model = next((m.group(1) for ln in self.command("profile") if (m := _MODEL.match(ln))), "")
+        self._query("name", _NAME)
+        model = self._query("profile", _MODEL)
         self.reopen()
         return model
 

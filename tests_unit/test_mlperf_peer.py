@@ -102,7 +102,10 @@ def test_boot_banner_name_and_profile(fresh_peer: tuple[MlperfPeer, list[str]]) 
     p, banner = fresh_peer
     assert banner == ["m-timestamp-mode-performance", "m-init-done"]
     assert p.name() == "tflm-hil"
-    assert p.profile() == {"profile": "tflm-hil 0.1.0", "model": "fc1024"}
+    assert p.profile() == {
+        "profile": "tflm-hil 0.1.0 simulated twin (m-lap-us estimated)",
+        "model": "fc1024",
+    }
 
 
 @pytest.mark.parametrize("line_bytes", [31, 26, 38, 7])

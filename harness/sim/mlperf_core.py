@@ -8,10 +8,20 @@ every ``*.c`` of the core's directory), so the twin serves either protocol from 
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import BuildError
+from ..protocol.mlperf_benchmarks import identify
+from ..tflite.model import TfliteModel
 from .corelib import Backend, Callbacks, CoreLibrary, InfoC
+
+log = logging.getLogger("harness.sim.mlperf")
+# hil_mlperf.h's HIL_MLPERF_CONVERT_* and HIL_MLPERF_RESULTS_*
+CONVERT_CODES = {"none": 0, "shift128": 1, "quantize": 2}
+RESULTS_CODES = {"outputs": 0, "mse": 1}
 
 u8, u32 = ctypes.c_uint8, ctypes.c_uint32
 
@@ -23,6 +33,8 @@ class MlperfConfigC(ctypes.Structure):
         ("db", ctypes.POINTER(u8)),
         ("db_cap", u32),
         ("min_decimals", u32),
+        ("convert", u8),
+        ("results", u8),
     ]
 
 
@@ -69,6 +81,49 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     return cdll
 
 
+def _logging_errors(write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """``write``, logging every ``e-[...]`` line the device sends (the twin's log is its
+    stderr): a host that ignores error replies, as the MLPerf runner does, leaves a trace."""
+    pending = bytearray()
+
+    def logged(data: bytes) -> None:
+        pending.extend(data)
+        *lines, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        for line in lines:
+            if line.startswith(b"e-["):
+                log.warning("MLPerf DUT error reply: %s", line.decode("ascii", "replace").strip())
+        write(data)
+
+    return logged
+
+
+@dataclass(frozen=True)
+class Personality:
+    """How the device module is configured for one model: the MLPerf benchmark's id, input
+    conversion, result format and db buffer (harness/data/mlperf_benchmarks.toml), or, for a
+    model of no benchmark, its file name, bytes copied as they are, every output printed."""
+
+    model_version: str
+    db_bytes: int
+    convert: int
+    results: int
+
+    @classmethod
+    def of(cls, model: TfliteModel, override: str | None = None) -> Personality:
+        bench = identify(model, override)
+        if bench is None:
+            stem = os.path.splitext(os.path.basename(model.source))[0]
+            return cls(stem, sum(t.nbytes for t in model.inputs), 0, 0)
+        bench.check_model(model)
+        return cls(
+            bench.id,
+            bench.db_bytes,
+            CONVERT_CODES[bench.convert],
+            RESULTS_CODES[bench.results],
+        )
+
+
 class MlperfCore:
     """One instance of the MLPerf text-protocol device module, driven from Python."""
 
@@ -84,6 +139,8 @@ class MlperfCore:
         vendor: str = "tflm-hil",
         model_version: str = "unknown",
         min_decimals: int = 0,
+        convert: int = 0,
+        results: int = 0,
     ):
         self.cdll = _bind(lib)
         self._mem = ctypes.create_string_buffer(self.cdll.hil_mlperf_sizeof())
@@ -98,9 +155,11 @@ class MlperfCore:
             ctypes.cast(self._db, ctypes.POINTER(u8)),
             db_bytes,
             min_decimals,
+            convert,
+            results,
         )
         # the text protocol has no reset command: no reset callback
-        self._callbacks = Callbacks(backend, write, cycles)
+        self._callbacks = Callbacks(backend, _logging_errors(write), cycles)
         self.cdll.hil_mlperf_init(
             self._mem,
             ctypes.byref(info),

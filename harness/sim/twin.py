@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import select
 import signal
@@ -34,7 +35,7 @@ from .backend import TflmBackend
 from .build import build_core_library, source_hash
 from .corelib import Core, CoreLibrary, InfoC
 from .costmodel import estimate_cycles, estimate_op_cycles
-from .mlperf_core import MlperfCore
+from .mlperf_core import MlperfCore, Personality
 
 BOOT_DELAY_S = 0.02  # bytes arriving while the board boots are lost, as on a real reset
 TICK_S = 0.001
@@ -182,6 +183,7 @@ class Twin:
         drop_on_overflow: bool,
         emulate_timing: bool = True,
         protocol: str = "hil",
+        mlperf_model: str | None = None,
     ):
         self.image = image
         self.lib = lib
@@ -208,6 +210,7 @@ class Twin:
             op_cycles=estimate_op_cycles(image.model, image.board.cpu),
         )
         self.protocol = protocol  # "hil" (ours) or "mlperf" (MLPerf Tiny text, a peer)
+        self.mlperf_model = mlperf_model  # the MLPerf benchmark id, when not found by hash
         self.core: Core | MlperfCore | None = None
         self._boot(time.monotonic())
 
@@ -236,14 +239,18 @@ class Twin:
         self.busy_until = self.booting_until
         self._feed_t0, self._feed_c0 = self.busy_until, self.cycles
         if self.protocol == "mlperf":
+            p = Personality.of(self.image.model, self.mlperf_model)
+            info.fw_version = f"tflm-hil {__version__} simulated twin (m-lap-us estimated)".encode()
             self.core = MlperfCore(
                 self.lib,
                 info,
                 self.backend,
                 self._emit,
                 lambda: self.cycles,
-                db_bytes=sum(t.nbytes for t in self.image.model.inputs),
-                model_version=os.path.splitext(os.path.basename(self.image.model.source))[0],
+                db_bytes=p.db_bytes,
+                model_version=p.model_version,
+                convert=p.convert,
+                results=p.results,
             )
         else:
             self.core = Core(
@@ -354,6 +361,7 @@ def start(args: argparse.Namespace) -> Twin:
         drop_on_overflow=uart,
         emulate_timing=not args.no_timing,
         protocol=args.protocol,
+        mlperf_model=args.mlperf_model,
     )
 
 
@@ -370,6 +378,12 @@ def parser() -> argparse.ArgumentParser:
         default="hil",
         help="device protocol: ours (hil) or MLPerf Tiny's text protocol (a peer)",
     )
+    p.add_argument(
+        "--mlperf-model",
+        metavar="ID",
+        help="mlperf: the benchmark (ic01, kws01, vww01, ad01) the model answers as, with its "
+        "input conversion and results (default: a published model's, found by its hash)",
+    )
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
     # Data-forwarder mode (harness/apps/pipeline/forwarder_twin.py): no model, streams a CSV.
@@ -380,6 +394,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # the twin's log is its stderr (the driver's log file): device error replies go there
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
     if args.forward:
         from ..apps.pipeline.forwarder_twin import serve_forward
 
