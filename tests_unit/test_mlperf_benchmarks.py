@@ -49,7 +49,7 @@ def test_identify_by_override_checks_the_model_fits(tmp_path: Path) -> None:
     assert identify(ic_like, "ic01").id == "ic01"
     with pytest.raises(ConfigError, match="490 int8 values per sample"):
         identify(ic_like, "kws01")
-    with pytest.raises(ConfigError, match="unknown MLPerf benchmark 'ic99'.*ic01"):
+    with pytest.raises(ConfigError, match=r"unknown MLPerf benchmark 'ic99'.*ic01"):
         identify(ic_like, "ic99")
     with pytest.raises(ConfigError, match="autoencoder"):
         identify(_model(tmp_path, 640, units=10), "ad01")
@@ -114,7 +114,7 @@ def test_read_dataset(tmp_path: Path) -> None:
         ("a.bin", 3, 1), ("b.bin", 11, 1)
     ]  # fmt: skip
     (tmp_path / "y_labels.csv").write_text("missing.bin,12,3,490,490\n")
-    with pytest.raises(ConfigError, match="y_labels.csv:1"):
+    with pytest.raises(ConfigError, match=r"y_labels\.csv:1"):
         read_dataset(tmp_path)
     with pytest.raises(ConfigError, match="does not exist"):
         read_dataset(tmp_path / "nowhere")

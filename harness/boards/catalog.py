@@ -195,7 +195,9 @@ def mlperf_spec(port: str) -> BoardSpec:
     """The entry of ``mlperf:PORT``: an MLPerf Tiny DUT the catalog does not know, nothing but
     its port; its figures are the DUT's m-lap-us microseconds (harness/mlperf/)."""
     if not port:
-        raise ConfigError("--board=mlperf:PORT needs the DUT's serial port, e.g. mlperf:/dev/ttyACM0")
+        raise ConfigError(
+            "--board=mlperf:PORT needs the DUT's serial port, e.g. mlperf:/dev/ttyACM0"
+        )
     return BoardSpec(
         id="mlperf",
         name=f"MLPerf Tiny DUT on {port}",

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import serial
 
+from ..bench.mlperf_peer import MlperfError, MlperfPeer, requantize
 from ..boards.driver import Image
-from ..errors import DeviceErrorReply, FlashError, LinkError
+from ..errors import FlashError, LinkError
 from ..protocol.constants import Flag
 from ..protocol.messages import TFLITE_TYPE_CODES, DeviceInfo, OpCycles, Result, TensorDesc
 from ..protocol.mlperf_benchmarks import Benchmark
 from ..tflite.model import TensorInfo, TfliteModel
-from ..bench.mlperf_peer import MlperfPeer, requantize
 
 US_PER_S = 1_000_000  # the DUT's m-lap-us are microseconds: its "clock" for our figures
 QUIET_S = 0.3  # a port this long silent after opening: the DUT's boot banner is over
@@ -69,7 +69,7 @@ class MlperfClient:
             try:
                 name, profile = self.peer.name(), self.peer.profile()
                 break
-            except (LinkError, DeviceErrorReply) as exc:
+            except (LinkError, MlperfError) as exc:
                 last = exc
         else:
             raise LinkError(f"the MLPerf DUT did not identify itself: {last}")
@@ -114,14 +114,12 @@ class MlperfClient:
         res = self.peer.infer(iterations, warmups)
         stray = [ln for ln in res.lines if not ln.startswith("m-")]
         if stray:  # the reference prints some errors without the e- prefix, then infers anyway
-            raise DeviceErrorReply(f"the MLPerf DUT answered 'infer' with {stray}")
+            raise MlperfError("infer", stray, list(res.lines))
         try:
             output = requantize(res.results, self.model.outputs)
         except ValueError as exc:
-            raise DeviceErrorReply(
-                f"the MLPerf DUT's m-results do not fit {Path(self.model.source).name}'s "
-                f"outputs: {exc}"
-            ) from exc
+            why = f"its m-results do not fit {Path(self.model.source).name}'s outputs: {exc}"
+            raise MlperfError("infer", [why], list(res.lines)) from exc
         return output, res.elapsed_us
 
     def infer_stream(self, vectors: Iterable[bytes]) -> Iterator[Result]:

@@ -21,7 +21,11 @@ from ..errors import ConfigError
 from ..tflite.model import TensorInfo, TfliteModel
 from ..tomlio import packaged_toml
 
-WIRE_DTYPES = {"uint8": np.dtype(np.uint8), "int8": np.dtype(np.int8), "float32": np.dtype("<f4")}
+WIRE_DTYPES: dict[str, np.dtype] = {
+    "uint8": np.dtype(np.uint8),
+    "int8": np.dtype(np.int8),
+    "float32": np.dtype("<f4"),
+}
 CONVERSIONS = ("shift128", "none", "quantize")
 RESULTS = ("outputs", "mse")
 
@@ -188,9 +192,8 @@ def read_dataset(folder: Path, truth: str = "y_labels.csv") -> list[Sample]:
             try:
                 name, _classes, label, size, stride = (c.strip() for c in row[:5])
                 data = (Path(folder) / name).read_bytes()
-                out.append(
-                    Sample(Path(folder) / name, int(label), tuple(windows(data, int(size), int(stride))))
-                )
+                parts = tuple(windows(data, int(size), int(stride)))
+                out.append(Sample(Path(folder) / name, int(label), parts))
             except (ValueError, OSError) as exc:
                 raise ConfigError(f"{path}:{n}: {exc}") from exc
     return out
