@@ -108,7 +108,7 @@ def test_windows_follow_the_runner() -> None:
 def test_read_dataset(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(bytes(490))
     (tmp_path / "b.bin").write_bytes(bytes([1]) * 490)
-    (tmp_path / "y_labels.csv").write_text("a.bin, 12, 3, 490, 490\nb.bin,12,11,490,490\n")
+    (tmp_path / "y_labels.csv").write_text("a.bin, 12, 3, 490, 490\nb.bin,12,11\n")
     samples = read_dataset(tmp_path)
     assert [(s.file.name, s.label, len(s.windows)) for s in samples] == [
         ("a.bin", 3, 1), ("b.bin", 11, 1)

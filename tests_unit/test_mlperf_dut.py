@@ -16,16 +16,22 @@ import numpy as np
 import pytest
 
 from harness.bench.models import fc_model
-from harness.boards.catalog import BoardKind, resolve_board
+from harness.boards.catalog import BoardKind, load_catalog, resolve_board
 from harness.boards.driver import DriverOptions
 from harness.dut import open_dut
+from harness.emu.image import EmuImageBuilder
+from harness.emu.qemu import start_qemu
 from harness.errors import ConfigError, FlashError
+from harness.firmware.library import fetch_command, find_library
+from harness.firmware.pins import resolve_pins
 from harness.mlperf.driver import MlperfDriver
 from harness.model.reference import HostTflm
+from harness.paths import cache_dir
 from harness.protocol.mlperf_benchmarks import Sample, benchmarks
 from harness.sim.launcher import TwinProcess, launch
 from harness.tflite.model import TfliteModel
 
+from .conftest import DIGITS_MODEL, DIGITS_VECTORS
 from .mlperf_runner import RunnerDut, accuracy, performance
 
 CLOCK_HZ = 64e6  # the Nano 33 BLE twin's clock
@@ -119,13 +125,13 @@ def test_error_replies_are_logged(ad_twin) -> None:
     dut = RunnerDut(ad_twin.port, boot_wait=0.1)
     try:
         dut.command("db load 6000")  # past the 5,120-byte db buffer
-        dut.command("db 00")
+        dut.command("infer 0")
     finally:
         dut.close()
     assert ad_twin.log_path is not None
     log = ad_twin.log_path.read_text()
     assert "e-[db load 6000 exceeds the buffer of 5120 bytes]" in log
-    assert "e-[db: 1 bytes but only 0 of the load remain]" in log
+    assert "e-[Inference iterations must be >0]" in log
 
 
 def test_the_twin_refuses_a_model_of_another_benchmark(models) -> None:
@@ -171,3 +177,42 @@ def test_mlperf_board_refuses_a_dut_of_another_benchmark(ic_twin, models, tmp_pa
 def test_mlperf_board_refuses_anomaly_detection(models) -> None:
     with pytest.raises(ConfigError, match="one anomaly score"):
         _driver("/dev/null", mlperf_model="ad01").build(models["ad01"])
+
+
+# ---- the MLPerf DUT firmware on the emulated board ---------------------------------------
+
+REF = resolve_pins().tflm_ref
+
+
+@pytest.mark.skipif(
+    find_library(REF) is None,
+    reason=f"the TFLM library at {REF[:12]} is not in {cache_dir()}: run `{fetch_command(REF)}`",
+)
+def test_mlperf_firmware_on_the_emulated_board_answers_the_runner(tmp_path) -> None:
+    """The firmware env nano33ble_mlperf (src/mlperf_main.cpp, the board's TFLM library)
+    built for QEMU: the runner's handshake, one sample per accuracy step, the TFLM host
+    runtime's answer, and the emulated board's m-lap-us."""
+    spec = load_catalog()["nano33"]
+    builder = EmuImageBuilder(spec, label="qemu:nano33 mlperf", mlperf=True)  # cached image
+    model = TfliteModel.load(DIGITS_MODEL)
+    image = builder.build(model)
+    assert spec.emulation is not None and image.path is not None
+    qemu = start_qemu(image.path, spec.emulation.machine, tmp_path / "qemu.log", "mlperf")
+    try:
+        time.sleep(1.0)  # booted, banner out: opening the port discards it
+        dut = RunnerDut(qemu.port, boot_wait=0.1)
+        try:
+            assert dut.handshake() == DIGITS_MODEL.stem  # not a benchmark: its file name
+            x = np.load(DIGITS_VECTORS)["x"][:3].astype(np.int8)
+            for row in x:
+                dut.load(row.tobytes())
+                reply = dut.infer(1, 0)
+                want = _host(model, row)
+                t = model.outputs[0]
+                values = (want.astype(np.float64).reshape(-1) - t.zero_point) * t.scale
+                assert np.allclose(reply.results, values, atol=6e-4)
+                assert reply.elapsed_us > 0  # the emulated counter at the board's clock
+        finally:
+            dut.close()
+    finally:
+        qemu.stop()

@@ -1,6 +1,7 @@
 // tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core).
 // The core does the protocol; this file gives it bytes, a clock, a boot id and a backend.
-#ifndef HIL_FORWARDER  // the data-forwarder build (forwarder_main.cpp) has no model
+// Not in the data-forwarder build (forwarder_main.cpp) nor the MLPerf DUT's (mlperf_main.cpp).
+#if !defined(HIL_FORWARDER) && !defined(HIL_MLPERF)
 #include <Arduino.h>
 #include <string.h>
 
@@ -110,4 +111,4 @@ void loop() {
   }
   tx_flush();
 }
-#endif  // HIL_FORWARDER
+#endif  // !HIL_FORWARDER && !HIL_MLPERF

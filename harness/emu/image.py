@@ -42,6 +42,7 @@ from .toolchain import Toolchain, board_flags
 # The board's src/ files that the emulated image builds: all but the Arduino glue the
 # emulation layer replaces (board_support.cpp) and the data forwarder (another env).
 FIRMWARE_SOURCES = ("src/main.cpp", "src/tflm_backend.cpp", "src/hil_log.cpp")
+MLPERF_SOURCES = ("src/mlperf_main.cpp",)
 BUILT_STAMP = ".tflm-hil-built"
 
 
@@ -66,6 +67,7 @@ class EmuImageBuilder:
         log_dir: Path | None = None,
         images_dir: Path | None = None,
         emit: Callable[[str], None] = print,
+        mlperf: bool = False,
     ):
         if spec.emulation is None:
             raise ConfigError(f"{spec.id} declares no emulation target in the board catalog")
@@ -77,6 +79,8 @@ class EmuImageBuilder:
         self.log_dir = log_dir or cache_dir() / "emu" / "logs"
         self.images_dir = images_dir or cache_dir() / "emu" / "images"
         self.emit = emit
+        # the MLPerf Tiny DUT firmware (env *_mlperf, src/mlperf_main.cpp) instead of ours
+        self.mlperf = mlperf
 
     def build(self, model: TfliteModel) -> Image:
         pins = check_pins(self.pins) if self.pins else resolve_pins()
@@ -84,6 +88,8 @@ class EmuImageBuilder:
         toolchain = Toolchain.find()
         flags = board_flags(self.emulation, pins)
         ours = emu_flags(flags, self.emulation.machine)
+        if self.mlperf:
+            ours = ours.with_defines("HIL_MLPERF")
         limits = app_limits(self.spec)
         inputs = ImageInputs(self.spec, model, choose_arena(model, limits.ram_bytes, self.arena))
         # the build's name in the image hash: the machine and whatever else makes the binary
@@ -106,6 +112,7 @@ class EmuImageBuilder:
                 )
                 sources = [
                     *FIRMWARE_SOURCES,
+                    *(MLPERF_SOURCES if self.mlperf else ()),
                     *sorted(p.relative_to(project).as_posix()
                             for p in (project / GENERATED_DIR).glob("*.cpp")),
                     *core_sources(project),

@@ -12,9 +12,11 @@ Three files go into ``src/generated/`` of a project copy:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import __version__
 from ..boards.catalog import BoardSpec
+from ..protocol.mlperf_benchmarks import identify
 from ..tflite.arena import ARENA_ALIGN
 from ..tflite.model import TfliteModel
 from .opmap import resolver_methods
@@ -126,7 +128,29 @@ def render_image_header(inputs: ImageInputs, image_hash: str) -> str:
     m = inputs.model
     return image_header(
         inputs.board, m.sha256, len(m.data), inputs.arena_size, inputs.fw_version, image_hash
-    )
+    ).replace("\nextern const", mlperf_macros(m) + "\nextern const", 1)
+
+
+def mlperf_macros(model: TfliteModel) -> str:
+    """The MLPerf Tiny DUT settings of this model (the ``*_mlperf`` envs, src/mlperf_main.cpp):
+    a published model's benchmark id, input conversion, results and db buffer
+    (harness/data/mlperf_benchmarks.toml); any other model answers with its file name, takes
+    the bytes as they are and prints every output."""
+    bench = identify(model)
+    if bench is None:
+        name = Path(model.source).stem if model.source else "model"
+        ident, convert, results = name, "NONE", "OUTPUTS"
+        db, baud = sum(t.nbytes for t in model.inputs), 115200
+    else:
+        ident, convert, results = bench.id, bench.convert.upper(), bench.results.upper()
+        db, baud = bench.db_bytes, bench.baud
+    return f"""
+#define HIL_MLPERF_MODEL_VERSION {_c_string(ident)}
+#define HIL_MLPERF_CONVERT HIL_MLPERF_CONVERT_{convert}
+#define HIL_MLPERF_RESULTS HIL_MLPERF_RESULTS_{results}
+#define HIL_MLPERF_DB_BYTES {db}u
+#define HIL_MLPERF_BAUD {baud}
+"""
 
 
 def image_header(

@@ -179,8 +179,8 @@ def windows(data: bytes, size: int, stride: int) -> list[bytes]:
 
 
 def read_dataset(folder: Path, truth: str = "y_labels.csv") -> list[Sample]:
-    """An MLPerf Tiny dataset folder (``y_labels.csv``: file, classes, class, bytes_to_send,
-    stride; the files beside it), as the runner reads it (datasets.py)."""
+    """An MLPerf Tiny dataset folder (``y_labels.csv``: file, classes, class and, for windowed
+    files, bytes_to_send and stride; the files beside it), as the runner reads it."""
     path = Path(folder) / truth
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: point at a folder holding {truth}")
@@ -190,9 +190,11 @@ def read_dataset(folder: Path, truth: str = "y_labels.csv") -> list[Sample]:
             if not row or not row[0].strip():
                 continue
             try:
-                name, _classes, label, size, stride = (c.strip() for c in row[:5])
+                name, _classes, label, *cut = (c.strip() for c in row[:5])
                 data = (Path(folder) / name).read_bytes()
-                parts = tuple(windows(data, int(size), int(stride)))
+                # without bytes_to_send and stride, the whole file is the one sample
+                size, stride = (int(cut[0]), int(cut[1])) if len(cut) == 2 else (len(data),) * 2
+                parts = tuple(windows(data, size, stride))
                 out.append(Sample(Path(folder) / name, int(label), parts))
             except (ValueError, OSError) as exc:
                 raise ConfigError(f"{path}:{n}: {exc}") from exc
