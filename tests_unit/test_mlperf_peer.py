@@ -98,13 +98,15 @@ def _vectors(n: int, seed: int) -> list[bytes]:
 # ---- through the twin ---------------------------------------------------------------------
 
 
-def test_boot_banner_name_and_profile(fresh_peer: tuple[MlperfPeer, list[str]]) -> None:
+def test_boot_banner_name_and_profile(
+    fresh_peer: tuple[MlperfPeer, list[str]], fc_path: Path
+) -> None:
     p, banner = fresh_peer
     assert banner == ["m-timestamp-mode-performance", "m-init-done"]
     assert p.name() == "tflm-hil"
     assert p.profile() == {
         "profile": "tflm-hil 0.1.0 simulated twin (m-lap-us estimated)",
-        "model": "fc1024",
+        "model": f"sha256-{TfliteModel.load(fc_path).sha256[:16]}",
     }
 
 

@@ -12,11 +12,10 @@ Three files go into ``src/generated/`` of a project copy:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import __version__
 from ..boards.catalog import BoardSpec
-from ..protocol.mlperf_benchmarks import identify
+from ..protocol.mlperf_benchmarks import identify, model_id
 from ..tflite.arena import ARENA_ALIGN
 from ..tflite.model import TfliteModel
 from .opmap import resolver_methods
@@ -134,15 +133,14 @@ def render_image_header(inputs: ImageInputs, image_hash: str) -> str:
 def mlperf_macros(model: TfliteModel) -> str:
     """The MLPerf Tiny DUT settings of this model (the ``*_mlperf`` envs, src/mlperf_main.cpp):
     a published model's benchmark id, input conversion, results and db buffer
-    (harness/data/mlperf_benchmarks.toml); any other model answers with its file name, takes
-    the bytes as they are and prints every output."""
+    (harness/data/mlperf_benchmarks.toml); any other model answers with its hash, takes the
+    bytes as they are and prints every output."""
     bench = identify(model)
+    ident = model_id(model, bench)
     if bench is None:
-        name = Path(model.source).stem if model.source else "model"
-        ident, convert, results = name, "NONE", "OUTPUTS"
-        db, baud = sum(t.nbytes for t in model.inputs), 115200
+        convert, results, db, baud = "NONE", "OUTPUTS", sum(t.nbytes for t in model.inputs), 115200
     else:
-        ident, convert, results = bench.id, bench.convert.upper(), bench.results.upper()
+        convert, results = bench.convert.upper(), bench.results.upper()
         db, baud = bench.db_bytes, bench.baud
     return f"""
 #define HIL_MLPERF_MODEL_VERSION {_c_string(ident)}

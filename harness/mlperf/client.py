@@ -21,7 +21,7 @@ from ..boards.driver import Image
 from ..errors import FlashError, LinkError
 from ..protocol.constants import Flag
 from ..protocol.messages import TFLITE_TYPE_CODES, DeviceInfo, OpCycles, Result, TensorDesc
-from ..protocol.mlperf_benchmarks import Benchmark
+from ..protocol.mlperf_benchmarks import Benchmark, model_id
 from ..tflite.model import TensorInfo, TfliteModel
 
 US_PER_S = 1_000_000  # the DUT's m-lap-us are microseconds: its "clock" for our figures
@@ -60,7 +60,7 @@ class MlperfClient:
                 raise LinkError(f"reading from the MLPerf DUT failed: {exc}") from exc
 
     def expected_id(self) -> str:
-        return self.bench.id if self.bench else Path(self.model.source).stem
+        return model_id(self.model, self.bench)
 
     def hello(self) -> DeviceInfo:
         self._drain()
@@ -87,7 +87,9 @@ class MlperfClient:
             cpu=f"MLPerf DUT {name!r}",
             tflm_version="unknown (an MLPerf DUT does not report it)",
             core_version="unknown",
-            model_hash=self.model.sha256,  # vouched for by the benchmark id only
+            # vouched for by the id: the hash itself for a model of no benchmark, only the
+            # benchmark for a published one (the bit-exactness tests catch another model)
+            model_hash=self.model.sha256,
             image_hash=self.image.image_hash,
             arena_size=0,
             arena_used=0,

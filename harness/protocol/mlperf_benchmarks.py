@@ -143,7 +143,7 @@ def benchmarks() -> dict[str, Benchmark]:
 
 def identify(model: TfliteModel, override: str | None = None) -> Benchmark | None:
     """The benchmark a model belongs to: ``override`` (``--mlperf-model ID``) if given, else
-    the published model with the same sha256, else None (the DUT then reports the file name,
+    the published model with the same sha256, else None (the DUT then reports ``model_id``,
     copies bytes unconverted and prints every output)."""
     table = benchmarks()
     if override:
@@ -158,6 +158,13 @@ def identify(model: TfliteModel, override: str | None = None) -> Benchmark | Non
         if model.sha256 in bench.models.values():
             return bench
     return None
+
+
+def model_id(model: TfliteModel, bench: Benchmark | None) -> str:
+    """What the DUT answers in ``m-model-[...]``: the benchmark's id, or for a model of no
+    benchmark the start of its sha256 (not its file name: an image must not depend on where
+    the model lay, and the host can check the DUT carries this very model)."""
+    return bench.id if bench else f"sha256-{model.sha256[:16]}"
 
 
 # ---- datasets as the runner reads them --------------------------------------------------

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import BuildError
-from ..protocol.mlperf_benchmarks import identify
+from ..protocol.mlperf_benchmarks import identify, model_id
 from ..tflite.model import TfliteModel
 from .corelib import Backend, Callbacks, CoreLibrary, InfoC
 
@@ -102,7 +101,7 @@ def _logging_errors(write: Callable[[bytes], None]) -> Callable[[bytes], None]:
 class Personality:
     """How the device module is configured for one model: the MLPerf benchmark's id, input
     conversion, result format and db buffer (harness/data/mlperf_benchmarks.toml), or, for a
-    model of no benchmark, its file name, bytes copied as they are, every output printed."""
+    model of no benchmark, its hash as id, bytes copied as they are, every output printed."""
 
     model_version: str
     db_bytes: int
@@ -113,11 +112,10 @@ class Personality:
     def of(cls, model: TfliteModel, override: str | None = None) -> Personality:
         bench = identify(model, override)
         if bench is None:
-            stem = os.path.splitext(os.path.basename(model.source))[0]
-            return cls(stem, sum(t.nbytes for t in model.inputs), 0, 0)
+            return cls(model_id(model, None), sum(t.nbytes for t in model.inputs), 0, 0)
         bench.check_model(model)
         return cls(
-            bench.id,
+            model_id(model, bench),
             bench.db_bytes,
             CONVERT_CODES[bench.convert],
             RESULTS_CODES[bench.results],
