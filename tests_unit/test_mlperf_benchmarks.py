@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from harness.bench.models import fc_model
 from harness.errors import ConfigError
 from harness.protocol.mlperf_benchmarks import (
     benchmarks,
@@ -22,6 +21,7 @@ from harness.protocol.mlperf_benchmarks import (
     windows,
 )
 from harness.tflite.model import TensorInfo, TfliteModel
+from harness.tflite.synthetic import fc_model
 
 AD_IN = TensorInfo(0, "in", (1, 640), np.dtype(np.int8), 0.3910, 89, False)
 

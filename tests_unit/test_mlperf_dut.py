@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.bench.models import fc_model
 from harness.boards.catalog import BoardKind, load_catalog, resolve_board
 from harness.boards.driver import DriverOptions
 from harness.dut import open_dut
@@ -30,6 +29,7 @@ from harness.paths import cache_dir
 from harness.protocol.mlperf_benchmarks import Sample, benchmarks
 from harness.sim.launcher import TwinProcess, launch
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model
 
 from .conftest import DIGITS_MODEL, DIGITS_VECTORS
 from .mlperf_runner import RunnerDut, accuracy, performance

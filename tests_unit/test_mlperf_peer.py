@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 import serial
 
-from harness.bench.mlperf_peer import MlperfError, MlperfPeer, requantize
-from harness.bench.models import fc_model as fc_model_bytes
-from harness.bench.models import write_fc_model
 from harness.errors import DeviceTimeout
+from harness.protocol.mlperf import MlperfError, MlperfPeer, requantize
 from harness.sim.backend import TflmBackend
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary, InfoC
 from harness.sim.launcher import TwinProcess, start_twin
 from harness.sim.mlperf_core import MlperfCore
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model as fc_model_bytes
+from harness.tflite.synthetic import write_fc_model
 
 INPUT_BYTES = 1024
 USB_RATE = 64_000  # the Nano 33 BLE twin's default link (USB CDC): fast tests
@@ -83,7 +83,11 @@ def fresh_peer(fc_path: Path) -> Iterator[tuple[MlperfPeer, list[str]]]:
     """A newly booted device (no load, no results yet) and its boot banner."""
     with start_twin("nano33", fc_path, protocol="mlperf") as tw:
         p = _peer(tw.port, flush=False)  # the banner may already be waiting in the port
-        banner = p.wait_ready()
+        try:
+            banner = p.wait_ready(timeout=2.0)
+        except DeviceTimeout:  # it went out before the port was open, and opening dropped it:
+            tw.reboot()  # a reset gives a fresh device again, its banner seen whole
+            banner = p.wait_ready()
         yield p, banner
         p.close()
         p.link.close()  # type: ignore[attr-defined]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import serial
 
-from ..bench.mlperf_peer import MlperfError, MlperfPeer, requantize
 from ..boards.driver import Image
-from ..errors import FlashError, LinkError
+from ..errors import ConfigError, FlashError, LinkError
+from ..protocol.client import Link
 from ..protocol.constants import Flag
 from ..protocol.messages import TFLITE_TYPE_CODES, DeviceInfo, OpCycles, Result, TensorDesc
+from ..protocol.mlperf import MlperfError, MlperfPeer, requantize
 from ..protocol.mlperf_benchmarks import Benchmark, model_id
 from ..tflite.model import TensorInfo, TfliteModel
 
@@ -38,12 +39,25 @@ class MlperfClient:
 
     def __init__(self, peer: MlperfPeer, image: Image, bench: Benchmark | None, boot_wait: float):
         self.peer = peer
-        self.link = peer.link
         self.image = image
         self.model: TfliteModel = image.model
         self.bench = bench
         self.boot_wait = boot_wait
         self.info: DeviceInfo | None = None
+
+    @property
+    def link(self) -> Link:
+        return self.peer.link
+
+    @link.setter
+    def link(self, link: Link) -> None:  # a new link after a reconnect
+        self.peer.link = link
+
+    def reset(self) -> None:
+        raise ConfigError(
+            "an MLPerf Tiny DUT has no reset command and mlperf:PORT no reset line: reset the "
+            "board by hand"
+        )
 
     # ---- handshake ----------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import serial
 
-from ..bench.mlperf_peer import LINE_BYTES, MlperfPeer
 from ..boards.driver import BoardDriver, Device, Image
 from ..errors import ConfigError, LinkError
+from ..protocol.mlperf import LINE_BYTES, MlperfPeer
 from ..protocol.mlperf_benchmarks import identify
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
