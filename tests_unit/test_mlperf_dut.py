@@ -8,6 +8,7 @@ by its hash, tested in test_mlperf_benchmarks.py): ``--mlperf-model`` names the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from harness.tflite.synthetic import fc_model
 
 from .conftest import DIGITS_MODEL, DIGITS_VECTORS
 from .mlperf_runner import RunnerDut, accuracy, performance
+from .test_hil_suite import run_suite
 
 CLOCK_HZ = 64e6  # the Nano 33 BLE twin's clock
 
@@ -52,7 +54,7 @@ def models(tmp_path_factory) -> dict[str, TfliteModel]:
 def _twin(model: TfliteModel, bench: str, log: Path | None = None) -> TwinProcess:
     # --no-timing: replies at once; the m-lap-us still advance by the estimated cycles
     args = ["--board", "nano33", "--model", model.source, "--protocol", "mlperf", "--no-timing"]
-    twin = launch([*args, "--mlperf-model", bench], log)
+    twin = launch([*args, *(["--mlperf-model", bench] if bench else [])], log)
     # a DUT booted well before the runner opens it, as in use: its boot banner is out, and
     # opening the port discards it (pyserial flushes input on open)
     time.sleep(0.5)
@@ -216,3 +218,22 @@ def test_mlperf_firmware_on_the_emulated_board_answers_the_runner(tmp_path) -> N
             dut.close()
     finally:
         qemu.stop()
+
+
+def test_the_suite_runs_on_an_mlperf_dut(tmp_path) -> None:
+    """``pytest tests_hil --board=mlperf:PORT`` against the twin's MLPerf personality: every
+    vector bit-exact, latency from its m-lap-us, our own figures' tests skipped, saying why."""
+    with _twin(TfliteModel.load(DIGITS_MODEL), "", None) as twin:
+        run = run_suite(tmp_path, f"--board=mlperf:{twin.port}", "--model", str(DIGITS_MODEL),
+                        "--vectors", str(DIGITS_VECTORS), "-rs", "-p", "no:randomly")  # fmt: skip
+    out = run.stdout
+    assert run.returncode == 0, out[-3000:]
+    assert "test_latency[mlperf_" in out and "-measured]" in out
+    assert out.count("reports only a benchmark id") == 4, out[-3000:]
+    assert re.search(r"\d+ passed", out.splitlines()[-1])
+    assert "failed" not in out.splitlines()[-1]
+
+
+def test_an_mlperf_board_needs_its_port() -> None:
+    with pytest.raises(ConfigError, match=r"mlperf:/dev/ttyACM0"):
+        resolve_board("mlperf:")
