@@ -377,6 +377,22 @@ def test_forwarder_env_builds_the_forwarder_alone(project):
     src = (project / "src" / "forwarder_main.cpp").read_text()
     assert '#include "hil_forwarder.h"' in src and "#ifdef HIL_FORWARDER" in src
     assert (project / "src" / "main.cpp").read_text().startswith("//") and (
-        "#ifndef HIL_FORWARDER" in (project / "src" / "main.cpp").read_text()
+        "!defined(HIL_FORWARDER)" in (project / "src" / "main.cpp").read_text()
     )
+
+
+def test_mlperf_env_builds_the_mlperf_dut(project):
+    """The MLPerf Tiny DUT firmware: the test firmware's model and backend behind the MLPerf
+    module, with its benchmark settings from the generated image header; ours left out."""
+    opts = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})[
+        "env:nano33ble_mlperf"
+    ]
+    assert opts["board"] == "nano33ble" and "-DHIL_MLPERF" in opts["build_flags"]
+    assert "0123abcd" in " ".join(opts["lib_deps"])  # the same pinned TFLM library
+    src = (project / "src" / "mlperf_main.cpp").read_text()
+    assert "#ifdef HIL_MLPERF" in src and '#include "hil_mlperf.h"' in src
+    assert "!defined(HIL_MLPERF)" in (project / "src" / "main.cpp").read_text()
+    header = (project / "src" / "generated" / "hil_image.h").read_text()
+    for macro in ("MODEL_VERSION", "CONVERT", "RESULTS", "DB_BYTES", "BAUD"):
+        assert f"#define HIL_MLPERF_{macro} " in header and f"HIL_MLPERF_{macro}" in src
 
