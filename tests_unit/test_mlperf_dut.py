@@ -191,7 +191,7 @@ REF = resolve_pins().tflm_ref
     reason=f"the TFLM library at {REF[:12]} is not in {cache_dir()}: run `{fetch_command(REF)}`",
 )
 def test_mlperf_firmware_on_the_emulated_board_answers_the_runner(tmp_path) -> None:
-    """The firmware env nano33ble_mlperf (src/mlperf_main.cpp, the board's TFLM library)
+    """The firmware env nano33ble_mlperf (src/mlperf/mlperf_main.cpp, the board's TFLM library)
     built for QEMU: the runner's handshake, one sample per accuracy step, the TFLM host
     runtime's answer, and the emulated board's m-lap-us."""
     spec = load_catalog()["nano33"]

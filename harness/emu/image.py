@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..firmware.codegen import GENERATED_DIR, ImageInputs
 from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import ElfSizes, SectionSize, read_elf_sizes
+from ..firmware.images import firmware_image
 from ..firmware.library import require_library
 from ..firmware.limits import app_limits, check_fits
 from ..firmware.pins import Pins, check_pins, resolve_pins
@@ -25,24 +26,11 @@ from ..firmware.project import choose_arena, firmware_sources, plan_files, write
 from ..paths import cache_dir
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
-from .build import (
-    CORE_DIR,
-    EMU_DIR,
-    EMU_LAYER,
-    compile_project,
-    core_sources,
-    emu_flags,
-    emu_sources,
-    link_elf,
-)
+from .build import compile_project, emu_flags, image_sources, include_dirs, link_elf
 from .libcache import build_library
 from .qemu import ICOUNT_SHIFT
 from .toolchain import Toolchain, board_flags
 
-# The board's src/ files that the emulated image builds: all but the Arduino glue the
-# emulation layer replaces (board_support.cpp) and the data forwarder (another env).
-FIRMWARE_SOURCES = ("src/main.cpp", "src/tflm_backend.cpp", "src/hil_log.cpp")
-MLPERF_SOURCES = ("src/mlperf_main.cpp",)
 BUILT_STAMP = ".tflm-hil-built"
 
 
@@ -79,7 +67,7 @@ class EmuImageBuilder:
         self.log_dir = log_dir or cache_dir() / "emu" / "logs"
         self.images_dir = images_dir or cache_dir() / "emu" / "images"
         self.emit = emit
-        # the MLPerf Tiny DUT firmware (env *_mlperf, src/mlperf_main.cpp) instead of ours
+        # the MLPerf Tiny DUT firmware (env *_mlperf, src/mlperf/) instead of ours
         self.mlperf = mlperf
 
     def build(self, model: TfliteModel) -> Image:
@@ -88,14 +76,14 @@ class EmuImageBuilder:
         toolchain = Toolchain.find()
         flags = board_flags(self.emulation, pins)
         ours = emu_flags(flags, self.emulation.machine)
-        if self.mlperf:
-            ours = ours.with_defines("HIL_MLPERF")
         limits = app_limits(self.spec)
         inputs = ImageInputs(self.spec, model, choose_arena(model, limits.ram_bytes, self.arena))
         # the build's name in the image hash: the machine and whatever else makes the binary
         build_id = ours.digest(library.commit, toolchain.version, str(ICOUNT_SHIFT))[:16]
         env = f"qemu-{self.emulation.machine}-{build_id}"
-        ident, files = plan_files(inputs, pins, {**firmware_sources(), **emu_sources()}, env)
+        # the board's test firmware (or its MLPerf DUT firmware), src/emu/ for src/arduino/
+        image = firmware_image("emu_mlperf" if self.mlperf else "emu")
+        ident, files = plan_files(inputs, pins, firmware_sources(image), env)
         project = self.images_dir / self.spec.id / ident[:16]
         log_path = self.log_dir / f"emu-build-{self.spec.id}.log"
         progress = BuildProgress(f"build {self.label}", self.emit)
@@ -111,14 +99,11 @@ class EmuImageBuilder:
                     f"{self.emulation.cpu} on {self.emulation.machine} (log: {log_path})"
                 )
                 sources = [
-                    *FIRMWARE_SOURCES,
-                    *(MLPERF_SOURCES if self.mlperf else ()),
+                    *image_sources(image, project),
                     *sorted(p.relative_to(project).as_posix()
                             for p in (project / GENERATED_DIR).glob("*.cpp")),
-                    *core_sources(project),
-                    *EMU_LAYER,
                 ]  # fmt: skip
-                includes = [project / "src", project / CORE_DIR, project / EMU_DIR, library.src]
+                includes = [*include_dirs(image, project), library.src]
                 # ours first, against the library's headers: a ref whose API the backend no
                 # longer matches fails in seconds, before the library's minutes of compiling
                 objects = compile_project(

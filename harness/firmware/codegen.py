@@ -131,7 +131,7 @@ def render_image_header(inputs: ImageInputs, image_hash: str) -> str:
 
 
 def mlperf_macros(model: TfliteModel) -> str:
-    """The MLPerf Tiny DUT settings of this model (the ``*_mlperf`` envs, src/mlperf_main.cpp):
+    """The MLPerf Tiny DUT settings of this model (image mlperf, src/mlperf/mlperf_main.cpp):
     a published model's benchmark id, input conversion, results and db buffer
     (harness/data/mlperf_benchmarks.toml); any other model answers with its hash, takes the
     bytes as they are and prints every output."""

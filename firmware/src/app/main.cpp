@@ -1,7 +1,6 @@
-// tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core).
+// tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core), in
+// every test image: a board's (with src/arduino/ and src/tflm/) and the emulated board's.
 // The core does the protocol; this file gives it bytes, a clock, a boot id and a backend.
-// Not in the data-forwarder build (forwarder_main.cpp) nor the MLPerf DUT's (mlperf_main.cpp).
-#if !defined(HIL_FORWARDER) && !defined(HIL_MLPERF)
 #include <Arduino.h>
 #include <string.h>
 
@@ -111,4 +110,3 @@ void loop() {
   }
   tx_flush();
 }
-#endif  // !HIL_FORWARDER && !HIL_MLPERF

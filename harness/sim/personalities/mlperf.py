@@ -1,21 +1,21 @@
-"""ctypes binding of the MLPerf Tiny text protocol module (hil_mlperf.h) for the simulated twin.
-
-The module is compiled into the same host library as the core (harness/sim/build.py builds
-every ``*.c`` of the core's directory), so the twin serves either protocol from one build.
-``MlperfCore`` offers what the twin asks of ``corelib.Core``: announce, feed, note_overflow.
-"""
+"""MLPerf Tiny's device side: the text-protocol module (firmware/lib/hil_mlperf) with the TFLM
+host runtime as its backend, the peer our protocol is benchmarked against
+(``tflm-hil sim --protocol mlperf``)."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
-from ..errors import BuildError
-from ..protocol.mlperf_benchmarks import identify, model_id
-from ..tflite.model import TfliteModel
-from .corelib import Backend, Callbacks, CoreLibrary, InfoC
+from ... import __version__
+from ...errors import BuildError
+from ...protocol.mlperf_benchmarks import identify, model_id
+from ...tflite.model import TfliteModel
+from ..backend import TflmBackend
+from ..corelib import Backend, Callbacks, CoreLibrary, InfoC
+from ..personality import BootInfo, DeviceCore, Emit, VirtualClock
 
 log = logging.getLogger("harness.sim.mlperf")
 # hil_mlperf.h's HIL_MLPERF_CONVERT_* and HIL_MLPERF_RESULTS_*
@@ -52,8 +52,8 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     cdll = lib.lib
     if not hasattr(cdll, "hil_mlperf_init"):
         raise BuildError(
-            "the compiled firmware core has no hil_mlperf_* functions: hil_mlperf.c "
-            "is missing from firmware/lib/hil_core/src"
+            "the compiled library has no hil_mlperf_* functions: build it with "
+            'build_host_library("mlperf") (firmware/images.toml [host.mlperf])'
         )
     for name in (
         "hil_mlperf_init",
@@ -72,7 +72,7 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
         if native != ctypes.sizeof(struct):
             raise BuildError(
                 f"{struct.__name__} is {ctypes.sizeof(struct)} bytes here but {native} in the "
-                "compiled core: harness/sim/mlperf_core.py no longer matches hil_mlperf.h"
+                "compiled core: harness/sim/personalities/mlperf.py no longer matches hil_mlperf.h"
             )
     cdll.hil_mlperf_stats.restype = ctypes.POINTER(MlperfStatsC)
     cdll.hil_mlperf_sizeof.restype = u32
@@ -98,21 +98,21 @@ def _logging_errors(write: Callable[[bytes], None]) -> Callable[[bytes], None]:
 
 
 @dataclass(frozen=True)
-class Personality:
+class MlperfSettings:
     """How the device module is configured for one model: the MLPerf benchmark's id, input
     conversion, result format and db buffer (harness/data/mlperf_benchmarks.toml), or, for a
     model of no benchmark, its hash as id, bytes copied as they are, every output printed."""
 
     model_version: str
     db_bytes: int
-    convert: int
-    results: int
+    convert: int = 0
+    results: int = 0
 
     @classmethod
-    def of(cls, model: TfliteModel, override: str | None = None) -> Personality:
+    def of(cls, model: TfliteModel, override: str | None = None) -> MlperfSettings:
         bench = identify(model, override)
         if bench is None:
-            return cls(model_id(model, None), sum(t.nbytes for t in model.inputs), 0, 0)
+            return cls(model_id(model, None), sum(t.nbytes for t in model.inputs))
         bench.check_model(model)
         return cls(
             model_id(model, bench),
@@ -122,7 +122,7 @@ class Personality:
         )
 
 
-class MlperfCore:
+class MlperfCore(DeviceCore):
     """One instance of the MLPerf text-protocol device module, driven from Python."""
 
     def __init__(
@@ -186,3 +186,32 @@ class MlperfCore:
     @property
     def cmd_size(self) -> int:
         return int(self.cdll.hil_mlperf_cmd_size())
+
+
+class MlperfPersonality:
+    """MLPerf Tiny's reference firmware, on the same backend as ours."""
+
+    name = "mlperf"
+
+    def __init__(self, lib: CoreLibrary, backend: TflmBackend, mlperf_model: str | None = None):
+        self.lib = lib
+        self.backend = backend
+        # the benchmark it answers as (its conversion, results, db buffer): ConfigError here,
+        # before the twin serves, for a model that does not fit it
+        self.settings = MlperfSettings.of(backend.model, mlperf_model)
+
+    def boot(
+        self, info: BootInfo, emit: Emit, clock: VirtualClock, reset: Callable[[], None]
+    ) -> DeviceCore:
+        # its profile line says what its m-lap-us are: a host cannot tell otherwise
+        info = replace(
+            info, fw_version=f"tflm-hil {__version__} simulated twin (m-lap-us estimated)"
+        )
+        return MlperfCore(  # the text protocol has no reset command: ``reset`` is not used
+            self.lib,
+            InfoC.of(**asdict(info)),
+            self.backend,
+            emit,
+            lambda: clock.cycles,
+            **asdict(self.settings),
+        )

@@ -1,9 +1,8 @@
-// MLPerf Tiny DUT firmware (env nano33ble_mlperf, -DHIL_MLPERF): the model and TFLM backend of
-// the test firmware behind MLPerf Tiny's text protocol (lib/hil_core/src/hil_mlperf.c), so
+// MLPerf Tiny DUT firmware (env nano33ble_mlperf, image mlperf): the model and TFLM backend of
+// the test firmware behind MLPerf Tiny's text protocol (lib/hil_mlperf), so
 // that the MLPerf Tiny runner, EEMBC's EnergyRunner (performance mode) or tflm-hil's
 // `--board=mlperf:PORT` drive the same image. The benchmark settings (id, input conversion,
 // results, db buffer, baud) come from the generated image header (harness/firmware/codegen.py).
-#ifdef HIL_MLPERF
 #include <Arduino.h>
 #include <string.h>
 
@@ -95,4 +94,3 @@ void loop() {
   }
   hil_mlperf_micros(&g_dut);  // samples the 32-bit counter often enough to extend it
 }
-#endif  // HIL_MLPERF
