@@ -398,3 +398,15 @@ def test_mlperf_env_builds_the_mlperf_dut(project):
     for macro in ("MODEL_VERSION", "CONVERT", "RESULTS", "DB_BYTES", "BAUD"):
         assert f"#define HIL_MLPERF_{macro} " in header and f"HIL_MLPERF_{macro}" in src
 
+
+def test_generate_writes_the_image_of_the_env_asked(tmp_path):
+    """``tflm-hil firmware generate --env nano33ble_mlperf``: the MLPerf DUT's copy, not ours."""
+    model = tiny_model(["CONV_2D"])
+    ours = generate_project(model, CATALOG["nano33"], tmp_path / "a", 4096, DEFAULTS)
+    dut = generate_project(
+        model, CATALOG["nano33"], tmp_path / "b", 4096, DEFAULTS, "nano33ble_mlperf"
+    )
+    assert dut.env == "nano33ble_mlperf" and dut.image_hash != ours.image_hash
+    assert {"src/mlperf/mlperf_main.cpp", "lib/hil_mlperf/src/hil_mlperf.c"} <= set(dut.files)
+    assert "src/app/main.cpp" not in dut.files and "src/mlperf/mlperf_main.cpp" not in ours.files
+

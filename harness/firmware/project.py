@@ -171,16 +171,23 @@ def write_files(out: Path, files: Mapping[str, bytes]) -> None:
 
 
 def generate_project(
-    model: TfliteModel, board: BoardSpec, out: Path, arena_size: int, pins: Pins
+    model: TfliteModel,
+    board: BoardSpec,
+    out: Path,
+    arena_size: int,
+    pins: Pins,
+    env: str | None = None,
 ) -> Project:
-    """Writes the project copy for this model and board into ``out``; returns what it is."""
+    """Writes the project copy for this model and board into ``out`` (the image ``env``
+    builds: by default the board's test firmware); returns what it is."""
+    env = env or board.platformio.env
     inputs = ImageInputs(board=board, model=model, arena_size=arena_size)
-    ident, files = plan_files(inputs, pins)
+    ident, files = plan_files(inputs, pins, env=env)
     write_files(out, files)
     return Project(
         dir=out,
         board=board,
-        env=board.platformio.env,
+        env=env,
         pins=pins,
         arena_size=inputs.arena_size,
         image_hash=ident,
