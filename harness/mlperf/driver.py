@@ -17,7 +17,7 @@ import serial
 from ..boards.driver import BoardDriver, Device, Image
 from ..errors import ConfigError, LinkError
 from ..protocol.mlperf import LINE_BYTES, MlperfPeer
-from ..protocol.mlperf_benchmarks import identify
+from ..protocol.mlperf_benchmarks import identify, model_id
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
 from .client import MlperfClient
@@ -42,7 +42,7 @@ class MlperfDriver(BoardDriver):
                 "compare them with the references; score them with the MLPerf Tiny runner's "
                 "accuracy mode (docs/mlperf.md)"
             )
-        ident = bench.id if bench else Path(model.source).stem
+        ident = model_id(model, bench)  # what the DUT answers: not the model's file name
         return Image(
             board=self.spec,
             model=model,
