@@ -20,6 +20,8 @@ from harness.firmware.project import generate_project
 from harness.paths import firmware_dir
 from harness.pio import cmd as pio_cmd
 from harness.pio.probe import harness_touches
+from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model
 
 from .tiny_tflite import tiny_model
 
@@ -410,3 +412,24 @@ def test_generate_writes_the_image_of_the_env_asked(tmp_path):
     assert {"src/mlperf/mlperf_main.cpp", "lib/hil_mlperf/src/hil_mlperf.c"} <= set(dut.files)
     assert "src/app/main.cpp" not in dut.files and "src/mlperf/mlperf_main.cpp" not in ours.files
 
+
+def test_generate_names_the_benchmark_of_a_model_of_ones_own(tmp_path):
+    """``--mlperf-model kws01``: a retrained keyword spotter answers ``m-model-[kws01]`` (the
+    runner's id) with kws01's conversion and db buffer, not its hash."""
+    path = tmp_path / "kws_mine.tflite"
+    path.write_bytes(fc_model(490, 12, seed=2))
+    model = TfliteModel.load(path)
+    nano, env = CATALOG["nano33"], "nano33ble_mlperf"
+    plain = generate_project(model, nano, tmp_path / "a", 4096, DEFAULTS, env)
+    named = generate_project(model, nano, tmp_path / "b", 4096, DEFAULTS, env, "kws01")
+    header = (tmp_path / "b" / "src" / "generated" / "hil_image.h").read_text()
+    assert '#define HIL_MLPERF_MODEL_VERSION "kws01"' in header
+    assert "#define HIL_MLPERF_DB_BYTES 490u" in header
+    assert "HIL_MLPERF_CONVERT_NONE" in header and "HIL_MLPERF_RESULTS_OUTPUTS" in header
+    plain_header = (tmp_path / "a" / "src" / "generated" / "hil_image.h").read_text()
+    assert f'"sha256-{model.sha256[:16]}"' in plain_header
+    assert named.image_hash != plain.image_hash  # the id is part of the image
+    with pytest.raises(ConfigError, match="ic01 sends 3072"):
+        generate_project(model, nano, tmp_path / "c", 4096, DEFAULTS, env, "ic01")
+    with pytest.raises(ConfigError, match="add --env nano33ble_mlperf"):
+        generate_project(model, nano, tmp_path / "d", 4096, DEFAULTS, None, "kws01")

@@ -38,6 +38,7 @@ class ImageInputs:
     model: TfliteModel
     arena_size: int
     fw_version: str = f"tflm-hil {__version__}"
+    mlperf_model: str | None = None  # the MLPerf DUT's benchmark id, if not a published model
 
     def __post_init__(self) -> None:
         # TFLM aligns inside the arena anyway; a multiple of 16 keeps the figure honest.
@@ -127,15 +128,15 @@ def render_image_header(inputs: ImageInputs, image_hash: str) -> str:
     m = inputs.model
     return image_header(
         inputs.board, m.sha256, len(m.data), inputs.arena_size, inputs.fw_version, image_hash
-    ).replace("\nextern const", mlperf_macros(m) + "\nextern const", 1)
+    ).replace("\nextern const", mlperf_macros(m, inputs.mlperf_model) + "\nextern const", 1)
 
 
-def mlperf_macros(model: TfliteModel) -> str:
+def mlperf_macros(model: TfliteModel, benchmark: str | None = None) -> str:
     """The MLPerf Tiny DUT settings of this model (image mlperf, src/mlperf/mlperf_main.cpp):
-    a published model's benchmark id, input conversion, results and db buffer
-    (harness/data/mlperf_benchmarks.toml); any other model answers with its hash, takes the
-    bytes as they are and prints every output."""
-    bench = identify(model)
+    the benchmark id, input conversion, results and db buffer of ``benchmark`` or of the
+    published model it is (harness/data/mlperf_benchmarks.toml); any other model answers with
+    its hash, takes the bytes as they are and prints every output."""
+    bench = identify(model, benchmark)
     ident = model_id(model, bench)
     if bench is None:
         convert, results, db, baud = "NONE", "OUTPUTS", sum(t.nbytes for t in model.inputs), 115200
