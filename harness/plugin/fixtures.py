@@ -17,7 +17,7 @@ from ..firmware.compat import Finding, check_model
 from ..firmware.pins import resolve_pins
 from ..latency import Latency, measure_latency
 from ..metrics.gates import Gate
-from ..metrics.validation import Validation, validate
+from ..metrics.validation import OutputComparisons, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest
 from ..model.reference import FloatReference, align_outputs
 from ..protocol.messages import Result
@@ -101,6 +101,18 @@ def dut(
         record_testsuite_property(key, value)
     yield device
     device.close()
+
+
+@pytest.fixture
+def described_dut(dut: Dut, board: BoardDriver) -> Dut:
+    """The device, for a test of the figures our firmware reports about itself (protocol,
+    arena, stack, per-operator counts, image sizes); an MLPerf Tiny DUT reports none of them."""
+    if not board.describes_itself:
+        pytest.skip(
+            f"{board.spec.name} reports only a benchmark id: no protocol version, arena, stack, "
+            "per-operator counts or image sizes to check"
+        )
+    return dut
 
 
 def _record_device(rec: RunRecorder, run_id: int, device: Dut) -> None:
@@ -212,7 +224,7 @@ def validation(
     device_run,
     host_outputs,
     float_outputs,
-) -> Validation:
+) -> OutputComparisons:
     """Every comparison of the device's outputs; each figure is stored as soon as it exists."""
     result = validate(hil_model, hil_vectors, device_run[0], host_outputs, float_outputs)
     session_results(pytestconfig)["validation"] = result
