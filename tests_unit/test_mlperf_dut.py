@@ -228,7 +228,8 @@ def test_the_suite_runs_on_an_mlperf_dut(tmp_path) -> None:
                         "--vectors", str(DIGITS_VECTORS), "-rs", "-p", "no:randomly")  # fmt: skip
     out = run.stdout
     assert run.returncode == 0, out[-3000:]
-    assert "test_latency[mlperf_" in out and "-measured]" in out
+    digest = DIGITS_MODEL.stem + "-" + TfliteModel.load(DIGITS_MODEL).sha256[:8]
+    assert f"test_latency[{digest}-mlperf_" in out and "-measured]" in out
     assert out.count("reports only a benchmark id") == 3, out[-3000:]
     assert re.search(r"\d+ passed", out.splitlines()[-1])
     assert "failed" not in out.splitlines()[-1]

@@ -44,15 +44,18 @@ def preflight(hil: HilConfig) -> TfliteModel:
 def check_fits(board: BoardSpec, model: TfliteModel, arena: int | None) -> None:
     """Refuses a model that cannot fit the board whatever the firmware: the model alone
     against the flash left to the application, its arena against the RAM (the catalog's
-    footprint of the firmware included, so the figure is a lower bound of the image's)."""
+    footprint of the firmware included, so the figure is a lower bound of the image's). A board
+    whose sizes are unknown (0: an MLPerf DUT runs a firmware of its own) is not judged."""
     flash = board.footprint_flash_bytes + len(model.data)
-    if flash > board.app_flash_bytes:
+    if board.flash_bytes and flash > board.app_flash_bytes:
         raise ConfigError(
             f"{model.source} ({len(model.data)} bytes) does not fit {board.name}: with the "
             f"firmware it needs at least {flash} bytes of flash, {board.app_flash_bytes} are "
             "available; shrink the model (fewer or smaller layers, pruning) or pick a board "
             "with more flash"
         )
+    if not board.ram_bytes:
+        return
     if arena is None:  # 0 when the runtime rejects the model: the device will say why
         used = measure_host_arena(model)
         arena = plan_arena(used) if used else None
