@@ -55,18 +55,17 @@ def test_latency(
     )
     caption = f"latency ({lat.provenance.note})"
     extras.append(html_extras.html(html.mapping_table(figures, caption=caption)))
-    if lat.provenance is Provenance.ESTIMATED:  # one deterministic figure: no histogram
+    if lat.provenance is Provenance.ESTIMATED:  # one deterministic figure: its band, no histogram
         board = dut.image.board
-        band = estimate(dut.model, board.cpu, board=board.id).cycles_band()
-        band_us = None if band is None else (band[0] * 1e6 / lat.clock_hz, band[1] * 1e6 / lat.clock_hz)
+        band_us = estimate(dut.model, board.cpu, board=board.id).band_us(lat.clock_hz)
         benchmark.extra_info["estimate_band_us"] = list(band_us) if band_us else "no spread"
         us = float(np.median(lat.seconds)) * 1e6
-        png = layers.estimate_band_plot(us, band_us, f"{device_kind}: the twin's estimate")
+        extras.append(html_extras.html(layers.estimate_band_html(us, band_us, device_kind)))
     else:
         png = plots.latency_histogram(
             lat.seconds * 1e6, f"{device_kind}: {len(lat.cycles)} runs", lat.provenance
         )
-    extras.append(html_extras.html(html.image(png, "latency histogram")))
+        extras.append(html_extras.html(html.image(png, "latency histogram")))
 
 
 def test_memory_fits_the_board(dut, hil_record):

@@ -176,3 +176,19 @@ def test_the_data_file_holds_what_the_fit_prints():
         assert stored["cpus"][cpu]["pairs"] == entry["pairs"]
         for key in ("compute", "overhead", "band"):
             assert stored["cpus"][cpu][key] == pytest.approx(entry[key], rel=1e-3), (cpu, key)
+
+
+def test_the_report_keeps_each_provenance_in_its_own_column_and_says_when_no_spread():
+    from harness.provenance import Provenance
+    from harness.report.layers import LayerRow, estimate_band_html, layer_chart, layer_table
+
+    rows = [LayerRow(0, "CONV_2D", "conv", {Provenance.ESTIMATED: 300.0, Provenance.EMULATED: 200.0}),
+            LayerRow(1, "SOFTMAX", "softmax", {Provenance.ESTIMATED: 100.0})]  # fmt: skip
+    table = layer_table(rows)
+    assert "<th>emulated µs</th>" in table and "<th>estimated µs</th>" in table
+    assert "<td>75.0 %</td>" in table and "<td>100.0 %</td>" in table  # shares per column
+    assert "<td>-</td>" in table  # no emulated figure for layer 1: not filled from another
+    assert layer_chart(rows, "t").startswith(b"\x89PNG")
+    assert "no spread" in estimate_band_html(1000.0, None, "t")
+    banded = estimate_band_html(1000.0, (850.0, 1200.0), "t")
+    assert "850-1,200 µs" in banded and "no spread" not in banded

@@ -55,6 +55,11 @@ class Estimate:
             return None
         return self.cycles * self.band[0], self.cycles * self.band[1]
 
+    def band_us(self, clock_hz: float) -> tuple[float, float] | None:
+        """Where the board's latency is expected, in µs at ``clock_hz``; None: no spread."""
+        band = self.cycles_band()
+        return None if band is None else (band[0] * 1e6 / clock_hz, band[1] * 1e6 / clock_hz)
+
 
 def layer_instructions(layer: Layer, table: CostTable) -> tuple[float, float]:
     """(overhead, compute) instructions of one layer on the emulated board's library."""

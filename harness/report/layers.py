@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
+
+from matplotlib.ticker import MaxNLocator
 
 from ..provenance import Provenance
 from . import html
 from .plots import _png, plt
 
+NO_SPREAD = "no spread: the cost model's calibration for this CPU predicts no pair without itself"
 COLOURS = {
     Provenance.ESTIMATED: "#a5a5a5",
     Provenance.EMULATED: "#ed7d31",
@@ -80,12 +84,23 @@ def estimate_band_plot(us: float, band_us: tuple[float, float] | None, title: st
                    label=f"uncertainty band {band_us[0]:,.0f}-{band_us[1]:,.0f} µs")  # fmt: skip
         lo, hi = band_us
     else:
-        ax.text(0.02, 0.5, "no spread: the cost model's calibration for this CPU\n"
-                "predicts no pair without itself", transform=ax.transAxes, fontsize=8)  # fmt: skip
+        ax.text(0.02, 0.5, NO_SPREAD.replace(": ", ":\n", 1), transform=ax.transAxes, fontsize=8)
         lo, hi = us * 0.8, us * 1.2
     ax.set_xlim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.set_yticks([])
     ax.set_xlabel(f"latency (µs, {Provenance.ESTIMATED})")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="upper right")
     return _png(fig)
+
+
+def estimate_band_html(us: float, band_us: tuple[float, float] | None, title: str) -> str:
+    """The band plot with a line of text saying what it shows (the band, or that it has none)."""
+    if band_us is None:
+        note = f"estimated {us:,.0f} µs; {NO_SPREAD}"
+    else:
+        note = (f"estimated {us:,.0f} µs; the board is expected within {band_us[0]:,.0f}-"
+                f"{band_us[1]:,.0f} µs (the calibration's leave-one-out spread)")  # fmt: skip
+    png = estimate_band_plot(us, band_us, title)
+    return f"<p>{escape(note)}</p>" + html.image(png, note)

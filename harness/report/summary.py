@@ -34,7 +34,13 @@ def summary_html(
     from . import plots  # matplotlib: only when there is something to draw
 
     images = []
-    if latency is not None:
+    if latency is not None and latency.provenance == "estimated":  # one figure: its band
+        from .layers import estimate_band_html
+
+        us = float(latency.seconds[0]) * 1e6
+        band = results.get("latency_band_us")
+        images.append(estimate_band_html(us, band, "latency, estimated"))
+    elif latency is not None:
         images.append(
             html.image(
                 plots.latency_histogram(
