@@ -98,10 +98,13 @@ def test_an_unknown_cpu_names_the_data_file():
 def test_the_twins_cycles_are_instructions_times_cpi(digits_model):
     table, est = cost_table(), estimate(digits_model, "cortex-m4f")
     cpi = table.cpus["cortex-m4f"]
-    by_hand = sum(
-        x.overhead * cpi.groups["overhead"] + x.compute * cpi.compute(x.layer.family)
-        for x in est.layers
-    ) + (table.invoke + table.invoke_per_op * len(est.layers)) * cpi.groups["overhead"]
+    by_hand = (
+        sum(
+            x.overhead * cpi.groups["overhead"] + x.compute * cpi.compute(x.layer.family)
+            for x in est.layers
+        )
+        + (table.invoke + table.invoke_per_op * len(est.layers)) * cpi.groups["overhead"]
+    )
     assert est.cycles == pytest.approx(by_hand)
     assert estimate_cycles(digits_model, "cortex-m4f")["total"] == round(est.cycles)
     assert [c for _, c in estimate_op_cycles(digits_model, "cortex-m4f")] == [
@@ -182,8 +185,9 @@ def test_the_report_keeps_each_provenance_in_its_own_column_and_says_when_no_spr
     from harness.provenance import Provenance
     from harness.report.layers import LayerRow, estimate_band_html, layer_chart, layer_table
 
-    rows = [LayerRow(0, "CONV_2D", "conv", {Provenance.ESTIMATED: 300.0, Provenance.EMULATED: 200.0}),
-            LayerRow(1, "SOFTMAX", "softmax", {Provenance.ESTIMATED: 100.0})]  # fmt: skip
+    est, emu = Provenance.ESTIMATED, Provenance.EMULATED
+    rows = [LayerRow(0, "CONV_2D", "conv", {est: 300.0, emu: 200.0}),
+            LayerRow(1, "SOFTMAX", "softmax", {est: 100.0})]  # fmt: skip
     table = layer_table(rows)
     assert "<th>emulated µs</th>" in table and "<th>estimated µs</th>" in table
     assert "<td>75.0 %</td>" in table and "<td>100.0 %</td>" in table  # shares per column
@@ -192,3 +196,32 @@ def test_the_report_keeps_each_provenance_in_its_own_column_and_says_when_no_spr
     assert "no spread" in estimate_band_html(1000.0, None, "t")
     banded = estimate_band_html(1000.0, (850.0, 1200.0), "t")
     assert "850-1,200 µs" in banded and "no spread" not in banded
+
+
+def test_a_fetched_source_supplies_its_model_checked_by_sha1(tmp_path, monkeypatch, capsys):
+    import hashlib
+    import subprocess
+
+    from harness.bench.published import ModelSource, obtain_model
+
+    monkeypatch.setenv("TFLM_HIL_CACHE", str(tmp_path / "cache"))
+    repo, data = tmp_path / "upstream", DIGITS_MODEL.read_bytes()
+    (repo / "models").mkdir(parents=True)
+    (repo / "models" / "m.tflite").write_bytes(data)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "m"], ["tag", "v1"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                       check=True, capture_output=True)  # fmt: skip
+    src = ModelSource(
+        "m", "mlcommons-tiny", "models/m.tflite", hashlib.sha1(data).hexdigest(), "v1"
+    )
+    before = obtain_model(src, tmp_path)
+    assert before == (
+        "https://github.com/mlcommons/tiny is not fetched: "
+        "run `python -m harness.bench.fidelity fetch mlcommons-tiny`"
+    )
+    assert fidelity.main(["fetch", "mlcommons-tiny", "--from", str(repo)]) == 0
+    assert "fetched mlcommons-tiny" in capsys.readouterr().out
+    got = obtain_model(src, tmp_path)
+    assert isinstance(got, type(tmp_path)) and got.read_bytes() == data
+    other = ModelSource("m", "mlcommons-tiny", "models/m.tflite", "0" * 40, "v1")
+    assert "is not the model the figure was measured on" in str(obtain_model(other, tmp_path))

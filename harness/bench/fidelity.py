@@ -79,33 +79,45 @@ def pair_report(
             out.append(entry)
             continue
         est = estimates[p.id]
-        entry["estimated_ms"] = round(est.cycles / (p.mhz * 1e3), 4)
-        if est.band is not None:
-            entry["estimated_band_ms"] = [round(c / (p.mhz * 1e3), 4) for c in est.cycles_band()]  # type: ignore[union-attr]
+
+        def ms(cycles: float, clock_khz: float = p.mhz * 1e3) -> float:
+            return round(cycles / clock_khz, 4)
+
+        entry["estimated_ms"] = ms(est.cycles)
+        band = est.cycles_band()
+        if band is not None:
+            entry["estimated_band_ms"] = [ms(band[0]), ms(band[1])]
         if p.model in emulated:  # instructions at the pair's clock, as if one took one cycle
-            entry["emulated_ms"] = round(emulated[p.model] / (p.mhz * 1e3), 4)
+            entry["emulated_ms"] = ms(emulated[p.model])
         entry["ratio"] = round(est.cycles / p.cycles, 3)
         if p.role in FITTED_ROLES:
             predicted = loo.get(p.id)
-            entry["leave_one_out_ms"] = None if predicted is None else round(predicted / (p.mhz * 1e3), 4)
-            entry["leave_one_out_ratio"] = None if predicted is None else round(predicted / p.cycles, 3)
+            entry["leave_one_out_ms"] = None if predicted is None else ms(predicted)
+            entry["leave_one_out_ratio"] = (
+                None if predicted is None else round(predicted / p.cycles, 3)
+            )
         out.append(entry)
     return out
 
 
 def summary(entries: list[dict]) -> dict:
-    scored = [e for e in entries if "ratio" in e and e["role"] != "check"]
-    both = [e for e in scored if _within(e["ratio"]) and (
-        e["role"] not in FITTED_ROLES or _within(e.get("leave_one_out_ratio")))]  # fmt: skip
-    loo = [e["leave_one_out_ratio"] for e in scored if e.get("leave_one_out_ratio") is not None]
+    """Pairs whose estimate and leave-one-out estimate both lie in the band; the
+    cross-checks (not fitted: their ratio is out of sample already) apart."""
+    fitted = [e for e in entries if "ratio" in e and e["role"] in FITTED_ROLES]
+    both = [e for e in fitted if _within(e["ratio"]) and _within(e["leave_one_out_ratio"])]
+    loo = [e["leave_one_out_ratio"] for e in fitted if e["leave_one_out_ratio"] is not None]
     return {
         "band": list(BAND),
-        "pairs_estimated": len(scored),
+        "pairs_estimated": len(fitted),
         "pairs_within_band_leave_one_out_included": len(both),
         "within": [e["id"] for e in both],
+        "without_leave_one_out": [e["id"] for e in fitted if e["leave_one_out_ratio"] is None],
         "leave_one_out_ratio_range": [min(loo), max(loo)] if loo else None,
         "skipped": [e["id"] for e in entries if "skipped" in e],
-        "checks": {e["id"]: e.get("ratio", e.get("skipped")) for e in entries if e["role"] == "check"},
+        "crosschecks": {e["id"]: e.get("ratio") for e in entries if e["role"] == "crosscheck"},
+        "checks": {
+            e["id"]: e.get("ratio", e.get("skipped")) for e in entries if e["role"] == "check"
+        },
     }
 
 
@@ -122,8 +134,12 @@ def instruction_report(paths: dict[str, Path], table: CostTable) -> list[dict]:
     for name, m in models.items():
         est = estimate(m, "cortex-m4f", table=table)
         emu = counts[name].total
-        entry = {"model": name, "estimated_instructions": round(est.instructions),
-                 "emulated_instructions": emu, "ratio": round(est.instructions / emu, 3)}  # fmt: skip
+        entry = {
+            "model": name,
+            "estimated_instructions": round(est.instructions),
+            "emulated_instructions": emu,
+            "ratio": round(est.instructions / emu, 3),
+        }
         held_out = fit_instructions([s for n, ss in samples.items() if n != name for s in ss])
         unseen = sorted({x.family for x, _ in samples[name]} - set(held_out))
         if unseen:  # no other model has such a layer: nothing to predict it from
@@ -141,7 +157,9 @@ def run_report(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         models = Models.obtain(Path(tmp))
         extra = {Path(p).stem: Path(p) for p in args.model}
-        instructions = [] if args.no_emulate else instruction_report({**models.paths, **extra}, table)
+        instructions = (
+            [] if args.no_emulate else instruction_report({**models.paths, **extra}, table)
+        )
         emulated = {e["model"]: e["emulated_instructions"] for e in instructions}
         entries = pair_report(load_pairs(), models, table, emulated)
     return {
@@ -170,7 +188,7 @@ def run_fit(args: argparse.Namespace) -> str:
         models = Models.obtain(Path(tmp))
         paths = {**models.paths, **{Path(p).stem: Path(p) for p in args.model}}
         samples, invoke = [], []
-        for name, path in sorted(paths.items()):
+        for path in paths.values():
             m = TfliteModel.load(path)
             counts = emulated_counts(m)
             samples += list(zip(layers(m), (c for _, c in counts.ops), strict=True))
@@ -205,7 +223,7 @@ def _cpu_table(cpu: str, pairs: list[Pair], models: Models, table: CostTable) ->
     errs = [r.cycles / v for r, v in zip(rows, leave_one_out(rows).values(), strict=True) if v]
     if len(errs) > 1:
         lines.append(f"band = [{min(errs):.3g}, {max(errs):.3g}]")
-    lines.append(f'pairs = [{", ".join(repr(p.id).replace(chr(39), chr(34)) for p in pairs)}]')
+    lines.append(f"pairs = [{', '.join(repr(p.id).replace(chr(39), chr(34)) for p in pairs)}]")
     lines.append(f'source = "{FIT_COMMAND}: published pairs {ids} '
                  '(harness/bench/published_latency.toml)"')  # fmt: skip
     return lines
@@ -222,10 +240,17 @@ def _line(x: list[int], y: list[int]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.bench.fidelity", description=__doc__)
     ap.add_argument("command", nargs="?", default="report", choices=("report", "fit", "fetch"))
-    ap.add_argument("name", nargs="?", help="fetch: the source to fetch", choices=[*source_urls(), None])
+    ap.add_argument(
+        "name", nargs="?", help="fetch: the source to fetch", choices=[*source_urls(), None]
+    )
     ap.add_argument("--from", dest="origin", help="fetch: another URL or a local git repository")
-    ap.add_argument("--model", nargs="+", action="extend", default=[],
-                    help="another .tflite to count on the emulated board (repeatable)")
+    ap.add_argument(
+        "--model",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="another .tflite to count on the emulated board (repeatable)",
+    )
     ap.add_argument("--no-emulate", action="store_true",
                     help="report: no emulated counts (no QEMU run)")  # fmt: skip
     args = ap.parse_args(argv)

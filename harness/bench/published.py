@@ -86,14 +86,15 @@ def fetch_source(name: str, origin: str | None = None) -> Path:
     return into
 
 
-def _git_show(repo: Path, rev: str, path: str) -> bytes | None:
+def git_show(repo: Path, rev: str, path: str) -> bytes | None:
     run = subprocess.run(
         ["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=False, timeout=600
     )
     return run.stdout if run.returncode == 0 else None
 
 
-def _from_c_array(text: bytes) -> bytes | None:
+def c_array_bytes(text: bytes) -> bytes | None:
+    """The bytes of the first ``unsigned char name[] = {0x.., ...}`` in a C source."""
     m = _ARRAY.search(text.decode(errors="replace"))
     if m is None:
         return None
@@ -111,13 +112,14 @@ def obtain_model(src: ModelSource, out_dir: Path) -> Path | str:
     else:
         repo, rev = source_dir(src.source), src.ref
         if not repo.is_dir():
-            return f"{source_urls()[src.source]} is not fetched: run `{source_fetch_command(src.source)}`"
-    raw = _git_show(repo, rev, src.path)
-    data = _from_c_array(raw) if raw is not None and not src.path.endswith(".tflite") else raw
+            fetch = source_fetch_command(src.source)
+            return f"{source_urls()[src.source]} is not fetched: run `{fetch}`"
+    raw = git_show(repo, rev, src.path)
+    data = c_array_bytes(raw) if raw is not None and not src.path.endswith(".tflite") else raw
     if data is None:
         return f"{repo} has no {src.path} at {rev}"
     if hashlib.sha1(data).hexdigest() != src.sha1:
-        return f"{src.path} at {rev} is not the model the figure was measured on (sha1 {src.sha1[:12]})"
+        return f"{src.path} at {rev} is not the model the figure was measured on ({src.sha1[:12]})"
     path = out_dir / f"{src.name}.tflite"
     path.write_bytes(data)
     return path

@@ -85,7 +85,12 @@ def parse_table(doc: dict) -> CostTable:
         for b, e in doc.get("boards", {}).items()
     }
     return CostTable(
-        ins["library"], float(ins["invoke"]), float(ins["invoke_per_op"]), families, cpus, boards,
+        ins["library"],
+        float(ins["invoke"]),
+        float(ins["invoke_per_op"]),
+        families,
+        cpus,
+        boards,
         _sourced("instructions", ins),
     )
 
