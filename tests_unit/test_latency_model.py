@@ -225,3 +225,11 @@ def test_a_fetched_source_supplies_its_model_checked_by_sha1(tmp_path, monkeypat
     assert isinstance(got, type(tmp_path)) and got.read_bytes() == data
     other = ModelSource("m", "mlcommons-tiny", "models/m.tflite", "0" * 40, "v1")
     assert "is not the model the figure was measured on" in str(obtain_model(other, tmp_path))
+
+
+def test_fit_without_the_library_stops_naming_the_fetch_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TFLM_HIL_CACHE", str(tmp_path))
+    assert fidelity.main(["fit", "--model", str(DIGITS_MODEL)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("tflm-hil: fit needs the published model") and "Traceback" not in err
+    assert f"`{fetch_command(REF)}`" in err

@@ -17,7 +17,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import HilError
+import numpy as np
+
+from ..errors import BuildError, HilError
 from ..firmware.pins import resolve_pins
 from ..latency_model.estimate import Estimate, estimate
 from ..latency_model.fit import CpiRow, fit_cpi, fit_instructions, leave_one_out
@@ -186,6 +188,10 @@ def run_fit(args: argparse.Namespace) -> str:
     table = cost_table()
     with tempfile.TemporaryDirectory() as tmp:
         models = Models.obtain(Path(tmp))
+        sources = model_sources()
+        for name, why in models.missing.items():
+            if sources[name].source == "library":  # what every CPU's calibration rests on
+                raise BuildError(f"fit needs the published model {name}: {why}")
         paths = {**models.paths, **{Path(p).stem: Path(p) for p in args.model}}
         samples, invoke = [], []
         for path in paths.values():
@@ -223,7 +229,7 @@ def _cpu_table(cpu: str, pairs: list[Pair], models: Models, table: CostTable) ->
     errs = [r.cycles / v for r, v in zip(rows, leave_one_out(rows).values(), strict=True) if v]
     if len(errs) > 1:
         lines.append(f"band = [{min(errs):.3g}, {max(errs):.3g}]")
-    lines.append(f"pairs = [{', '.join(repr(p.id).replace(chr(39), chr(34)) for p in pairs)}]")
+    lines.append(f"pairs = {json.dumps([p.id for p in pairs])}")
     lines.append(f'source = "{FIT_COMMAND}: published pairs {ids} '
                  '(harness/bench/published_latency.toml)"')  # fmt: skip
     return lines
@@ -231,8 +237,6 @@ def _cpu_table(cpu: str, pairs: list[Pair], models: Models, table: CostTable) ->
 
 def _line(x: list[int], y: list[int]) -> tuple[float, float]:
     """Slope and intercept of the least-squares line through (x, y)."""
-    import numpy as np
-
     slope, intercept = np.polyfit(np.array(x, float), np.array(y, float), 1)
     return float(slope), float(intercept)
 
