@@ -75,7 +75,8 @@ def pair_report(
     out = []
     for p in pairs:
         entry: dict = {"id": p.id, "model": p.model, "board": p.board, "cpu": p.cpu,
-                       "role": p.role, "published_ms": p.ms, "source": p.source}  # fmt: skip
+                       "role": p.role, "kernels": p.kernels, "published_ms": p.ms,
+                       "source": p.source}  # fmt: skip
         if p.id not in estimates:
             entry["skipped"] = models.missing[p.model]
             out.append(entry)
@@ -192,7 +193,10 @@ def run_fit(args: argparse.Namespace) -> str:
         for name, why in models.missing.items():
             if sources[name].source == "library":  # what every CPU's calibration rests on
                 raise BuildError(f"fit needs the published model {name}: {why}")
-        paths = {**models.paths, **{Path(p).stem: Path(p) for p in args.model}}
+        # the instructions are fitted on the library's models and the given ones only: what
+        # else is fetched (the MLPerf check's models above all) never moves the constants
+        library = {n: p for n, p in models.paths.items() if sources[n].source == "library"}
+        paths = {**library, **{Path(p).stem: Path(p) for p in args.model}}
         samples, invoke = [], []
         for path in paths.values():
             m = TfliteModel.load(path)

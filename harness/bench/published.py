@@ -6,8 +6,10 @@ fetches it."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,17 +74,23 @@ def source_fetch_command(name: str) -> str:
 
 
 def fetch_source(name: str, origin: str | None = None) -> Path:
-    """A blob-less bare clone of the source into the user cache: a file's bytes are fetched
-    when it is read. ``origin``: another URL or a local repository (a mirror)."""
+    """A blob-less bare clone of the source into the user cache (replacing an older one): a
+    file's bytes are fetched when it is read. ``origin``: another URL or a local repository."""
     url = origin or source_urls()[name]
-    into = source_dir(name)
-    into.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["git", "clone", "-q", "--bare", "--filter=blob:none"]
-    if Path(url).is_dir():
+    if Path(url).is_dir():  # a plain path clones locally, every blob: file:// honours the filter
+        url = Path(url).resolve().as_uri()
         cmd += ["-u", LOCAL_UPLOAD_PACK]
-    run = subprocess.run([*cmd, url, str(into)], capture_output=True, text=True, check=False)
+    into = source_dir(name)
+    tmp = into.with_name(f"{name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    into.parent.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run([*cmd, url, str(tmp)], capture_output=True, text=True, check=False)
     if run.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise BuildError(f"{shlex.join(cmd)} {url} failed: {run.stderr.strip()[-400:]}")
+    shutil.rmtree(into, ignore_errors=True)
+    tmp.rename(into)
     return into
 
 
