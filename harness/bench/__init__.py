@@ -1,2 +1,5 @@
-"""Benchmarks: the link (our protocol against its peers, side by side on the same twin) and
-the fidelity of the twin's latency estimate against published on-device figures."""
+"""The benchmark applications (``python -m harness.bench.<name>``): each measures the harness
+itself side by side with a peer and prints its figures (``link``: our protocol against MLPerf
+Tiny's; ``fidelity``: the twin's latency estimate against published on-device figures). They
+sit in the top layer, beside ``harness.apps``: they use the device side and the model side,
+and nothing imports them."""
