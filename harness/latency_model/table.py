@@ -81,7 +81,7 @@ def parse_table(doc: dict) -> CostTable:
             _sourced(f"cpus.{cpu}", e),
         )  # fmt: skip
     boards = {
-        b: BoardMemory(b, float(e["factor"]), str(e["flash_wait_states"]), _sourced(b, e))
+        b: BoardMemory(b, float(e["factor"]), e["flash_wait_states"], _sourced(f"boards.{b}", e))
         for b, e in doc.get("boards", {}).items()
     }
     return CostTable(
