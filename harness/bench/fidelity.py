@@ -125,8 +125,10 @@ def summary(entries: list[dict]) -> dict:
 
 
 def instruction_report(paths: dict[str, Path], table: CostTable) -> list[dict]:
-    """Each model's instruction estimate against the emulated count; and the estimate of a
-    fit made without the model's own layers (how the instruction model generalises)."""
+    """Each model's instruction estimate against the emulated count, and its estimated cycles
+    against the emulated count (the twin's latency / the emulated board's, at one clock); and
+    the estimate of a fit made without the model's own layers (how the instruction model
+    generalises)."""
     from .emulated_counts import emulated_counts  # QEMU and the toolchain: only when asked
 
     models = {name: TfliteModel.load(p) for name, p in paths.items()}
@@ -142,6 +144,8 @@ def instruction_report(paths: dict[str, Path], table: CostTable) -> list[dict]:
             "estimated_instructions": round(est.instructions),
             "emulated_instructions": emu,
             "ratio": round(est.instructions / emu, 3),
+            "estimated_cycles": round(est.cycles),
+            "latency_ratio": round(est.cycles / emu, 3),
         }
         held_out = fit_instructions([s for n, ss in samples.items() if n != name for s in ss])
         unseen = sorted({x.family for x, _ in samples[name]} - set(held_out))
@@ -190,13 +194,18 @@ def run_fit(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         models = Models.obtain(Path(tmp))
         sources = model_sources()
-        for name, why in models.missing.items():
-            if sources[name].source == "library":  # what every CPU's calibration rests on
-                raise BuildError(f"fit needs the published model {name}: {why}")
-        # the instructions are fitted on the library's models and the given ones only: what
+        fitted_pairs = [p for p in load_pairs() if p.role in FITTED_ROLES]
+        needed = {p.model for p in fitted_pairs} | {
+            n for n, s in sources.items() if s.source == "library"
+        }
+        missing = sorted(needed & set(models.missing))  # what the calibration rests on
+        if missing:
+            why = "; ".join(f"{n}: {models.missing[n]}" for n in missing)
+            raise BuildError(f"fit needs the published models {', '.join(missing)} ({why})")
+        # the instructions are fitted on the calibration's models and the given ones only: what
         # else is fetched (the MLPerf check's models above all) never moves the constants
-        library = {n: p for n, p in models.paths.items() if sources[n].source == "library"}
-        paths = {**library, **{Path(p).stem: Path(p) for p in args.model}}
+        mine = {n: p for n, p in models.paths.items() if n in needed}
+        paths = {**mine, **{Path(p).stem: Path(p) for p in args.model}}
         samples, invoke = [], []
         for path in paths.values():
             m = TfliteModel.load(path)
@@ -217,7 +226,7 @@ def run_fit(args: argparse.Namespace) -> str:
         for family, coef in families.items():
             lines += ["", f"[instructions.families.{family}]"]
             lines += [f"{k} = {v:.4g}" for k, v in coef.items()]
-        pairs = [p for p in load_pairs() if p.role in FITTED_ROLES and p.model in models.paths]
+        pairs = fitted_pairs
         for cpu in sorted({p.cpu for p in pairs}):
             lines += ["", *_cpu_table(cpu, [p for p in pairs if p.cpu == cpu], models, fitted)]
     return "\n".join(lines)
