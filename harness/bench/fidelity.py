@@ -200,8 +200,8 @@ def run_fit(args: argparse.Namespace) -> str:
         }
         missing = sorted(needed & set(models.missing))  # what the calibration rests on
         if missing:
-            why = "; ".join(f"{n}: {models.missing[n]}" for n in missing)
-            raise BuildError(f"fit needs the published models {', '.join(missing)} ({why})")
+            why = "; ".join(dict.fromkeys(models.missing[n] for n in missing))  # once each
+            raise BuildError(f"fit needs the published models {', '.join(missing)}: {why}")
         # the instructions are fitted on the calibration's models and the given ones only: what
         # else is fetched (the MLPerf check's models above all) never moves the constants
         mine = {n: p for n, p in models.paths.items() if n in needed}
