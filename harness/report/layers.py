@@ -95,12 +95,15 @@ def estimate_band_plot(us: float, band_us: tuple[float, float] | None, title: st
     return _png(fig)
 
 
+def estimate_band_note(us: float, band_us: tuple[float, float] | None) -> str:
+    """What the band plot shows, in words: the band, or that it has none."""
+    if band_us is None:
+        return f"estimated {us:,.0f} µs; {NO_SPREAD}"
+    return (f"estimated {us:,.0f} µs; the board is expected within {band_us[0]:,.0f}-"
+            f"{band_us[1]:,.0f} µs (the calibration's leave-one-out spread)")  # fmt: skip
+
+
 def estimate_band_html(us: float, band_us: tuple[float, float] | None, title: str) -> str:
     """The band plot with a line of text saying what it shows (the band, or that it has none)."""
-    if band_us is None:
-        note = f"estimated {us:,.0f} µs; {NO_SPREAD}"
-    else:
-        note = (f"estimated {us:,.0f} µs; the board is expected within {band_us[0]:,.0f}-"
-                f"{band_us[1]:,.0f} µs (the calibration's leave-one-out spread)")  # fmt: skip
-    png = estimate_band_plot(us, band_us, title)
-    return f"<p>{escape(note)}</p>" + html.image(png, note)
+    note = estimate_band_note(us, band_us)
+    return f"<p>{escape(note)}</p>" + html.image(estimate_band_plot(us, band_us, title), note)
