@@ -215,6 +215,21 @@ def test_the_report_keeps_each_provenance_in_its_own_column_and_says_when_no_spr
     assert "850-1,200 µs" in banded and "no spread" not in banded
 
 
+def test_the_summary_shows_an_estimate_with_its_band_and_a_measurement_as_a_histogram():
+    from harness.provenance import Provenance
+    from harness.report.summary import SummaryFigures, summary_html
+
+    runs = np.array([1000.0] * 5)
+    est = SummaryFigures({}, runs, Provenance.ESTIMATED, latency_band_us=(850.0, 1200.0))
+    page = summary_html({}, {}, est)[0]
+    assert "<p>estimated 1,000 µs; the board is expected within 850-1,200 µs" in page
+    assert "latency histogram" not in page
+    bare = summary_html({}, {}, SummaryFigures({}, runs, Provenance.ESTIMATED))[0]
+    assert "no spread" in bare
+    measured = summary_html({}, {}, SummaryFigures({}, runs, Provenance.MEASURED))[0]
+    assert 'alt="latency histogram"' in measured and "expected within" not in measured
+
+
 def test_a_fetched_source_supplies_its_model_checked_by_sha1(tmp_path, monkeypatch, capsys):
     import hashlib
     import subprocess
