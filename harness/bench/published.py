@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError
-from ..firmware.library import LOCAL_UPLOAD_PACK, fetch_command, find_library
+from ..firmware.gitfetch import LOCAL_UPLOAD_PACK
+from ..firmware.library import fetch_command, find_library
 from ..firmware.pins import resolve_pins
 from ..paths import cache_dir
 from ..tomlio import packaged_toml
