@@ -57,6 +57,7 @@ class DriverOptions:
     log_dir: Path | None = None
     baud: int | None = None
     lock_timeout: float | None = None  # seconds to wait for a board another run holds
+    place: str | None = None  # a labgrid place (--board=labgrid:PLACE): harness/lab/
 
 
 class BoardDriver(abc.ABC):

@@ -13,7 +13,7 @@ import pytest
 
 from ..boards.catalog import BoardKind, BoardSpec
 from ..boards.driver import BoardDriver, DriverOptions
-from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
+from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError, LinkError
 from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
 from ..report import html
@@ -27,6 +27,7 @@ pytest_plugins = ["harness.plugin.fixtures"]
 
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
+_instance = pytest.StashKey[str]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -40,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--board",
         default="sim:nano33",
         help="catalog board id (nano33), sim:<id> for its simulated twin, qemu:<id> for its "
-        "emulation [sim:nano33]",
+        "emulation, labgrid:PLACE for a place of the lab at $LG_COORDINATOR [sim:nano33]",
     )
     add("--port", help="serial port or pyserial URL of the board (default: discovered)")
     add("--board-serial", help="USB serial number choosing one of several boards")
@@ -90,27 +91,42 @@ def pytest_collection_modifyitems(
     needs = {"dut", "pin_compat"}
     if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
-            TfliteModel.load(resolve_config(config).model)
+            hil = resolve_config(config)
+            config.stash[_instance] = hil.instance
+            TfliteModel.load(hil.model)
             resolve_pins()
             library_history()
-        except ConfigError as exc:
+        except (ConfigError, LinkError) as exc:  # bad options, or a lab that is not there
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Every test of a HIL run says which board ran it: with pytest -n the merged JUnit file
+    holds several workers' boards (harness/plugin/workers.py)."""
+    instance = item.config.stash.get(_instance, None)
+    if instance:
+        item.user_properties.append(("board_instance", instance))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_tflm_hil_make_driver(
     spec: BoardSpec, options: DriverOptions, config: pytest.Config, kind: BoardKind
 ) -> BoardDriver:
-    if kind is BoardKind.SIM:
-        from ..sim.driver import SimDriver
-
-        return SimDriver(spec, options)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def progress(line: str) -> None:  # builds and uploads take minutes: show where they are
         if reporter is not None:
             reporter.write_line(f"tflm-hil: {line}")
 
+    if options.place:
+        from ..lab.driver import LabgridDriver
+        from ..lab.place import describe_place
+
+        return LabgridDriver(spec, options, describe_place(options.place), progress=progress)
+    if kind is BoardKind.SIM:
+        from ..sim.driver import SimDriver
+
+        return SimDriver(spec, options)
     if kind is BoardKind.QEMU:
         from ..emu.driver import QemuDriver
 

@@ -1,0 +1,80 @@
+"""pytest-xdist: one worker per board.
+
+``pytest -n N`` runs N workers; each takes its own board, chosen before anything is built or
+flashed: worker ``gwI`` takes the I-th attached board of the kind (ordered by USB serial
+number, and locks it as a single run does), the I-th place of ``--board=labgrid:P0,P1,...``,
+or starts its own twin or QEMU. Fewer boards than workers fails at once, naming both counts.
+xdist's controller merges the workers' results into one JUnit file and one HTML report;
+every test carries the JUnit property ``board_instance`` (the serial number or port, the
+place, or the twin's worker) so the merged report says which board ran it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+
+from ..boards.catalog import BoardKind, BoardSpec
+from ..boards.discovery import ListPorts, attached_ports, role_of
+from ..boards.driver import DriverOptions
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Worker:
+    id: str  # xdist's gw0, gw1...; "main" without xdist
+    index: int
+    count: int
+
+
+def this_worker(config: pytest.Config) -> Worker:
+    wi = getattr(config, "workerinput", None)  # xdist sets it in workers only
+    if not wi:
+        return Worker("main", 0, 1)
+    wid = str(wi["workerid"])
+    return Worker(wid, int(wid.removeprefix("gw")), int(wi["workercount"]))
+
+
+def _too_few(worker: Worker, what: str, found: list[str]) -> ConfigError:
+    return ConfigError(
+        f"pytest -n {worker.count} runs one worker per board, but {len(found)} {what} "
+        f"{'is' if len(found) == 1 else 'are'} there for worker {worker.id}"
+        f" ({', '.join(found) or 'none'}): run with -n {max(len(found), 1)}, or attach more"
+    )
+
+
+def choose_place(places: list[str], worker: Worker) -> str:
+    if len(places) < worker.count:
+        raise _too_few(worker, "labgrid places", places)
+    return places[worker.index]
+
+
+def choose_board(
+    spec: BoardSpec, options: DriverOptions, worker: Worker, list_ports: ListPorts | None = None
+) -> DriverOptions:
+    """The worker's own board among the attached ones, by USB serial number."""
+    if worker.count == 1:
+        return options
+    if options.port or options.board_serial:
+        raise ConfigError(
+            "pytest -n gives each worker its own board: drop --port and --board-serial "
+            "(or run one board without -n)"
+        )
+    serials = sorted(
+        p.serial_number or p.device for p in attached_ports(list_ports) if role_of(spec, p)
+    )
+    if len(serials) < worker.count:
+        raise _too_few(worker, f"{spec.id} boards", serials)
+    return replace(options, board_serial=serials[worker.index])
+
+
+def board_instance(board_name: str, kind: BoardKind, options: DriverOptions,
+                   worker: Worker) -> str:
+    """Which board a worker's tests run on: its place, its serial number or port, or (for a
+    twin or QEMU, which each worker starts for itself) the board and the worker."""
+    if options.place:
+        return f"labgrid:{options.place}"
+    if kind is BoardKind.REAL:
+        return options.board_serial or options.port or board_name
+    return f"{board_name}@{worker.id}"
