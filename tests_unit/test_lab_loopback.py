@@ -50,8 +50,9 @@ def _env(address: str, tmp: Path) -> dict[str, str]:
 
 
 def test_example_suite_passes_through_the_lab_and_releases_the_place(lab, tmp_path):
-    run = run_suite(tmp_path, f"--board=labgrid:{PLACE}", "-p", "no:randomly",
-                    env=_env(lab, tmp_path))
+    run = run_suite(
+        tmp_path, f"--board=labgrid:{PLACE}", "-p", "no:randomly", env=_env(lab, tmp_path)
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert f"board: labgrid:{PLACE} (nano33, simulated)" in run.stdout
     assert "rfc2217://127.0.0.1:" in run.stdout  # the flash stage's line: the lab's port
@@ -61,22 +62,38 @@ def test_example_suite_passes_through_the_lab_and_releases_the_place(lab, tmp_pa
 def _holding_test(tmp: Path, body: str) -> Path:
     test = tmp / "test_hold.py"
     test.write_text(
-        "import time\n\n"
-        "def test_device(dut):\n"
-        f"    print({HOLDING!r}, flush=True)\n"
-        f"    {body}\n"
+        f"import time\n\ndef test_device(dut):\n    print({HOLDING!r}, flush=True)\n    {body}\n"
     )
     return test
 
 
 def _start_run(test: Path, address: str, tmp: Path, name: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "pytest", str(test), "-s", "-q", "-p", "no:cacheprovider",
-           "-p", "no:randomly", f"--board=labgrid:{PLACE}", "--hil-db=none",
-           f"--rootdir={Path.cwd()}", "--hil-log-dir", str(tmp / name)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(test),
+        "-s",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        f"--board=labgrid:{PLACE}",
+        "--hil-db=none",
+        f"--rootdir={Path.cwd()}",
+        "--hil-log-dir",
+        str(tmp / name),
+    ]
     # ini: the repository's (the example model); its own session so our SIGTERM reaches it only
     return subprocess.Popen(
-        cmd, cwd=Path(__file__).resolve().parents[1], env={**os.environ, **_env(address, tmp)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cmd,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, **_env(address, tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -101,8 +118,9 @@ def test_second_run_queues_then_the_place_is_released_after_sigterm_and_a_failur
         assert _place_state(lab)[0] is not None  # held by the first run
         second = tmp_path / "b"
         second.mkdir()
-        waiter = _start_run(_holding_test(second, "assert False, 'a failing test'"), lab,
-                            tmp_path, "b")
+        waiter = _start_run(
+            _holding_test(second, "assert False, 'a failing test'"), lab, tmp_path, "b"
+        )
         _read_until(waiter, "waiting in its queue", 300)
         holder.send_signal(signal.SIGTERM)  # the first run tears down and gives the place back
         out_a = holder.communicate(timeout=300)[0]

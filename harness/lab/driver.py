@@ -95,29 +95,44 @@ class LabgridDriver(BoardDriver):
         url = held.serial_url()
         where = f"labgrid place {self.place.place} ({url})"
         probe = probe_image(url, self.spec.link.bytes_per_s)
-        if must_flash(probe, image.image_hash, reflash=self.options.reflash,
-                      no_flash=self.options.no_flash, where=where):
+        if must_flash(
+            probe,
+            image.image_hash,
+            reflash=self.options.reflash,
+            no_flash=self.options.no_flash,
+            where=where,
+        ):
             if self.place.simulated:
                 raise FlashError(
                     f"the twin behind {where} runs {probe.detail}, not image "
                     f"{image.image_hash[:12]}: a twin is not flashed through a lab; restart it "
                     "on the exporter host with this model (tflm-hil sim --model ...)"
                 )
-            self._emit(f"[flash {self.spec.id}] {where} runs {probe.detail}; flashing on its "
-                       "exporter host")
+            self._emit(
+                f"[flash {self.spec.id}] {where} runs {probe.detail}; flashing on its exporter host"
+            )
             res = held.exporter_resource()
-            self._flasher(res["host"], res.get("extra", {}).get("path", ""), image,
-                          progress=self._emit)
+            self._flasher(
+                res["host"], res.get("extra", {}).get("path", ""), image, progress=self._emit
+            )
             url = held.serial_url()  # the exporter restarts ser2net when the tty comes back
             after = probe_image(url, self.spec.link.bytes_per_s)
             if after.image_hash != image.image_hash:
-                raise FlashError(f"after flashing, {where} reports {after.detail}, not image "
-                                 f"{image.image_hash[:12]}")
+                raise FlashError(
+                    f"after flashing, {where} reports {after.detail}, not image "
+                    f"{image.image_hash[:12]}"
+                )
         else:
-            self._emit(f"[flash {self.spec.id}] {where} already runs image "
-                       f"{image.image_hash[:12]}: not flashed")
-        return Device(port=url, byte_rate=self.spec.link.bytes_per_s, image=image,
-                      serial_number=self.place.place)
+            self._emit(
+                f"[flash {self.spec.id}] {where} already runs image "
+                f"{image.image_hash[:12]}: not flashed"
+            )
+        return Device(
+            port=url,
+            byte_rate=self.spec.link.bytes_per_s,
+            image=image,
+            serial_number=self.place.place,
+        )
 
     def close(self) -> None:
         self._builder.close()

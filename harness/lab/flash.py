@@ -59,15 +59,28 @@ def pack_project(image: Image, dest: Path) -> Path:
     model = dest / MODEL_FILE
     model.write_bytes(image.model.data)
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(project, arcname="project",
-                filter=lambda m: None if "/.pio/libdeps" in m.name else m)
+        tar.add(
+            project, arcname="project", filter=lambda m: None if "/.pio/libdeps" in m.name else m
+        )
         tar.add(model, arcname=MODEL_FILE)
     return archive
 
 
 def remote_command(image: Image, port: str, archive: str) -> list[str]:
-    return ["tflm-hil", "lab", "flash", "--board", image.board.id, "--port", port,
-            "--image-hash", image.image_hash, "--pins", json.dumps(image.extra["pins"]), archive]
+    return [
+        "tflm-hil",
+        "lab",
+        "flash",
+        "--board",
+        image.board.id,
+        "--port",
+        port,
+        "--image-hash",
+        image.image_hash,
+        "--pins",
+        json.dumps(image.extra["pins"]),
+        archive,
+    ]
 
 
 def flash_on_exporter(
@@ -102,7 +115,11 @@ def flash_on_exporter(
 
 
 def flash_here(
-    board_id: str, port: str, image_hash: str, pins: dict[str, Any], archive: Path,
+    board_id: str,
+    port: str,
+    image_hash: str,
+    pins: dict[str, Any],
+    archive: Path,
     progress: Callable[[str], None] = print,
 ) -> None:
     """``tflm-hil lab flash`` on the exporter host: unpacks the project and uploads it to the
@@ -120,9 +137,15 @@ def flash_here(
     project = where / "project"
     elf = pio_cmd.firmware_elf(project, spec.platformio.env)
     image = Image(
-        board=spec, model=TfliteModel.load(where / MODEL_FILE), image_hash=image_hash,
+        board=spec,
+        model=TfliteModel.load(where / MODEL_FILE),
+        image_hash=image_hash,
         # the sizes stay with the client that built it: only the upload happens here
-        arena_size=0, flash_bytes=0, ram_bytes=0, provenance=Provenance.MEASURED, path=elf,
+        arena_size=0,
+        flash_bytes=0,
+        ram_bytes=0,
+        provenance=Provenance.MEASURED,
+        path=elf,
         extra={"project": str(project), "pins": dict(Pins(**pins).items())},
     )
     driver = PioDriver(spec, DriverOptions(port=port, reflash=True), progress=progress)
@@ -130,4 +153,3 @@ def flash_here(
         driver.flash(image)
     finally:
         driver.close()
-

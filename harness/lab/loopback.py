@@ -54,7 +54,7 @@ def _wait_for(log: Path, needle: str, proc: subprocess.Popen, timeout_s: float) 
     while needle not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
             why = f"exited {proc.returncode}" if proc.poll() is not None else "no answer"
-            raise RuntimeError(f"{proc.args[0]}: {why}; its log {log}:\n{log.read_text()}")
+            raise RuntimeError(f"{log.stem}: {why}; its log {log}:\n{log.read_text()}")
         time.sleep(0.05)
 
 
@@ -81,7 +81,10 @@ class LoopbackLab:
             # its own session: a Ctrl-C on the terminal reaches the test run, which stops the
             # lab in order (exporter first), not the daemons at once
             proc = subprocess.Popen(
-                cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
+                cmd,
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.procs.append(proc)
@@ -92,16 +95,33 @@ class LoopbackLab:
             raise ConfigError("ser2net is not installed: apt-get install ser2net")
         self.address = f"127.0.0.1:{free_port()}"
         # cwd: the coordinator keeps places.yaml there; a fresh directory starts empty
-        self._daemon([_tool("labgrid-coordinator"), "--listen", self.address],
-                     "coordinator.log", "listening on")
+        self._daemon(
+            [_tool("labgrid-coordinator"), "--listen", self.address],
+            "coordinator.log",
+            "listening on",
+        )
         config = self.workdir / "exporter.yaml"
-        config.write_text("".join(
-            f"{p.place}:\n  RawSerialPort:\n    port: {p.device}\n    speed: 115200\n"
-            for p in ports))
+        config.write_text(
+            "".join(
+                f"{p.place}:\n  RawSerialPort:\n    port: {p.device}\n    speed: 115200\n"
+                for p in ports
+            )
+        )
         # --hostname: publish the loopback address, not this host's name, as the port's host
-        self._daemon([_tool("labgrid-exporter"), "--coordinator", self.address, "--name",
-                      self.exporter, "--hostname", "127.0.0.1", str(config)],
-                     "exporter.log", "connected to coordinator")
+        self._daemon(
+            [
+                _tool("labgrid-exporter"),
+                "--coordinator",
+                self.address,
+                "--name",
+                self.exporter,
+                "--hostname",
+                "127.0.0.1",
+                str(config),
+            ],
+            "exporter.log",
+            "connected to coordinator",
+        )
         for p in ports:
             self.define_place(p)
 

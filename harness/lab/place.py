@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ConfigError, LinkError
 
@@ -60,7 +60,7 @@ def _session_error() -> tuple[type[BaseException], ...]:
 class LabClient:
     """This process's session with one coordinator."""
 
-    _open: dict[str, LabClient] = {}
+    _open: ClassVar[dict[str, LabClient]] = {}
 
     def __init__(self, address: str):
         from labgrid.remote.client import start_session
@@ -106,7 +106,9 @@ class LabClient:
             )
         kind = tags.get(KIND_TAG, "real")
         if kind not in ("real", "sim"):
-            raise ConfigError(f"labgrid place {name!r}: tag {KIND_TAG}={kind}, expected real or sim")
+            raise ConfigError(
+                f"labgrid place {name!r}: tag {KIND_TAG}={kind}, expected real or sim"
+            )
         return PlaceBoard(name, tags[BOARD_TAG], kind == "sim")
 
     def close(self) -> None:

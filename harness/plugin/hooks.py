@@ -22,6 +22,7 @@ from ..tflite.model import TfliteModel
 from . import hookspecs
 from .config import resolve_config
 from .state import device_summary, reference_notes, session_results
+from .workers import check_board_count
 
 pytest_plugins = ["harness.plugin.fixtures"]
 
@@ -81,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_failures] = []
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
+    # pyserial's RFC 2217 client (a labgrid place's port) names its reader thread the old way
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:serial.rfc2217")
 
 
 def pytest_collection_modifyitems(
@@ -98,6 +101,14 @@ def pytest_collection_modifyitems(
             library_history()
         except (ConfigError, LinkError) as exc:  # bad options, or a lab that is not there
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        check_board_count(session.config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"tflm-hil: {exc}") from None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

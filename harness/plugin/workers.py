@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from ..boards.catalog import BoardKind, BoardSpec
+from ..boards.catalog import BoardKind, BoardSpec, resolve_board
 from ..boards.discovery import ListPorts, attached_ports, role_of
 from ..boards.driver import DriverOptions
 from ..errors import ConfigError
+from ..lab.place import LAB_PREFIX
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,38 @@ def this_worker(config: pytest.Config) -> Worker:
     return Worker(wid, int(wid.removeprefix("gw")), int(wi["workercount"]))
 
 
+def planned_workers(config: pytest.Config) -> int:
+    """In xdist's controller: how many workers it starts (0 in a worker or without -n)."""
+    if getattr(config, "workerinput", None) is not None:
+        return 0
+    n = config.getoption("numprocesses", None)  # xdist resolves -n auto to a number first
+    return int(n) if n and config.getoption("dist", "no") != "no" else 0
+
+
+def check_board_count(config: pytest.Config, list_ports: ListPorts | None = None) -> None:
+    """In the controller, before any worker starts: a board for every worker, or stop now.
+    (A worker that fails at start-up is restarted by xdist, again and again.)"""
+    n = planned_workers(config)
+    board = str(config.getoption("board"))
+    if n < 2:
+        return
+    planned = Worker("controller", n - 1, n)
+    if board.startswith(LAB_PREFIX):
+        choose_place([p for p in board.removeprefix(LAB_PREFIX).split(",") if p], planned)
+        return
+    spec, kind = resolve_board(board)
+    if kind is BoardKind.REAL:
+        opt = config.option
+        choose_board(
+            spec, DriverOptions(port=opt.port, board_serial=opt.board_serial), planned, list_ports
+        )
+
+
 def _too_few(worker: Worker, what: str, found: list[str]) -> ConfigError:
     return ConfigError(
         f"pytest -n {worker.count} runs one worker per board, but {len(found)} {what} "
-        f"{'is' if len(found) == 1 else 'are'} there for worker {worker.id}"
-        f" ({', '.join(found) or 'none'}): run with -n {max(len(found), 1)}, or attach more"
+        f"{'is' if len(found) == 1 else 'are'} there ({', '.join(found) or 'none'}): "
+        f"run with -n {max(len(found), 1)}, or attach more"
     )
 
 
@@ -69,8 +97,7 @@ def choose_board(
     return replace(options, board_serial=serials[worker.index])
 
 
-def board_instance(board_name: str, kind: BoardKind, options: DriverOptions,
-                   worker: Worker) -> str:
+def board_instance(board_name: str, kind: BoardKind, options: DriverOptions, worker: Worker) -> str:
     """Which board a worker's tests run on: its place, its serial number or port, or (for a
     twin or QEMU, which each worker starts for itself) the board and the worker."""
     if options.place:
