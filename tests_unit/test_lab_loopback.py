@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,13 +51,25 @@ def _env(address: str, tmp: Path) -> dict[str, str]:
 
 
 def test_example_suite_passes_through_the_lab_and_releases_the_place(lab, tmp_path):
+    junit = tmp_path / "junit.xml"
     run = run_suite(
-        tmp_path, f"--board=labgrid:{PLACE}", "-p", "no:randomly", env=_env(lab, tmp_path)
+        tmp_path,
+        f"--board=labgrid:{PLACE}",
+        "-p",
+        "no:randomly",
+        f"--junitxml={junit}",
+        env=_env(lab, tmp_path),
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert f"board: labgrid:{PLACE} (nano33, simulated)" in run.stdout
-    assert "rfc2217://127.0.0.1:" in run.stdout  # the flash stage's line: the lab's port
-    assert _place_state(lab) == (None, "")
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    instances = {
+        p.get("value")
+        for p in ET.parse(junit).iter("property")
+        if p.get("name") == "board_instance"
+    }
+    assert len(cases) >= 10 and instances == {f"labgrid:{PLACE}"}
+    assert _place_state(lab) == (None, None)
 
 
 def _holding_test(tmp: Path, body: str) -> Path:
@@ -81,11 +94,11 @@ def _start_run(test: Path, address: str, tmp: Path, name: str) -> subprocess.Pop
         "no:randomly",
         f"--board=labgrid:{PLACE}",
         "--hil-db=none",
-        f"--rootdir={Path.cwd()}",
+        f"--model={DIGITS_MODEL}",
         "--hil-log-dir",
         str(tmp / name),
     ]
-    # ini: the repository's (the example model); its own session so our SIGTERM reaches it only
+    # its own session: our SIGTERM reaches that run only
     return subprocess.Popen(
         cmd,
         cwd=Path(__file__).resolve().parents[1],
@@ -133,4 +146,4 @@ def test_second_run_queues_then_the_place_is_released_after_sigterm_and_a_failur
     assert holder.returncode != 0, out_a  # interrupted, not passed
     assert HOLDING in out_b and "a failing test" in out_b, out_b
     assert waiter.returncode == 1, out_b  # the failing test ran: it got the place
-    assert _place_state(lab) == (None, "")  # released after the failing run too
+    assert _place_state(lab) == (None, None)  # released after the failing run too
