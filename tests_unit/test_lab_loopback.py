@@ -147,3 +147,21 @@ def test_second_run_queues_then_the_place_is_released_after_sigterm_and_a_failur
     assert HOLDING in out_b and "a failing test" in out_b, out_b
     assert waiter.returncode == 1, out_b  # the failing test ran: it got the place
     assert _place_state(lab) == (None, None)  # released after the failing run too
+
+
+def test_lab_mistakes_are_refused_in_one_line_before_anything_runs(lab, tmp_path):
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+    client = LabClient.get(lab)
+    client.run(client.session.stub.AddPlace(pb.AddPlaceRequest(name="untagged")))
+    client.sync()
+    cases = [
+        ("labgrid:nowhere", lab, "has no place 'nowhere' (places: nano33-a, untagged)"),
+        ("labgrid:untagged", lab, "set-tags board=nano33"),
+        ("labgrid:x", "127.0.0.1:1", "cannot reach the labgrid coordinator at 127.0.0.1:1"),
+    ]
+    for board, address, message in cases:
+        run = run_suite(tmp_path, f"--board={board}", env={"LG_COORDINATOR": address})
+        assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
+        assert "ERROR: tflm-hil: " in run.stderr and message in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr + run.stdout

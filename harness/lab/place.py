@@ -69,7 +69,8 @@ class LabClient:
         try:
             self.session: Any = start_session(address)
         except _session_error() as exc:
-            raise LinkError(
+            # met while the options are read (the place's tags): a setting to fix
+            raise ConfigError(
                 f"cannot reach the labgrid coordinator at {address} ({exc}): start it, or set "
                 "LG_COORDINATOR to its HOST:PORT"
             ) from exc

@@ -13,7 +13,7 @@ import pytest
 
 from ..boards.catalog import BoardKind, BoardSpec
 from ..boards.driver import BoardDriver, DriverOptions
-from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError, LinkError
+from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
 from ..report import html
@@ -99,7 +99,7 @@ def pytest_collection_modifyitems(
             TfliteModel.load(hil.model)
             resolve_pins()
             library_history()
-        except (ConfigError, LinkError) as exc:  # bad options, or a lab that is not there
+        except ConfigError as exc:
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
 
 
