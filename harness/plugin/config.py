@@ -49,8 +49,10 @@ def resolve_config(config: pytest.Config) -> HilConfig:
             raise ConfigError("--board=labgrid: names no place: pass --board=labgrid:PLACE")
         place = choose_place(places, worker)  # with pytest -n: this worker's own place
         if opt.port or opt.board_serial:
-            raise ConfigError(f"{opt.board} is a labgrid place: its port comes from the lab; "
-                              "drop --port and --board-serial")
+            raise ConfigError(
+                f"{opt.board} is a labgrid place: its port comes from the lab; "
+                "drop --port and --board-serial"
+            )
         catalog_name = describe_place(place).board_name  # its tags name the catalog board
     spec, kind = resolve_board(catalog_name)
     cwd, root = config.invocation_params.dir, config.rootpath
@@ -89,6 +91,4 @@ def resolve_config(config: pytest.Config) -> HilConfig:
     if kind is BoardKind.REAL and not place:
         options = choose_board(spec, options, worker)  # with pytest -n: this worker's own board
     instance = board_instance(opt.board, kind, options, worker)
-    return HilConfig(
-        opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options, instance
-    )
+    return HilConfig(opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options, instance)

@@ -244,8 +244,16 @@ def _probe(
     vectors = ["--vectors", str(artifact.vectors)] if artifact.vectors else []
     run = run_child(
         [
-            str(py), "-m", "harness.apps.matrix.probe", "--model", str(artifact.model), *vectors,
-            "--report", str(work / "probe.json"), "--out", str(work / "outputs.npz"),
+            str(py),
+            "-m",
+            "harness.apps.matrix.probe",
+            "--model",
+            str(artifact.model),
+            *vectors,
+            "--report",
+            str(work / "probe.json"),
+            "--out",
+            str(work / "outputs.npz"),
         ],
         log=work / "probe.log",
         timeout=timeout,
@@ -305,7 +313,11 @@ def run_sim_cell(
     pins = list(runtime.pins)
     while True:
         py, how = _runtime_python(
-            axes, replace(runtime, pins=tuple(pins)), places, python, in_env,
+            axes,
+            replace(runtime, pins=tuple(pins)),
+            places,
+            python,
+            in_env,
             own_env=len(pins) > len(runtime.pins),
         )
         result.details["environment"] = how
@@ -314,8 +326,10 @@ def run_sim_cell(
             return finish(result, py, out)
         probe_run, probe, probe_verdict = _probe(py, axes, artifact, work, timeout)
         fix = None
-        if probe_verdict is not None and probe_verdict.status == "install" and not (
-            in_env or python
+        if (
+            probe_verdict is not None
+            and probe_verdict.status == "install"
+            and not (in_env or python)
         ):
             fix = next_fix(f"{probe_verdict.error}\n{probe_run.output}", pins)
         if fix is None:

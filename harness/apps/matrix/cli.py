@@ -87,8 +87,9 @@ def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) 
         default = _result_path(base, hw_cell_base(model, args.board, ref, core))
         out = args.json if args.json and len(names) == 1 else default
         results.append(
-            partial(run_hw_cell, axes, model, args.board, ref, core, out, places,
-                    timeout=args.timeout)
+            partial(
+                run_hw_cell, axes, model, args.board, ref, core, out, places, timeout=args.timeout
+            )
         )
     return results
 
@@ -364,9 +365,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--python", type=Path, help="run the cell in this interpreter")
     run.add_argument("--timeout", type=float, help="seconds per step [axes file]")
     run.add_argument("--db", type=Path, help="also record the result in this results store")
-    run.add_argument(
-        "--jobs", type=int, help="cells at a time [the CPUs; for a real board: 1]"
-    )
+    run.add_argument("--jobs", type=int, help="cells at a time [the CPUs; for a real board: 1]")
 
     conv = sub.add_parser("convert", help="convert the models with one converter")
     common(conv)
