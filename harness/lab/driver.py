@@ -22,14 +22,13 @@ from typing import Any
 
 from ..boards.catalog import BoardSpec
 from ..boards.driver import BoardDriver, Device, DriverOptions, Image
+from ..boards.locking import lock_timeout
 from ..boards.pio_driver import PioDriver, must_flash, probe_image
 from ..errors import FlashError
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
 from .flash import flash_on_exporter
 from .place import HeldPlace, PlaceBoard, acquire_place
-
-DEFAULT_WAIT_S = 600.0
 
 
 class _BuildOnly(PioDriver):
@@ -83,7 +82,7 @@ class LabgridDriver(BoardDriver):
             wait = self.options.lock_timeout
             self._held = self._acquire(
                 self.place.place,
-                wait_s=DEFAULT_WAIT_S if wait is None else wait,
+                wait_s=lock_timeout() if wait is None else wait,  # as for a board's lock
                 progress=self._emit,
             )
             if threading.current_thread() is threading.main_thread():

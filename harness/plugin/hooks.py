@@ -55,7 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     add("--lock-timeout", type=float,
-        help="seconds to wait for a board another run holds [$TFLM_HIL_LOCK_TIMEOUT or 600]")
+        help="seconds to wait for a board (or labgrid place) another run holds "
+        "[$TFLM_HIL_LOCK_TIMEOUT or 600]")
     add("--reflash", action="store_true", help="flash even if the image is current")
     add("--no-flash", action="store_true", help="never flash; refuse a stale image")
     add("--link-baud", type=int, help="twin only: simulate a UART at this baud rate")
