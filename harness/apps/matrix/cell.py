@@ -335,7 +335,7 @@ def run_sim_cell(
         if fix is None:
             break
         result.details.setdefault("retries", []).append(
-            f"{runtime.requirement} {' '.join(pins)}: {fix.why}; again with {fix.pin}"
+            f"{' '.join([runtime.requirement, *pins])}: {fix.why}; again with {fix.pin}"
         )
         pins.append(fix.pin)
     result.logs["probe"] = str(work / "probe.log")
