@@ -11,7 +11,7 @@ import pytest
 
 from harness.boards.catalog import load_catalog
 from harness.boards.driver import DriverOptions, Image
-from harness.boards.pio_driver import Probe
+from harness.pio.probe import Probe
 from harness.errors import FlashError
 from harness.lab import driver as lab_driver
 from harness.lab.driver import LabgridDriver

@@ -20,22 +20,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import serial
+
 from ..boards.catalog import BoardSpec
 from ..boards.driver import BoardDriver, Device, DriverOptions, Image
 from ..boards.locking import lock_timeout
-from ..boards.pio_driver import PioDriver, must_flash, probe_image
 from ..errors import FlashError
+from ..paths import cache_dir
+from ..pio.builder import PioImageBuilder
+from ..pio.cmd import PioPlaces
+from ..pio.probe import must_flash, probe_image
+from ..pio.rig import SystemRig
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
 from .flash import flash_on_exporter
 from .place import HeldPlace, PlaceBoard, acquire_place
-
-
-class _BuildOnly(PioDriver):
-    """The PlatformIO build of a board that is not attached here: nothing to discover."""
-
-    def find(self) -> Any:
-        return None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -66,16 +65,20 @@ class LabgridDriver(BoardDriver):
         if place.simulated:
             from ..sim.driver import SimDriver
 
-            self._builder: BoardDriver = SimDriver(spec, options)
-        else:
-            self._builder = _BuildOnly(spec, options, progress=progress)
+            self._twin_plan: SimDriver | None = SimDriver(spec, options)
+        else:  # the PlatformIO build of a board attached elsewhere: nothing to discover here
+            self._twin_plan = None
+            places = PioPlaces(cache_dir() / "pio", spec.id, options.log_dir)
+            self._pio = PioImageBuilder(spec, options, SystemRig(), places, progress)
 
     @property
     def instance(self) -> str:
         return f"labgrid:{self.place.place}"
 
     def build(self, model: TfliteModel) -> Image:
-        return self._builder.build(model)
+        if self._twin_plan is not None:
+            return self._twin_plan.build(model)  # the image the exported twin must run
+        return self._pio.build(model)
 
     def _hold(self) -> HeldPlace:
         if self._held is None or not self._held.held:
@@ -133,8 +136,16 @@ class LabgridDriver(BoardDriver):
             serial_number=self.place.place,
         )
 
-    def close(self) -> None:
-        self._builder.close()
+    def reconnect(self, device: Device) -> serial.Serial:
+        """After a reset a board re-enumerates and its exporter serves it on a new TCP port:
+        the place's port is read again."""
+        self.close_link()
+        if self._held is not None:
+            device.port = self._held.serial_url()
+        return self.link(device)
+
+    def release(self) -> None:
+        """The place: its reservation cancelled, then released (the link is closed first)."""
         held, self._held = self._held, None
         try:
             if held is not None:

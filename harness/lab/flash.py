@@ -124,10 +124,10 @@ def flash_here(
 ) -> None:
     """``tflm-hil lab flash`` on the exporter host: unpacks the project and uploads it to the
     board on ``port`` through the local-board driver (reflash forced, image hash checked)."""
-    from ..boards import pio_cmd
     from ..boards.catalog import resolve_board
-    from ..boards.pio_driver import PioDriver
     from ..firmware.pins import Pins
+    from ..pio.cmd import firmware_elf
+    from ..pio.driver import PioDriver
 
     spec, _ = resolve_board(board_id)
     where = cache_dir() / "lab-flash" / image_hash[:16]
@@ -135,7 +135,7 @@ def flash_here(
     with tarfile.open(archive) as tar:
         tar.extractall(where, filter="data")
     project = where / "project"
-    elf = pio_cmd.firmware_elf(project, spec.platformio.env)
+    elf = firmware_elf(project, spec.platformio.env)
     image = Image(
         board=spec,
         model=TfliteModel.load(where / MODEL_FILE),
