@@ -8,7 +8,9 @@ Stages, as for a local board:
 - **flash**: queue for the place on a reservation and acquire it (another run holding it makes
   this one wait in the coordinator's queue), open its exported serial port (RFC 2217), ask
   the firmware for its image hash, and flash on the exporter host only when it differs.
-- **close**: cancel the reservation and release the place, after a failure or Ctrl-C too
+- **link** / **reconnect**: the place's ``rfc2217://`` port, read again after a reset (the
+  exporter serves a re-enumerated board on a new TCP port).
+- **release**: cancel the reservation and release the place, after a failure or Ctrl-C too
   (SIGTERM is turned into KeyboardInterrupt while the place is held, so pytest's teardown runs).
 """
 
