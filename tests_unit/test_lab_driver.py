@@ -11,11 +11,11 @@ import pytest
 
 from harness.boards.catalog import load_catalog
 from harness.boards.driver import DriverOptions, Image
-from harness.pio.probe import Probe
 from harness.errors import FlashError
 from harness.lab import driver as lab_driver
 from harness.lab.driver import LabgridDriver
 from harness.lab.place import PlaceBoard
+from harness.pio.probe import Probe
 from harness.provenance import Provenance
 
 NANO33 = load_catalog()["nano33"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -165,3 +166,33 @@ def test_lab_mistakes_are_refused_in_one_line_before_anything_runs(lab, tmp_path
         assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
         assert "ERROR: tflm-hil: " in run.stderr and message in run.stderr, run.stderr
         assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_lab_loopback_command_runs_a_command_inside_a_lab_and_stops_it(tmp_path):
+    probe = (
+        "import os, socket, sys; host, port = os.environ['LG_COORDINATOR'].split(':'); "
+        "socket.create_connection((host, int(port)), 5).close(); sys.exit(7)"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "lab",
+        "loopback",
+        "--model",
+        str(DIGITS_MODEL),
+        "--twins",
+        "2",
+        "--",
+        sys.executable,
+        "-c",
+        probe,
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 7, run.stdout + run.stderr  # the command's own status
+    first = run.stdout.splitlines()[0]
+    assert '"board": "labgrid:nano33-0,nano33-1"' in first
+    address = first.split('"LG_COORDINATOR": "')[1].split('"')[0]
+    host, port = address.split(":")
+    with pytest.raises(OSError):  # the coordinator is gone with the lab
+        socket.create_connection((host, int(port)), 2).close()

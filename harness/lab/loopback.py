@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +167,3 @@ def loopback_lab(workdir: Path, ports: list[LabPort]) -> Iterator[str]:
     finally:
         lab.stop()
 
-
-def environ(address: str, base: Mapping[str, str]) -> dict[str, str]:
-    return {**base, "LG_COORDINATOR": address}
