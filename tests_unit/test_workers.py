@@ -5,6 +5,8 @@ every test (three twins, three workers)."""
 from __future__ import annotations
 
 import collections
+import json
+import sqlite3
 import time
 import xml.etree.ElementTree as ET
 
@@ -80,3 +82,12 @@ def test_three_twins_three_workers_one_merged_junit(tmp_path):
     assert len(cases) >= 10 and all(len(i) == 1 for i in instances), instances
     counts = collections.Counter(i[0] for i in instances)
     assert set(counts) == {"sim:nano33@gw0", "sim:nano33@gw1", "sim:nano33@gw2"}, counts
+    # the results store: one run per worker's board, labelled with it and with the session
+    with sqlite3.connect(tmp_path / "results.sqlite") as db:
+        runs = [
+            (json.loads(lab), json.loads(argv))
+            for lab, argv in db.execute("SELECT labels, argv FROM runs")
+        ]
+    assert {lab["board_instance"] for lab, _ in runs} == set(counts)
+    assert len(runs) == 3 and len({lab["xdist_session"] for lab, _ in runs}) == 1
+    assert all("-n" in argv and "3" in argv for _, argv in runs), runs  # pytest's, not execnet's

@@ -37,6 +37,24 @@ def this_worker(config: pytest.Config) -> Worker:
     return Worker(wid, int(wid.removeprefix("gw")), int(wi["workercount"]))
 
 
+def run_labels(config: pytest.Config, instance: str) -> dict[str, str]:
+    """The labels of this process's run in the results store: the board it ran on, and with
+    pytest -n the session every worker's run belongs to (xdist's test-run id, one per
+    ``pytest -n`` invocation), so the store can fold a session's runs together."""
+    labels = {"board_instance": instance} if instance else {}
+    wi = getattr(config, "workerinput", None)
+    if wi and wi.get("testrunuid"):
+        labels["xdist_session"] = str(wi["testrunuid"])
+    return labels
+
+
+def run_argv(config: pytest.Config) -> list[str] | None:
+    """The command line of the run: in an xdist worker, the controller's (the worker's own is
+    execnet's ``-c``); None elsewhere (the process's own)."""
+    wi = getattr(config, "workerinput", None)
+    return [str(a) for a in wi["mainargv"]] if wi and "mainargv" in wi else None
+
+
 def planned_workers(config: pytest.Config) -> int:
     """In xdist's controller: how many workers it starts (0 in a worker or without -n)."""
     if getattr(config, "workerinput", None) is not None:

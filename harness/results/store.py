@@ -98,6 +98,7 @@ class ResultsStore:
         model_path: str,
         model_hash: str,
         labels: dict[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> int:
         from .. import __version__
 
@@ -107,7 +108,7 @@ class ResultsStore:
             (
                 time.time(),
                 socket.gethostname(),
-                json.dumps(sys.argv),
+                json.dumps(argv if argv is not None else sys.argv),
                 __version__,
                 board,
                 int(simulated),
