@@ -18,6 +18,7 @@ from harness.plugin.workers import Worker, board_instance, choose_board, choose_
 
 from .test_discovery import NANO33, RP2040, nano, ports
 from .test_hil_suite import run_suite
+from .test_twin_limits import huge_model  # noqa: F401 - a fixture
 
 BOARDS = ports(nano("/dev/ttyACM1", "BBB"), RP2040, nano("/dev/ttyACM0", "AAA"))
 
@@ -91,3 +92,15 @@ def test_three_twins_three_workers_one_merged_junit(tmp_path):
     assert {lab["board_instance"] for lab, _ in runs} == set(counts)
     assert len(runs) == 3 and len({lab["xdist_session"] for lab, _ in runs}) == 1
     assert all("-n" in argv and "3" in argv for _, argv in runs), runs  # pytest's, not execnet's
+
+
+def test_an_infrastructure_failure_on_the_workers_is_classified_by_the_controller(
+    tmp_path,
+    huge_model,  # noqa: F811 - the fixture
+):
+    """The workers' failures reach xdist's controller with their category: it lists them and
+    exits as infrastructure (6), not as interrupted (2) or a model failure (1)."""
+    run = run_suite(tmp_path, "-n", "2", "--model", str(huge_model))
+    assert run.returncode == 6, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "tflm-hil failures by category" in run.stdout
+    assert "[build] (infrastructure)" in run.stdout and "does not fit" in run.stdout

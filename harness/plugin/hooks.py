@@ -82,6 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_failures] = []
+    config.pluginmanager.register(_FailureLog(config.stash[_failures]), "tflm-hil-failures")
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
     # pyserial's RFC 2217 client (a labgrid place's port) names its reader thread the old way
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:serial.rfc2217")
@@ -168,7 +169,8 @@ def pytest_runtest_makereport(
         # JUnit XML takes a test's properties from the item: a setup error's category too
         item.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
-        item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
+        # read back in pytest_runtest_logreport, which xdist's controller runs too
+        report.tflm_hil_failure = (exc.category, str(exc))  # type: ignore[attr-defined]
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
             item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
@@ -182,6 +184,21 @@ def pytest_runtest_makereport(
                 extras.html(html.mapping_table(device, caption="device")),
             ]
     return report
+
+
+class _FailureLog:
+    """Failures by category, in this process or (pytest -n) in xdist's controller from the
+    workers' reports: the summary lists them and an infrastructure failure sets the exit
+    status, whichever process ran the test."""
+
+    def __init__(self, failures: list[tuple[str, str, str]]):
+        self.failures = failures
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        failure = getattr(report, "tflm_hil_failure", None)
+        if failure and report.failed:
+            category, message = failure
+            self.failures.append((report.nodeid, str(category), str(message)))
 
 
 def pytest_html_report_title(report) -> None:
