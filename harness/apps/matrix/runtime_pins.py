@@ -1,10 +1,11 @@
 """Pins that make an old ``tflite-micro`` build importable, found from how it fails.
 
-The axes file lists the pins each listed runtime needs (matrix/axes.toml); a version it does
-not list starts with none. When the runtime's probe fails to import in a way one of these
-known causes explains, the cell makes an environment with that pin added and probes again, so
-a version is ``install`` only when no environment can import it. Each cause is what the
-builds on PyPI were measured to print on Python 3.11 (the axes file's comment on ``pins``).
+The axes file (harness/apps/matrix/axes.toml) lists the pins each listed runtime needs; a
+version it does not list starts with none. When the runtime's probe fails to import in a way
+one of these known causes explains, the cell makes an environment with that pin added and
+probes again, so a version is ``install`` only when no environment can import it. Each cause
+is what the builds on PyPI were measured to print on Python 3.11 (the axes file's comment on
+``pins``).
 """
 
 from __future__ import annotations

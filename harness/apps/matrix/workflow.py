@@ -6,7 +6,8 @@ cells that shares an environment: a simulated runtime x converter (``--model all
 emulated library ref x board, a hardware library ref x Arduino core x board (on a runner
 labelled with the board, docs/ci-runner.md). Each job uploads its cells' JSON results as an
 artifact; the ``report`` job downloads them all and ``tflm-hil matrix report`` folds them into
-one page, then ``tflm-hil matrix gate`` judges them against matrix/expected.toml.
+one page, then ``tflm-hil matrix gate`` judges them against the expectations
+(harness/apps/matrix/expected.toml).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ WORKFLOW = Path(".github") / "workflows" / "matrix-fanout.yml"
 RESULTS = ".tflm-hil/matrix"
 
 _HEADER = """\
-# GENERATED from matrix/axes.toml by `tflm-hil matrix ci --write`: do not edit (edit the axes
-# file and write it again; a unit test fails when this file is stale). docs/matrix.md.
+# GENERATED from harness/apps/matrix/axes.toml by `tflm-hil matrix ci --write`: do not edit
+# (edit the axes file and write it again; a unit test fails when this file is stale).
+# docs/matrix.md.
 # The compatibility matrix fanned out: one job per group of cells, on any free self-hosted
 # runner (hardware jobs: on the runner labelled with the board); the report job folds every
-# job's results into one page and gates them on matrix/expected.toml.
+# job's results into one page and gates them on harness/apps/matrix/expected.toml.
 name: matrix-fanout
 
 on:
@@ -120,7 +122,7 @@ def render_workflow(axes: Axes) -> str:
         with:
           name: matrix-report
           path: reports/matrix.html
-      - name: Gate on matrix/expected.toml
+      - name: Gate on harness/apps/matrix/expected.toml
         run: tflm-hil matrix gate cells
 """
     return _HEADER + "".join(jobs) + report
