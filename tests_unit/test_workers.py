@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import sqlite3
 import time
 import xml.etree.ElementTree as ET
@@ -71,9 +72,11 @@ def test_run_with_fewer_boards_than_workers_stops_before_workers_start(tmp_path,
     assert time.monotonic() - start < 120
 
 
-def test_three_twins_three_workers_one_merged_junit(tmp_path):
-    junit = tmp_path / "junit.xml"
-    run = run_suite(tmp_path, "-n", "3", "-p", "no:randomly", f"--junitxml={junit}")
+def test_three_twins_three_workers_one_merged_report(tmp_path):
+    junit, page = tmp_path / "junit.xml", tmp_path / "report.html"
+    run = run_suite(
+        tmp_path, "-n", "3", "-p", "no:randomly", f"--junitxml={junit}", f"--html={page}"
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     cases = list(ET.parse(junit).getroot().iter("testcase"))
     instances = [
@@ -92,6 +95,13 @@ def test_three_twins_three_workers_one_merged_junit(tmp_path):
     assert {lab["board_instance"] for lab, _ in runs} == set(counts)
     assert len(runs) == 3 and len({lab["xdist_session"] for lab, _ in runs}) == 1
     assert all("-n" in argv and "3" in argv for _, argv in runs), runs  # pytest's, not execnet's
+    # the summary the workers filled, folded by the controller: the terminal's device section
+    # (the boards that opened a device), the HTML report's metrics and latency plot
+    boards = re.search(r"board_instance: (.*)", run.stdout)
+    assert boards and set(boards.group(1).split(", ")) <= set(counts), run.stdout[-3000:]
+    assert re.search(r"flash/ram: \d+ / \d+ bytes \(estimated\)", run.stdout)
+    html = page.read_text()
+    assert "metrics (latency estimated by the twin" in html and "latency histogram" in html
 
 
 def test_an_infrastructure_failure_on_the_workers_is_classified_by_the_controller(

@@ -8,6 +8,7 @@ so a plain ``pytest`` needs no hardware. The fixtures live in ``harness.plugin.f
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from ..firmware.pins import resolve_pins
 from ..report import html
 from ..report.summary import SummaryFigures, summary_html
 from ..tflite.model import TfliteModel
-from . import hookspecs
+from . import hookspecs, worker_summary
 from .config import resolve_config
 from .state import device_summary, reference_notes, session_results
 from .suite_metrics import load_suite_gates
@@ -30,6 +31,7 @@ pytest_plugins = ["harness.plugin.fixtures"]
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
 _instance = pytest.StashKey[str]()
+_worker_summaries = pytest.StashKey[list[dict[str, Any]]]()  # pytest -n: in the controller
 _bad_config = pytest.StashKey[str]()  # a ConfigError met while tests were generated
 
 
@@ -266,19 +268,34 @@ def summary_figures(results: dict) -> SummaryFigures:
     return SummaryFigures(metrics, errors=errors, confusion=confusion)
 
 
-def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
-    config = session.config
+def _summary(config: pytest.Config) -> tuple[dict[str, str], dict[str, str], SummaryFigures]:
+    """This session's device table, reference notes and figures; with pytest -n, in xdist's
+    controller, the workers' folded (harness/plugin/worker_summary.py)."""
+    workers = config.stash.get(_worker_summaries, [])
+    if workers:
+        return worker_summary.fold(workers)
     figures = summary_figures(session_results(config))
-    prefix.extend(summary_html(device_summary(config), reference_notes(config), figures))
+    return device_summary(config), reference_notes(config), figures
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a worker ended, with its workeroutput
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    summary = getattr(node, "workeroutput", {}).get(worker_summary.KEY)
+    if summary:
+        node.config.stash.setdefault(_worker_summaries, []).append(summary)
+
+
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
+    prefix.extend(summary_html(*_summary(session.config)))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    device = device_summary(config)
+    device, references, _ = _summary(config)
     if device:
         terminalreporter.section("tflm-hil device")
         for key, value in device.items():
             terminalreporter.write_line(f"{key:>13}: {value}")
-    for name, note in reference_notes(config).items():
+    for name, note in references.items():
         terminalreporter.write_line(f"{'reference':>13}: {name} {note}")
     failures = config.stash.get(_failures, [])
     if failures:
@@ -290,6 +307,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    failures = session.config.stash.get(_failures, [])
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)  # an xdist worker's, for the controller
+    if workeroutput is not None and device_summary(config):
+        figures = summary_figures(session_results(config))
+        workeroutput[worker_summary.KEY] = worker_summary.to_plain(
+            config.stash.get(_instance, ""), device_summary(config), reference_notes(config),
+            figures,
+        )
+    failures = config.stash.get(_failures, [])
     if any(cat in INFRA_CATEGORIES for _, cat, _ in failures):
         session.exitstatus = EXIT_INFRA
