@@ -299,6 +299,15 @@ def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
     return report.exit_code
 
 
+def _in_step(path: Path, current: bool, axes: Axes, command: str) -> int:
+    """``--check`` of a file generated from the axes: 0 when it is current, else 1."""
+    if current:
+        print(f"{path} is in step with {axes.path}")
+        return 0
+    print(f"{path} is stale: run tflm-hil matrix {command} --write", file=sys.stderr)
+    return 1
+
+
 def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
     tox_ini = args.tox_ini or Path.cwd() / "tox.ini"
     if args.write:
@@ -307,11 +316,7 @@ def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
         print(f"wrote the matrix environments of {tox_ini}")
         return 0
     if args.check:
-        if tox_ini.is_file() and is_current(tox_ini, axes):
-            print(f"{tox_ini} is in step with {axes.path}")
-            return 0
-        print(f"{tox_ini} is stale: run tflm-hil matrix tox --write", file=sys.stderr)
-        return 1
+        return _in_step(tox_ini, tox_ini.is_file() and is_current(tox_ini, axes), axes, "tox")
     print(render_block(axes))
     return 0
 
@@ -324,11 +329,7 @@ def cmd_ci(args: argparse.Namespace, axes: Axes) -> int:
         print(f"wrote {path}")
         return 0
     if args.check:
-        if workflow_is_current(path, axes):
-            print(f"{path} is in step with {axes.path}")
-            return 0
-        print(f"{path} is stale: run tflm-hil matrix ci --write", file=sys.stderr)
-        return 1
+        return _in_step(path, workflow_is_current(path, axes), axes, "ci")
     print(render_workflow(axes))
     return 0
 
