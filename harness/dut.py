@@ -163,7 +163,7 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         transcript = log_dir / f"link-{driver.spec.id}.log"
-    client = DeviceClient(
+    client = driver.make_client(link, device, transcript) or DeviceClient(
         link,
         byte_rate=device.byte_rate,
         reply_timeout=device.reply_timeout,

@@ -52,6 +52,8 @@ def test_board_instance_names_the_place_the_serial_or_the_worker():
     real = DriverOptions(board_serial="AAA")
     assert board_instance("nano33", BoardKind.REAL, real, w) == "AAA"
     assert board_instance("sim:nano33", BoardKind.SIM, DriverOptions(), w) == "sim:nano33@gw1"
+    dut = DriverOptions(port="/dev/ttyUSB0")
+    assert board_instance("mlperf:/dev/ttyUSB0", BoardKind.MLPERF, dut, w) == "/dev/ttyUSB0"
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,7 @@ def test_board_instance_names_the_place_the_serial_or_the_worker():
     [
         ("nano33", "0 nano33 boards are there (none): run with -n 1"),
         ("labgrid:only-one", "1 labgrid places is there (only-one): run with -n 1"),
+        ("mlperf:/dev/ttyUSB9", "1 MLPerf DUTs is there (/dev/ttyUSB9): run with -n 1"),
     ],
 )
 def test_run_with_fewer_boards_than_workers_stops_before_workers_start(tmp_path, board, message):

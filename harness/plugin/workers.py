@@ -75,6 +75,8 @@ def check_board_count(config: pytest.Config, list_ports: ListPorts | None = None
         choose_place([p for p in board.removeprefix(LAB_PREFIX).split(",") if p], planned)
         return
     spec, kind = resolve_board(board)
+    if kind is BoardKind.MLPERF:  # one DUT, on the port its name gives
+        raise _too_few(planned, "MLPerf DUTs", [board.removeprefix("mlperf:")])
     if kind is BoardKind.REAL:
         opt = config.option
         choose_board(
@@ -116,10 +118,11 @@ def choose_board(
 
 
 def board_instance(board_name: str, kind: BoardKind, options: DriverOptions, worker: Worker) -> str:
-    """Which board a worker's tests run on: its place, its serial number or port, or (for a
-    twin or QEMU, which each worker starts for itself) the board and the worker."""
+    """Which board a worker's tests run on: its place, its serial number or port (a board, an
+    MLPerf DUT), or (for a twin or QEMU, which each worker starts for itself) the board and
+    the worker."""
     if options.place:
         return f"labgrid:{options.place}"
-    if kind is BoardKind.REAL:
+    if kind in (BoardKind.REAL, BoardKind.MLPERF):
         return options.board_serial or options.port or board_name
     return f"{board_name}@{worker.id}"
