@@ -36,6 +36,7 @@ def to_plain(
         "latency_provenance": figures.latency_provenance and str(figures.latency_provenance),
         "errors": pair(figures.errors),
         "confusion": pair(figures.confusion),
+        "latency_band_us": figures.latency_band_us and list(figures.latency_band_us),
     }
 
 
@@ -77,5 +78,6 @@ def fold(
         None if timed is None else Provenance(timed["latency_provenance"]),
         None if errors is None else (np.asarray(errors[0]), errors[1]),
         None if confusion is None else (np.asarray(confusion[0]), confusion[1]),
+        None if timed is None or not timed["latency_band_us"] else tuple(timed["latency_band_us"]),
     )
     return device, references, figures
