@@ -167,37 +167,6 @@ def test_incomplete_hardware_cell_names_what_is_missing(argv, missing):
     assert missing in str(info.value)
 
 
-def test_a_run_of_several_cells_shows_n_of_m_as_it_goes(monkeypatch, tmp_path, capsys):
-    """Each cell says it starts (k/N, stderr) and, once done, its outcome (k/N, stdout): a
-    run of minutes per cell is never silent until its end."""
-    from harness.apps.matrix import cli as matrix_cli
-
-    seen: list[str] = []
-    printed: list[str] = []
-
-    def fake_cell(axes, model, converter, board, ref, out, places, **kw):
-        said = capsys.readouterr()  # what the run said before this cell started
-        seen.append(said.err)
-        printed.append(said.out)
-        return replace(matrix_cli.emu_cell_base(model, converter, board, ref), status="pass")
-
-    monkeypatch.setattr(matrix_cli, "run_emu_cell", fake_cell)
-    argv = ["run", "--board", "qemu:nano33", "--tflm-ref", "lib2312", "--dir", str(tmp_path)]
-    assert matrix_main(argv) == 0
-    ids = {f"emu/{e.model.id}/{e.key.replace(' ', '/', 1)}"  # kind/model/row/column
-           for e in matrix_cli.load_axes().emu_cells() if e.key.startswith("lib2312 ")}
-    n = len(ids)
-    assert n >= 2
-    out = "".join([*printed, capsys.readouterr().out]).splitlines()
-    for lines, end in ((seen, " ..."), (out, ": PASS")):
-        steps = [ln.strip().split(" ", 1) for ln in lines]
-        assert [k for k, _ in steps] == [f"[{k}/{n}]" for k in range(1, n + 1)], lines
-        assert {rest.removesuffix(end) for _, rest in steps} == ids, lines
-    # each cell's start was said before it ran, its outcome after
-    assert [s.strip().split(" ", 1)[1] for s in seen] == [
-        o.split(" ", 1)[1].replace(": PASS", " ...") for o in out]
-
-
 @pytest.mark.parametrize(
     "verdict",
     [
