@@ -108,13 +108,15 @@ def test_three_twins_three_workers_one_merged_report(tmp_path):
     assert "the board is expected within" in html  # the estimate's band, from the timing worker
 
 
-def test_an_infrastructure_failure_on_the_workers_is_classified_by_the_controller(
+def test_bad_input_is_refused_by_the_controller_before_any_worker(
     tmp_path,
     huge_model,  # noqa: F811 - the fixture
 ):
-    """The workers' failures reach xdist's controller with their category: it lists them and
-    exits as infrastructure (6), not as interrupted (2) or a model failure (1)."""
+    """A model too big for the board is bad input (issue 13): with pytest -n the controller
+    refuses it in one line, exit 4, before a worker starts (a worker's refusal would be an
+    INTERNALERROR). What this test checked before, the workers' infrastructure failures
+    classified by the controller, needs another trigger than a model too big."""
     run = run_suite(tmp_path, "-n", "2", "--model", str(huge_model))
-    assert run.returncode == 6, run.stdout[-3000:]
-    assert "tflm-hil failures by category" in run.stdout
-    assert "[build] (infrastructure)" in run.stdout and "does not fit" in run.stdout
+    assert run.returncode == 4, run.stdout[-3000:]
+    assert "does not fit" in run.stdout and "INTERNALERROR" not in run.stdout
+    assert "bringing up nodes" not in run.stdout

@@ -121,10 +121,20 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
     try:
-        check_board_count(session.config)
+        check_board_count(config)
     except ConfigError as exc:
         raise pytest.UsageError(f"tflm-hil: {exc}") from None
+    # pytest -n: the controller collects nothing, and a worker's refusal is an INTERNALERROR;
+    # the inputs are checked here, once, before any worker starts
+    controller = getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput")
+    named = config.option.model or config.getini("hil_model")
+    if controller and named and not listing_only(config):
+        try:
+            preflight(resolve_config(config))
+        except ConfigError as exc:
+            raise refuse(config, exc) from None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
