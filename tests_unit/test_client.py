@@ -30,10 +30,22 @@ def test_benchmark_times_the_runs_asked_for(client, device):
     assert client.benchmark(x.tobytes(), runs=1).runs == 1  # warmup 0 and one run: the minimum
 
 
-@pytest.mark.parametrize(("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536)])
-def test_benchmark_refuses_counts_the_protocol_cannot_carry(client, runs, warmup):
-    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535 and warmup 0\.\.65535"):
+@pytest.mark.parametrize(
+    ("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536), (9000, 1001)]
+)
+def test_benchmark_refuses_counts_the_protocol_or_the_device_cannot_carry(client, runs, warmup):
+    assert client.info.max_runs == 10000  # the device's bound, from its handshake
+    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535, warmup 0\.\.65535 and runs "
+                       r"\+ warmup <= 10000 \(the device's bound\)"):
         client.benchmark(b"", runs=runs, warmup=warmup)
+
+
+def test_the_device_refuses_runs_beyond_its_bound_with_a_typed_error(client):
+    """A request past the client's check (a raw INVOKE) gets ERROR LIMIT naming the bound."""
+    with pytest.raises(DeviceErrorReply) as err:
+        client.request(Msg.INVOKE, struct.pack("<HH", 60000, 60000), Msg.RESULT)
+    assert (err.value.code, err.value.detail) == (Err.LIMIT, 10000)
+    assert "bound" in err.value.reason
 
 
 def test_raw_request_returns_the_reply_frame(client):
@@ -70,9 +82,9 @@ def large_input() -> Iterator[tuple[DeviceClient, TfliteModel]]:
     yield from zoo_client("large_input.tflite")
 
 
-def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
-    """2304 input bytes through a 1040-byte receive window: several SET_INPUT chunks, the last
-    one invoking; two chunk frames in flight at most, so nothing is lost or sent twice."""
+def test_a_vector_larger_than_a_frame_goes_in_chunks_that_fit(large_input):
+    """2304 input bytes through 1040-byte frames: several SET_INPUT chunks, the last one
+    invoking; never more in flight than the window, so nothing is lost or sent twice."""
     client, model = large_input
     assert client.info is not None
     window, frame = client.info.rx_window, client.info.max_frame
@@ -83,8 +95,10 @@ def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
     assert [r.output for r in results] == [w.tobytes() for w in want]
     assert client.counters.resends == 0
     assert client.counters.max_inflight_bytes <= window
-    # the chunks are as large as two frames in the window allow: the fewest frames
-    chunk = min(frame - 8 - 6, window // 2 - (window // 2) // 254 - 3 - 8 - 6)
+    # the chunks are the largest whole number of input blocks a frame takes: the fewest frames
+    block = client.info.input_block
+    chunk = (frame - 8 - 6) // block * block
+    assert client.plan.chunk == chunk
     per_vector = -(-model.inputs[0].nbytes // chunk)
     assert per_vector >= 3
     assert client.counters.frames_sent - before == 3 * per_vector

@@ -6,7 +6,17 @@
 
 #include "board_support.h"
 #include "hil_core.h"
+#include "hil_ring.h"
 #include "backend.h"
+#include "link_pump.h"
+
+// The mbed cores run an RTOS: a thread fills the receive ring. The emulated board's Arduino.h
+// (firmware/emu) has none: loop() and the backend between operators fill it there.
+#if defined(ARDUINO_ARCH_MBED) && !defined(HIL_EMU_ARDUINO_H)
+#define HIL_PUMP_THREAD 1
+#include "mbed.h"
+#include "rtos.h"
+#endif
 
 #if defined(__has_include)
 #if !__has_include("generated/hil_image.h")
@@ -18,6 +28,10 @@
 #ifndef HIL_TFLM_VERSION
 #error "HIL_TFLM_VERSION is not defined: platformio.ini sets it from HIL_TFLM_REF"
 #endif
+#ifndef HIL_STAGING_BYTES
+#define HIL_STAGING_BYTES 0u  // an image generated before staging: no overlap
+#endif
+
 #ifndef HIL_CORE_VERSION
 #error "HIL_CORE_VERSION is not defined: platformio.ini sets it from HIL_ARDUINO_CORE"
 #endif
@@ -28,6 +42,11 @@ hil_core_t g_core;  // static: it holds the receive buffer, too big for the stac
 hil_info_t g_info;
 hil_platform_t g_platform;
 hil_backend_t g_backend;
+
+// The receive window: every byte the host may have unanswered fits here (hil_ring.h), the
+// staging part included, so the next vector uploads while the model runs.
+uint8_t g_rx_mem[HIL_RX_WINDOW];
+hil_ring_t g_rx;
 
 // Replies leave in few large USB transfers rather than one per byte: bytes gather here and
 // go out when the buffer fills or a frame ends. A frame ends with a 0x00 written after other
@@ -74,11 +93,50 @@ void describe_image() {
   g_info.arena_size = HIL_ARENA_SIZE;
   g_info.clock_hz = hil_board_counter_hz();
   g_info.rx_window = HIL_RX_WINDOW;
+  g_info.staging = HIL_STAGING_BYTES;
   g_info.boot_id = hil_board_boot_id();
   g_info.flags = hil_board_flags();
 }
 
+// Moves what the link's driver holds into the ring: the ring's only producer.
+void pump_once() {
+  uint8_t buf[64];
+  for (int i = 0; i < 64; ++i) {  // bounded: at most 4 KiB per call
+    uint32_t room = hil_ring_room(&g_rx);
+    int avail = Serial.available();
+    if (avail <= 0 || room == 0) return;
+    // Never ask for more than is there: readBytes() would wait for the rest.
+    size_t want = static_cast<size_t>(avail) < sizeof buf ? static_cast<size_t>(avail) : sizeof buf;
+    if (want > room) want = room;
+    size_t got = Serial.readBytes(buf, want);
+    if (got == 0) return;
+    hil_ring_push(&g_rx, buf, static_cast<uint32_t>(got));
+  }
+}
+
+#if defined(HIL_PUMP_THREAD)
+// On the mbed cores the USB driver holds 256 bytes and then makes the host wait; this thread
+// drains it into the ring every millisecond, also while the model runs in the main thread
+// (USBSerial's available() and readBytes() take the driver's lock).
+rtos::Thread g_pump_thread(osPriorityAboveNormal, 1024);
+
+void pump_forever() {
+  for (;;) {
+    pump_once();
+    rtos::ThisThread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+#endif
+
 }  // namespace
+
+// The ring has one producer: the pump thread where there is one (this is then a no-op), else
+// the main thread, from loop() and from the backend between operators.
+void hil_link_pump(void) {
+#if !defined(HIL_PUMP_THREAD)
+  pump_once();
+#endif
+}
 
 void setup() {
   hil_board_begin();  // first: the stack is painted from here down
@@ -92,22 +150,20 @@ void setup() {
   g_platform.stack_used = stack_used;
   g_platform.reset = reset;
   hil_backend_init(&g_backend);
+  hil_ring_init(&g_rx, g_rx_mem, sizeof g_rx_mem);
   hil_core_init(&g_core, &g_info, &g_platform, &g_backend);
   hil_core_announce(&g_core);
   tx_flush();
+#if defined(HIL_PUMP_THREAD)
+  g_pump_thread.start(pump_forever);
+#endif
 }
 
 void loop() {
+  hil_link_pump();
   uint8_t rx[64];
-  int avail = Serial.available();
-  while (avail > 0) {
-    // Never ask for more than is there: readBytes() would wait for the rest.
-    size_t want = avail < static_cast<int>(sizeof rx) ? static_cast<size_t>(avail) : sizeof rx;
-    size_t got = Serial.readBytes(rx, want);
-    if (got == 0) break;
-    hil_core_feed(&g_core, rx, static_cast<uint32_t>(got));
-    avail = Serial.available();
-  }
+  uint32_t got;
+  while ((got = hil_ring_pop(&g_rx, rx, sizeof rx)) > 0) hil_core_feed(&g_core, rx, got);
   tx_flush();
 }
 #endif  // HIL_FORWARDER

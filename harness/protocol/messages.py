@@ -68,6 +68,9 @@ class DeviceInfo:
     inputs: tuple[TensorDesc, ...] = ()
     outputs: tuple[TensorDesc, ...] = ()
     model_error: str = ""
+    input_block: int = 16  # chunks start on, and cover whole, blocks of this many bytes
+    staging: int = 0  # of rx_window, bytes that hold the next vector while one computes
+    max_runs: int = 0  # largest runs + warmup of one INVOKE (0: not reported)
 
     @property
     def simulated(self) -> bool:
@@ -166,6 +169,9 @@ def parse_hello(payload: bytes) -> DeviceInfo:
         inputs=tuple(sorted(inputs, key=lambda t: t.index)),
         outputs=tuple(sorted(outputs, key=lambda t: t.index)),
         model_error=strs.get(Tag.MODEL_ERROR, ""),
+        input_block=ints.get(Tag.INPUT_BLOCK, 16),
+        staging=ints.get(Tag.STAGING, 0),
+        max_runs=ints.get(Tag.MAX_RUNS, 0),
     )
 
 
@@ -217,6 +223,33 @@ def parse_profile(payload: bytes) -> tuple[int, tuple[OpCycles, ...]]:
         ops.append(OpCycles(index, name, cycles))
         at += 5 + n
     return boot_id, tuple(ops)
+
+
+@dataclass(frozen=True)
+class InputState:
+    """INPUT_STATE_R: which blocks of vector ``vector`` the device holds."""
+
+    boot_id: int
+    vector: int
+    block: int
+    total: int
+    held: int
+    bitmap: bytes
+
+    def has(self, offset: int) -> bool:
+        """Whether the block that starts at ``offset`` is held."""
+        b = offset // self.block
+        return b // 8 < len(self.bitmap) and bool(self.bitmap[b // 8] >> (b % 8) & 1)
+
+
+def parse_input_state(payload: bytes) -> InputState:
+    if len(payload) < 19:
+        raise LinkError(f"INPUT_STATE_R payload of {len(payload)} bytes is shorter than its header")
+    boot_id, vector, block, total, held, blocks = struct.unpack_from("<IBIIIH", payload)
+    bitmap = bytes(payload[19:])
+    if len(bitmap) != (blocks + 7) // 8 or block == 0:
+        raise LinkError(f"INPUT_STATE_R: {len(bitmap)} bitmap bytes for {blocks} blocks")
+    return InputState(boot_id, vector, block, total, held, bitmap)
 
 
 def parse_error(payload: bytes) -> tuple[int, int, int, int, str]:

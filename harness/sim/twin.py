@@ -77,7 +77,7 @@ def plan_image(
     if arena_size is None:  # when the runtime rejected the model, the device will say why
         arena_size = plan_arena(host_used) if host_used else board.ram_bytes // 2
     flash = board.footprint_flash_bytes + len(model.data)
-    ram = board.footprint_ram_bytes + arena_size + core_size
+    ram = board.footprint_ram_bytes + arena_size + core_size + board.link.window
     if flash > board.app_flash_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s flash: model {_kib(len(model.data))} + "
@@ -88,7 +88,8 @@ def plan_image(
     if ram > board.app_ram_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s RAM: arena {_kib(arena_size)} + firmware "
-            f"{_kib(board.footprint_ram_bytes + core_size)} (estimated) = {_kib(ram)} > "
+            f"{_kib(board.footprint_ram_bytes + core_size + board.link.window)} (estimated, "
+            f"receive buffer {_kib(board.link.window)} included) = {_kib(ram)} > "
             f"{_kib(board.app_ram_bytes)} available; reduce the activations (smaller input or "
             "layers) or pick a board with more RAM"
         )
@@ -180,12 +181,14 @@ class Twin:
         byte_rate: float,
         rx_window: int,
         drop_on_overflow: bool,
+        staging: int = 0,
         emulate_timing: bool = True,
         protocol: str = "hil",
     ):
         self.image = image
         self.lib = lib
         self.rx_window = rx_window
+        self.staging = staging
         self.drop_on_overflow = drop_on_overflow
         self.emulate_timing = emulate_timing
         self.clock_hz = image.board.clock_hz
@@ -226,6 +229,7 @@ class Twin:
             arena_size=self.image.arena_size,
             clock_hz=self.clock_hz,
             rx_window=self.rx_window,
+            staging=self.staging,
             boot_id=boot_id,
             flags=int(flags),
         )
@@ -350,7 +354,8 @@ def start(args: argparse.Namespace) -> Twin:
         image,
         lib,
         byte_rate=rate,
-        rx_window=args.rx_window or board.link.rx_window,
+        rx_window=args.rx_window or board.link.window,
+        staging=0 if args.rx_window else board.link.staging_bytes,
         drop_on_overflow=uart,
         emulate_timing=not args.no_timing,
         protocol=args.protocol,
@@ -398,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     ready["arena_used"] = twin.backend.arena_used()
     ready["model_error"] = twin.backend.init_error()
     ready["protocol"] = twin.protocol
+    ready["byte_rate"] = twin.inbound.rate
+    ready["rx_window"] = twin.rx_window
     print(json.dumps(ready), flush=True)
     if not args.exit_on_stdin_eof:
         print(

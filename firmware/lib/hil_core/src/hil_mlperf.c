@@ -388,6 +388,13 @@ static void cmd_infer(hil_mlperf_t *m, uint32_t argc, char *argv[MAX_ARGS]) {
     err_line(m, "Inference warmup must be >=0");
     return;
   }
+  if (n > HIL_MLPERF_MAX_RUNS || w > HIL_MLPERF_MAX_RUNS - n) {
+    err_begin(m);
+    out_str(m, "Inference iterations + warmup must be <= ");
+    out_u64(m, HIL_MLPERF_MAX_RUNS);
+    err_end(m);
+    return;
+  }
   if (!model_ready(m)) {
     err_begin(m);
     out_str(m, "Model not ready: ");

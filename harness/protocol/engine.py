@@ -1,0 +1,194 @@
+"""The pipeline: jobs' frames streamed under the window, losses found and repaired.
+
+The device handles frames in order and answers each one, so a reply to a later frame proves
+that an earlier unanswered one (or its reply) was lost: only that frame goes again. Uploads
+are idempotent (a chunk carries its vector id and offset; the device keeps one bit per block
+it holds), so a repeat is harmless. When the state of the device is in doubt (an invoke
+refused as INCOMPLETE, no reply by the deadline), the engine asks it which blocks it holds
+(INPUT_STATE) and sends only what is missing. A silent device is retried ``retries`` times
+in a row, then reported as a timeout that names the deadline applied; a job that needs more
+than ``RESENDS_PER_FRAME`` resends per frame fails: the link is too damaged to use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from ..errors import DeviceErrorReply, DeviceTimeout, LinkError
+from .constants import FRAME_ERRORS, Err, Msg
+from .framing import BadFrame, Frame
+from .jobs import ClientCounters, Job, Sent
+from .messages import InputState, parse_error, parse_input_state
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS_AHEAD = 8  # jobs queued ahead of the oldest incomplete one
+RESENDS_PER_FRAME = 16
+POLL_S = 0.02
+
+
+class Engine:
+    """Runs jobs through a client's transport; see the module docstring."""
+
+    def __init__(self, client, jobs: Iterable[Job]):
+        self.c = client  # DeviceClient: transport, plan, deadlines, counters, matching
+        self.source = iter(jobs)
+        self.pending: deque[Job] = deque()  # jobs not yet yielded, in order
+        self.unsent: deque[tuple[Job, int]] = deque()
+        self.inflight: dict[int, Sent] = {}  # by seq; dicts keep send order
+        self.probe: Job | None = None  # an INPUT_STATE request in flight
+        self.exhausted = False
+        self.last_progress = time.monotonic()
+
+    @property
+    def counters(self) -> ClientCounters:
+        return self.c.counters
+
+    def run(self) -> Iterator[Job]:
+        while True:
+            self._refill()
+            self._send()
+            while self.pending and self.pending[0].done:
+                yield self.pending.popleft()
+            if not self.pending and self.exhausted:
+                return
+            if not self.inflight and not self.unsent:
+                # unfinished jobs and nothing on its way to answer them: never spin
+                self._recover("nothing in flight for an unfinished request")
+                continue
+            frames = self.c.transport.poll(POLL_S)
+            for frame in frames:
+                self._handle(frame)
+            if not frames and self.inflight:
+                deadline, why = self.c.deadline(self.inflight, self.last_progress)
+                if time.monotonic() > deadline:
+                    self.counters.timeouts += 1
+                    self._recover(f"no reply within {why}")
+
+    # ---- sending ------------------------------------------------------------------------
+
+    def _refill(self) -> None:
+        while not self.exhausted and not self.unsent and len(self.pending) < MAX_JOBS_AHEAD:
+            nxt = next(self.source, None)
+            if nxt is None:
+                self.exhausted = True
+                return
+            self.pending.append(nxt)
+            self.unsent.extend((nxt, i) for i in range(len(nxt.frames)))
+
+    def _send(self) -> None:
+        if self.probe is not None:
+            return  # nothing else until the device said what it holds
+        in_flight = sum(s.wire for s in self.inflight.values())
+        while self.unsent:
+            job, idx = self.unsent[0]
+            wire = self.c.wire_size(job.frames[idx][1])
+            if self.inflight and in_flight + wire > self.c.plan.window:
+                break
+            self.unsent.popleft()
+            self._put(job, idx, wire)
+            in_flight += wire
+            self.counters.max_inflight_bytes = max(self.counters.max_inflight_bytes, in_flight)
+
+    def _put(self, job: Job, idx: int, wire: int) -> None:
+        seq = self.c.transport.next_seq()
+        msg_type, payload = job.frames[idx]
+        self.c.transport.send(msg_type, seq, payload)
+        self.inflight[seq] = Sent(seq, job, idx, wire, time.monotonic())
+
+    # ---- receiving ----------------------------------------------------------------------
+
+    def _handle(self, frame: Frame | BadFrame) -> None:
+        if isinstance(frame, BadFrame):
+            self.counters.bad_frames += 1
+            return
+        sent = self.c.match(frame, self.inflight)
+        if sent is None:
+            return
+        self.last_progress = time.monotonic()
+        # in order: whatever was sent before this frame and is unanswered was lost
+        for seq in list(self.inflight):
+            if seq == sent.seq:
+                break
+            self._lost(self.inflight.pop(seq))
+        del self.inflight[sent.seq]
+        if sent.job is self.probe:
+            self.probe = None
+            self._resume(parse_input_state(frame.payload))
+            return
+        if frame.type == Msg.ERROR:
+            self._on_error(sent, frame)
+            return
+        sent.job.tries = 0
+        if sent.job.is_final(sent.index):
+            sent.job.reply = frame
+
+    def _on_error(self, sent: Sent, frame: Frame) -> None:
+        _, code, _, detail, reason = parse_error(frame.payload)
+        if code in FRAME_ERRORS:  # the frame arrived damaged
+            self._lost(sent)
+        elif code == Err.INCOMPLETE:  # a chunk before the invoke went missing
+            self._recover(f"the device lacks input from byte {detail}")
+        else:
+            job = sent.job
+            job.error = DeviceErrorReply(
+                code, self.c.err_name(code), detail, reason, self.c.msg_name(job.frames[-1][0])
+            )
+            for seq in [s for s, v in self.inflight.items() if v.job is job]:
+                del self.inflight[seq]
+            self.unsent = deque(u for u in self.unsent if u[0] is not job)
+
+    def _lost(self, sent: Sent) -> None:
+        job = sent.job
+        if job is self.probe:
+            self.probe = None
+            self._recover("the INPUT_STATE request was lost")
+            return
+        self._count_resend(job)
+        self.unsent.appendleft((job, sent.index))
+
+    def _count_resend(self, job: Job) -> None:
+        job.resends += 1
+        self.counters.resends += 1
+        budget = RESENDS_PER_FRAME * len(job.frames)
+        if job.resends > budget:
+            raise LinkError(
+                f"the link lost too much: {job.resends} frames sent again for a request of "
+                f"{len(job.frames)} (bound {budget}); check the cable, the port and the baud "
+                f"rate; last bytes received: {self.c.transport.rx_tail[-32:].hex(' ') or 'none'}"
+            )
+
+    # ---- recovery -----------------------------------------------------------------------
+
+    def _recover(self, why: str) -> None:
+        """Asks the device which blocks it holds; what is in flight is written off."""
+        first = next((j for j in self.pending if not j.done), None)
+        if first is None:
+            return
+        first.tries += 1
+        if first.tries > self.c.retries:
+            raise self.c.timeout_error(first, why)
+        log.debug("recovering (%s): asking the device what it holds", why)
+        self.inflight.clear()  # their replies, if any come, are stale and ignored
+        self.unsent.clear()
+        self.counters.probes += 1
+        self.probe = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
+        self._put(self.probe, 0, self.c.wire_size(b""))
+        self.last_progress = time.monotonic()
+
+    def _resume(self, state: InputState) -> None:
+        self.c.check_boot(state.boot_id)
+        first = True
+        for job in self.pending:
+            if job.done:
+                continue
+            todo = job.missing(state if first else None)
+            if first:  # the only job the device may hold part of: its resends are bounded
+                for _ in todo:
+                    self._count_resend(job)
+            first = False
+            self.unsent.extend((job, i) for i in todo)
+
