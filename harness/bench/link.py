@@ -217,7 +217,7 @@ def compare(
             for _ in range(rounds):  # alternating, so drift on a noisy host hits both sides
                 run_ours(client, ours_link, data, refs, ours, info.clock_hz)
                 run_peer(peer, peer_link, data, refs, theirs, model.outputs)
-            chunk = client._chunk_payload()
+            chunk = client.plan.chunk
         finally:
             client.close()
             peer.close()
