@@ -69,6 +69,8 @@ class DeviceClient:
         self._vector_id = 0
         self._keys = 0
         self._slowest_invoke_s: float | None = None
+        self._chunk = self.plan.chunk  # this many bytes per chunk now: less while frames are lost
+        self._delivered = 0
 
     # ---- public requests ----------------------------------------------------------------
 
@@ -93,6 +95,7 @@ class DeviceClient:
             moved = self.transport.bytes_sent - sent0 + self.transport.bytes_received - recv0
             self.latency_s = min(0.5, max(0.0, elapsed - moved / self.byte_rate))
         self.plan = LinkPlan.negotiate(info, self.byte_rate, self.latency_s)
+        self._chunk = self.plan.chunk
         self.info = info
         return info
 
@@ -184,7 +187,7 @@ class DeviceClient:
                 f"input vector has {len(data)} bytes, the model's inputs take {info.input_bytes}"
             )
         self._vector_id = (self._vector_id + 1) & 0xFF
-        frames = self.plan.vector_frames(data, self._vector_id, bench)
+        frames = self.plan.vector_frames(data, self._vector_id, bench, self._chunk)
         return self.new_job(frames, heavy=True, vector=self._vector_id)
 
     def _single(self, msg_type: int, payload: bytes, expect: int) -> Frame:
@@ -222,6 +225,19 @@ class DeviceClient:
             self.counters.bytes_sent = self.transport.bytes_sent
 
     # ---- what the engine asks of the client ---------------------------------------------
+
+    def on_lost(self) -> None:
+        """A frame was lost: later vectors go in chunks half as large (a damaged link loses
+        a frame in proportion to its length), down to the input block."""
+        self._chunk = max(self.plan.block, self._chunk // 2 // self.plan.block * self.plan.block)
+        self._delivered = 0
+
+    def on_delivered(self) -> None:
+        """A frame was answered: after 16 in a row, chunks grow back towards the plan's."""
+        self._delivered += 1
+        if self._delivered >= 16 and self._chunk < self.plan.chunk:
+            self._chunk = min(self.plan.chunk, self._chunk * 2)
+            self._delivered = 0
 
     def wire_size(self, payload: bytes) -> int:
         return encoded_size(len(payload))

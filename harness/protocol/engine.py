@@ -123,6 +123,7 @@ class Engine:
             self._on_error(sent, frame)
             return
         sent.job.tries = 0
+        self.c.on_delivered()
         if sent.job.is_final(sent.index):
             sent.job.reply = frame
 
@@ -148,6 +149,7 @@ class Engine:
             self._recover("the INPUT_STATE request was lost")
             return
         self._count_resend(job)
+        self.c.on_lost()
         self.unsent.appendleft((job, sent.index))
 
     def _count_resend(self, job: Job) -> None:

@@ -107,15 +107,17 @@ class LinkPlan:
         return cls(window, chunk, block, latency_s)
 
     def vector_frames(
-        self, data: bytes, vector: int, bench: tuple[int, int] | None
+        self, data: bytes, vector: int, bench: tuple[int, int] | None, chunk: int | None = None
     ) -> list[tuple[int, bytes]]:
-        """The chunks of one vector; the last invokes, or an INVOKE follows (a benchmark)."""
+        """The chunks of one vector (``chunk`` bytes each, a multiple of the block; default:
+        the plan's); the last invokes, or an INVOKE follows (a benchmark)."""
+        step = chunk or self.chunk
         frames = []
-        offsets = list(range(0, len(data), self.chunk)) or [0]
+        offsets = list(range(0, len(data), step)) or [0]
         for i, off in enumerate(offsets):
             last = i == len(offsets) - 1 and bench is None
             head = struct.pack("<BBI", INPUT_FLAG_INVOKE if last else 0, vector, off)
-            frames.append((int(Msg.SET_INPUT), head + data[off : off + self.chunk]))
+            frames.append((int(Msg.SET_INPUT), head + data[off : off + step]))
         if bench is not None:
             frames.append((int(Msg.INVOKE), struct.pack("<HH", *bench)))
         return frames
