@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +30,25 @@ TFLITE_DTYPES: dict[int, np.dtype] = {
     17: np.dtype(np.uint16),
 }
 TFLITE_TYPE_CODES: dict[np.dtype, int] = {dt: code for code, dt in TFLITE_DTYPES.items()}
+
+T = TypeVar("T")
+
+
+def _reply(name: str) -> Callable[[Callable[[bytes], T]], Callable[[bytes], T]]:
+    """A reply whose fields do not fit its payload is a LinkError naming the reply, never a
+    struct or enum error (found by hypothesis, tests_unit/test_codec_fuzz.py)."""
+
+    def wrap(parse: Callable[[bytes], T]) -> Callable[[bytes], T]:
+        @functools.wraps(parse)
+        def checked(payload: bytes) -> T:
+            try:
+                return parse(payload)
+            except (struct.error, ValueError) as exc:
+                raise LinkError(f"malformed {name} payload of {len(payload)} bytes: {exc}") from exc
+
+        return checked
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,7 @@ def _tensor(value: bytes) -> TensorDesc:
     return TensorDesc(index, dtype, tuple(dims), nbytes, float(scale), zp)
 
 
+@_reply("HELLO_R")
 def parse_hello(payload: bytes) -> DeviceInfo:
     strs: dict[int, str] = {}
     ints: dict[int, int] = {}
@@ -180,6 +203,7 @@ _STRING_TAGS = frozenset(
 )
 
 
+@_reply("STATS_R")
 def parse_stats(payload: bytes) -> dict[str, int]:
     return {
         Tag(tag).name.lower() if tag in Tag._value2member_map_ else f"tag_{tag:#x}": struct.unpack(
@@ -190,6 +214,7 @@ def parse_stats(payload: bytes) -> dict[str, int]:
     }
 
 
+@_reply("RESULT")
 def parse_result(payload: bytes) -> Result:
     if len(payload) < 12:
         raise LinkError(f"RESULT payload of {len(payload)} bytes is shorter than its header")
@@ -209,6 +234,7 @@ class OpCycles:
     cycles: int
 
 
+@_reply("PROFILE_R")
 def parse_profile(payload: bytes) -> tuple[int, tuple[OpCycles, ...]]:
     """boot_id, and the operators of a PROFILE_R."""
     if len(payload) < 6:
@@ -242,6 +268,7 @@ class InputState:
         return b // 8 < len(self.bitmap) and bool(self.bitmap[b // 8] >> (b % 8) & 1)
 
 
+@_reply("INPUT_STATE_R")
 def parse_input_state(payload: bytes) -> InputState:
     if len(payload) < 19:
         raise LinkError(f"INPUT_STATE_R payload of {len(payload)} bytes is shorter than its header")
@@ -252,6 +279,7 @@ def parse_input_state(payload: bytes) -> InputState:
     return InputState(boot_id, vector, block, total, held, bitmap)
 
 
+@_reply("ERROR")
 def parse_error(payload: bytes) -> tuple[int, int, int, int, str]:
     """boot_id, code, request type, detail, reason."""
     if len(payload) < 10:

@@ -45,14 +45,14 @@ extern "C" {
 /* Longest command, terminator excluded (EE_CMD_SIZE in the reference: 80). A 31-byte
  * hex line, as the runner sends, takes 65 characters. */
 #ifndef HIL_MLPERF_CMD_SIZE
+#define HIL_MLPERF_CMD_SIZE 80u
+#endif
+
 /* Largest N + W of one `infer N W`: beyond it the device answers an e-[...] line instead of
  * running for days (`infer 2147483647 2147483647`). MLPerf Tiny's runner asks for enough runs
  * to last about 10 s: 100,000 covers a model of 0.1 ms. */
 #ifndef HIL_MLPERF_MAX_RUNS
 #define HIL_MLPERF_MAX_RUNS 100000u
-#endif
-
-#define HIL_MLPERF_CMD_SIZE 80u
 #endif
 
 /* Reply bytes gathered before one platform write. */
