@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import runlog
 from .boards.driver import BoardDriver, Device, Image
 from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
 from .protocol.client import DeviceClient
@@ -138,9 +139,8 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     device = driver.flash(image)
     link = driver.open_link(device)
     transcript = None
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        transcript = log_dir / f"link-{driver.spec.id}.log"
+    if log_dir is not None:  # one per run: two runs at once never share a transcript
+        transcript = runlog.log_path(log_dir, f"link-{driver.spec.id}")
     client = DeviceClient(
         link,
         byte_rate=device.byte_rate,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import serial
 
+from .. import runlog
 from ..boards.catalog import QEMU_PREFIX, BoardSpec
 from ..boards.driver import BoardDriver, Device, DriverOptions, Image
 from ..errors import FlashError, LinkError
@@ -69,7 +70,7 @@ class QemuDriver(BoardDriver):
             raise FlashError(f"no emulation image was built for {self.label}")
         log_dir = self.options.log_dir or cache_dir() / "emu" / "logs"
         self.qemu = start_qemu(
-            image.path, self.spec.emulation.machine, log_dir / f"qemu-{self.spec.id}.log"
+            image.path, self.spec.emulation.machine, runlog.log_path(log_dir, f"qemu-{self.spec.id}")
         )
         return Device(
             port=self.qemu.port,

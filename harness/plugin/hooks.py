@@ -8,9 +8,11 @@ so a plain ``pytest`` needs no hardware. The fixtures live in ``harness.plugin.f
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
+from .. import runlog
 from ..boards.catalog import BoardKind, BoardSpec
 from ..boards.driver import BoardDriver, DriverOptions
 from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
@@ -79,6 +81,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_failures] = []
+    report = getattr(config.option, "htmlpath", None)
+    if report and not hasattr(config, "workerinput"):  # the report this run will replace
+        runlog.mark_stale(Path(config.invocation_params.dir, report))
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
 
 
@@ -141,6 +146,11 @@ def pytest_runtest_makereport(
         item.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
+        if exc.category in INFRA_CATEGORIES:  # one line here; the traceback goes to the log
+            log_dir = Path(item.config.invocation_params.dir, item.config.option.hil_log_dir)
+            log = runlog.keep_traceback(log_dir, item.nodeid, str(report.longrepr))
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            report.longrepr = f"[{exc.category}] {first} (traceback: {log})"
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
             item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
