@@ -13,7 +13,10 @@ from .test_hil_suite import run_suite
 
 
 def test_each_run_names_its_logs_with_its_own_id(tmp_path):
-    code = "from pathlib import Path; from harness import runlog; print(runlog.log_path(Path('.'), 'link-nano33'))"
+    code = (
+        "from pathlib import Path; from harness import runlog; "
+        "print(runlog.log_path(Path('.'), 'link-nano33'))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TFLM_HIL_RUN_ID"}
     names = {
         subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
@@ -46,7 +49,8 @@ def test_an_infrastructure_failure_is_one_line_with_the_log_and_the_stale_mark_g
                 ln.startswith("[build] does not fit") or "(traceback: " in ln)
     log = line.split("(traceback: ")[1].rstrip(")")
     assert os.path.basename(log).startswith("session-") and os.path.isfile(log)
-    assert "BuildError" in open(log).read()  # the whole traceback went to the log
+    with open(log) as f:
+        assert "BuildError" in f.read()  # the whole traceback went to the log
     assert "Traceback" not in run.stdout and "plan_image" not in run.stdout
     html = report.read_text()
     assert runlog.STALE_MARK not in html and "an earlier run" not in html  # replaced whole

@@ -87,7 +87,7 @@ class FaultyLink:
         self.injected += len(hits)
         out = bytearray()
         prev = 0
-        for i in hits:
+        for i in map(int, hits):
             out += data[prev:i]
             b = data[i]
             if self.fault == "duplicate":

@@ -89,6 +89,11 @@ class Session:
         self.link.port.close()
 
 
+def _hang(flag: threading.Event, port: serial.Serial) -> None:
+    flag.set()
+    port.close()  # the client's next read fails: the bench goes on
+
+
 def run_case(twin: TwinProcess, case: Case, xs: list[bytes], refs: list[bytes], seed: int,
              byte_rate: float) -> Case:
     s = Session(twin, case.fault, case.rate, seed, byte_rate)
@@ -101,7 +106,7 @@ def run_case(twin: TwinProcess, case: Case, xs: list[bytes], refs: list[bytes], 
                     twin.reboot()
                 hung = threading.Event()
                 # the watchdog: a hang is counted, never waited out
-                timer = threading.Timer(HANG_S, lambda: (hung.set(), s.link.port.close()))
+                timer = threading.Timer(HANG_S, _hang, (hung, s.link.port))
                 timer.start()
                 try:
                     if s.client.info is None:

@@ -78,7 +78,8 @@ class DeviceClient:
         """Handshake: reads the device's description and its boot id; negotiates the chunk."""
         nonce = int.from_bytes(os.urandom(4), "little")
         self.info = None  # a reboot is expected here: do not compare boot ids
-        sent0, recv0, t0 = self.transport.bytes_sent, self.transport.bytes_received, time.monotonic()
+        sent0, recv0 = self.transport.bytes_sent, self.transport.bytes_received
+        t0 = time.monotonic()
         reply = self._single(Msg.HELLO, struct.pack("<I", nonce), Msg.HELLO_R)
         elapsed = time.monotonic() - t0
         info = parse_hello(reply.payload)

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from ..errors import DeviceErrorReply, DeviceTimeout, LinkError
+from ..errors import DeviceErrorReply, LinkError
 from .constants import FRAME_ERRORS, Err, Msg
 from .framing import BadFrame, Frame
 from .jobs import ClientCounters, Job, Sent
