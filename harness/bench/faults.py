@@ -150,8 +150,14 @@ def run(
                 byte_rate = float(twin.ready.get("byte_rate") or 64_000)
                 for fault in faults:
                     rate = (byte_rate_override or RATES).get(fault, event_rate)
-                    case = Case(fault, rate, size)
-                    cases.append(run_case(twin, case, xs, refs, seed, byte_rate).as_json())
+                    case = run_case(twin, Case(fault, rate, size), xs, refs, seed, byte_rate)
+                    cases.append(case.as_json())
+                    print(  # progress: a full run takes minutes
+                        f"faults: {fault} {rate:g} {size} B: {case.accepted}/{case.sent} accepted, "
+                        f"{case.wrong_accepted} wrong, {case.hangs} hangs, {case.seconds}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             finally:
                 twin.stop()
     wrong = sum(c["wrong_accepted"] for c in cases)
