@@ -101,7 +101,22 @@ def test_a_vector_larger_than_a_frame_goes_in_chunks_that_fit(large_input):
     assert client.plan.chunk == chunk
     per_vector = -(-model.inputs[0].nbytes // chunk)
     assert per_vector >= 3
-    assert client.counters.frames_sent - before == 3 * per_vector
+    # and one INPUT_STATE behind the last invoke, whose reply would reveal a lost invoke
+    assert client.counters.frames_sent - before == 3 * per_vector + 1
+
+
+def test_small_chunks_never_reuse_a_sequence_number_in_flight(large_input):
+    """16-byte chunks of a 2304-byte input (144 frames per vector) under a 36 KiB window:
+    more frames than sequence numbers would fit; at most 127 are in flight, so a reply can
+    never match another frame with the same number, and every answer is right."""
+    client, model = large_input
+    client._chunk = 16  # as after repeated losses, at the smallest block
+    xs = np.random.default_rng(11).integers(-128, 128, (3, *model.inputs[0].shape), np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    client._chunk = client.plan.chunk
+    want = HostTflm(model).run((xs,))[0]
+    assert [r.output for r in results] == [w.tobytes() for w in want]
+    assert client.counters.max_inflight_frames == 127
 
 
 def test_a_long_stream_keeps_vectors_apart(client, device):

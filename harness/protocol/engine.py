@@ -26,6 +26,10 @@ from .messages import InputState, parse_error, parse_input_state
 log = logging.getLogger(__name__)
 
 MAX_JOBS_AHEAD = 8  # jobs queued ahead of the oldest incomplete one
+# Frames whose reply may still come: at most this many in flight, plus as many written off by
+# a recovery (their replies arrive before the INPUT_STATE's, which new frames wait for). Half
+# the 256 sequence numbers each, so a reply can never match the wrong frame.
+MAX_FRAMES_IN_FLIGHT = 127
 RESENDS_PER_FRAME = 16
 POLL_S = 0.02
 
@@ -40,6 +44,7 @@ class Engine:
         self.unsent: deque[tuple[Job, int]] = deque()
         self.inflight: dict[int, Sent] = {}  # by seq; dicts keep send order
         self.probe: Job | None = None  # an INPUT_STATE request in flight
+        self.sentinel: Job | None = None  # an INPUT_STATE behind an invoke, see _send
         self.exhausted = False
         self.last_progress = time.monotonic()
 
@@ -86,12 +91,30 @@ class Engine:
         while self.unsent:
             job, idx = self.unsent[0]
             wire = self.c.wire_size(job.frames[idx][1])
-            if self.inflight and in_flight + wire > self.c.plan.window:
+            if self.inflight and (
+                in_flight + wire > self.c.plan.window or len(self.inflight) >= MAX_FRAMES_IN_FLIGHT
+            ):
                 break
             self.unsent.popleft()
             self._put(job, idx, wire)
             in_flight += wire
             self.counters.max_inflight_bytes = max(self.counters.max_inflight_bytes, in_flight)
+            self.counters.max_inflight_frames = max(
+                self.counters.max_inflight_frames, len(self.inflight)
+            )
+        dry = self.exhausted or len(self.pending) >= MAX_JOBS_AHEAD  # no frame will follow
+        if (
+            dry
+            and not self.unsent
+            and self.sentinel is None
+            and 0 < len(self.inflight) < MAX_FRAMES_IN_FLIGHT
+        ):
+            # Nothing follows the invoke: were it or its result lost, only the deadline would
+            # tell. A cheap request behind it makes the in-order rule tell at once instead.
+            last = next(reversed(self.inflight.values()))
+            if last.job.heavy and last.job.is_final(last.index):
+                self.sentinel = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
+                self._put(self.sentinel, 0, self.c.wire_size(b""))
 
     def _put(self, job: Job, idx: int, wire: int) -> None:
         seq = self.c.transport.next_seq()
@@ -115,6 +138,9 @@ class Engine:
                 break
             self._lost(self.inflight.pop(seq))
         del self.inflight[sent.seq]
+        if sent.job is self.sentinel:
+            self.sentinel = None
+            return
         if sent.job is self.probe:
             self.probe = None
             self._resume(parse_input_state(frame.payload))
@@ -144,6 +170,9 @@ class Engine:
 
     def _lost(self, sent: Sent) -> None:
         job = sent.job
+        if job is self.sentinel:
+            self.sentinel = None
+            return
         if job is self.probe:
             self.probe = None
             self._recover("the INPUT_STATE request was lost")
@@ -176,6 +205,7 @@ class Engine:
         log.debug("recovering (%s): asking the device what it holds", why)
         self.inflight.clear()  # their replies, if any come, are stale and ignored
         self.unsent.clear()
+        self.sentinel = None
         self.counters.probes += 1
         self.probe = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
         self._put(self.probe, 0, self.c.wire_size(b""))

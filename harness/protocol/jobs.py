@@ -72,6 +72,7 @@ class ClientCounters:
     bad_frames: int = 0
     stale_replies: int = 0
     max_inflight_bytes: int = 0
+    max_inflight_frames: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
 
