@@ -269,6 +269,13 @@ class DeviceClient:
         )
         return max(oldest.at, last_progress) + allowance, why
 
+    def quiet_limit(self, inflight: dict[int, Sent]) -> float:
+        """How long a silence may last before the engine asks what became of its frames: a
+        reply's time without the invoke allowance."""
+        wire = sum(s.wire for s in inflight.values())
+        reply = (self.info.output_bytes if self.info else 0) + 512
+        return self.reply_timeout + (wire + reply) / self.byte_rate
+
     def _invoke_allowance(self, job: Job) -> float:
         """invoke_timeout until an inference was seen; then ten times the slowest seen (>= 1 s),
         so that a lost request costs seconds, not the full invoke timeout."""

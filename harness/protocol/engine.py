@@ -29,7 +29,10 @@ MAX_JOBS_AHEAD = 8  # jobs queued ahead of the oldest incomplete one
 # Frames whose reply may still come: at most this many in flight, plus as many written off by
 # a recovery (their replies arrive before the INPUT_STATE's, which new frames wait for). Half
 # the 256 sequence numbers each, so a reply can never match the wrong frame.
-MAX_FRAMES_IN_FLIGHT = 127
+MAX_FRAMES_IN_FLIGHT = 96
+# INPUT_STATE requests sent to break a silence (see run) per recovery: with the frames in
+# flight they stay within the 128 sequence numbers whose replies may still come.
+MAX_NUDGES = 16
 RESENDS_PER_FRAME = 16
 POLL_S = 0.02
 
@@ -45,6 +48,8 @@ class Engine:
         self.inflight: dict[int, Sent] = {}  # by seq; dicts keep send order
         self.probe: Job | None = None  # an INPUT_STATE request in flight
         self.sentinel: Job | None = None  # an INPUT_STATE behind an invoke, see _send
+        self.nudges = 0
+        self.last_nudge = 0.0
         self.exhausted = False
         self.last_progress = time.monotonic()
 
@@ -72,6 +77,8 @@ class Engine:
                 if time.monotonic() > deadline:
                     self.counters.timeouts += 1
                     self._recover(f"no reply within {why}")
+                elif time.monotonic() > self._quiet_until():
+                    self._nudge()
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -115,6 +122,23 @@ class Engine:
             if last.job.heavy and last.job.is_final(last.index):
                 self.sentinel = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
                 self._put(self.sentinel, 0, self.c.wire_size(b""))
+
+    def _quiet_until(self) -> float:
+        return max(self.last_progress, self.last_nudge) + self.c.quiet_limit(self.inflight)
+
+    def _nudge(self) -> None:
+        """Silence longer than a reply takes, but short of the deadline (which allows for an
+        invoke): a request lost, or its reply? A fresh INPUT_STATE asks; its reply, behind
+        whatever the device still owes, tells by the in-order rule, long before the deadline
+        would. It costs nothing when the device is only busy computing."""
+        if self.nudges >= MAX_NUDGES:
+            return
+        self.nudges += 1
+        if self.sentinel is not None:  # no answer to it either: write it off
+            self.inflight = {k: v for k, v in self.inflight.items() if v.job is not self.sentinel}
+        self.sentinel = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
+        self._put(self.sentinel, 0, self.c.wire_size(b""))
+        self.last_nudge = time.monotonic()
 
     def _put(self, job: Job, idx: int, wire: int) -> None:
         seq = self.c.transport.next_seq()
@@ -206,6 +230,7 @@ class Engine:
         self.inflight.clear()  # their replies, if any come, are stale and ignored
         self.unsent.clear()
         self.sentinel = None
+        self.nudges = 0
         self.counters.probes += 1
         self.probe = self.c.new_job([(int(Msg.INPUT_STATE), b"")])
         self._put(self.probe, 0, self.c.wire_size(b""))

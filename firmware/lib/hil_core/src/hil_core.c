@@ -556,7 +556,10 @@ static void rx_delimiter(hil_core_t *c) {
   if (c->cobs_code == 0) return; /* empty frame: leading delimiter */
   if (c->rx_overflow) {
     c->stats.frames_bad++;
-    send_error(c, 0, 0, HIL_E_TOO_LARGE, HIL_MAX_FRAME, "frame larger than the device buffer");
+    /* the buffer holds the frame's first bytes: its type and seq, a best guess (a burst of
+     * noise may have made an ordinary frame too large), let the host resend it at once */
+    send_error(c, c->rx[0], c->rx[1], HIL_E_TOO_LARGE, HIL_MAX_FRAME,
+               "frame larger than the device buffer");
   } else if (c->cobs_left != 0) {
     c->stats.frames_bad++;
     c->stats.bytes_dropped += c->rx_len;
