@@ -14,6 +14,7 @@ from harness.errors import DeviceErrorReply
 from harness.model.reference import HostTflm
 from harness.protocol.client import DeviceClient
 from harness.protocol.constants import Err, Msg
+from harness.protocol.engine import MAX_FRAMES_IN_FLIGHT
 from harness.protocol.framing import Frame, FrameDecoder, encode_frame
 from harness.sim.launcher import start_twin
 from harness.tflite.model import TfliteModel
@@ -107,7 +108,7 @@ def test_a_vector_larger_than_a_frame_goes_in_chunks_that_fit(large_input):
 
 def test_small_chunks_never_reuse_a_sequence_number_in_flight(large_input):
     """16-byte chunks of a 2304-byte input (144 frames per vector) under a 36 KiB window:
-    more frames than sequence numbers would fit; at most 127 are in flight, so a reply can
+    more frames than sequence numbers would fit; at most 96 are in flight, so a reply can
     never match another frame with the same number, and every answer is right."""
     client, model = large_input
     client._chunk = 16  # as after repeated losses, at the smallest block
@@ -116,7 +117,7 @@ def test_small_chunks_never_reuse_a_sequence_number_in_flight(large_input):
     client._chunk = client.plan.chunk
     want = HostTflm(model).run((xs,))[0]
     assert [r.output for r in results] == [w.tobytes() for w in want]
-    assert client.counters.max_inflight_frames == 127
+    assert client.counters.max_inflight_frames == MAX_FRAMES_IN_FLIGHT == 96
 
 
 def test_a_long_stream_keeps_vectors_apart(client, device):

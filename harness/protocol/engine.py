@@ -22,6 +22,7 @@ from .constants import FRAME_ERRORS, Err, Msg
 from .framing import BadFrame, Frame
 from .jobs import ClientCounters, Job, Sent
 from .messages import InputState, parse_error, parse_input_state
+from .policy import LinkPolicy
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,12 @@ RESENDS_PER_FRAME = 16
 POLL_S = 0.02
 
 
-class Engine:
-    """Runs jobs through a client's transport; see the module docstring."""
+class Sender:
+    """The sending half: frames under the window, and the INPUT_STATE requests that make a
+    loss visible before the deadline."""
 
-    def __init__(self, client, jobs: Iterable[Job]):
-        self.c = client  # DeviceClient: transport, plan, deadlines, counters, matching
+    def __init__(self, client: LinkPolicy, jobs: Iterable[Job]):
+        self.c = client  # transport, plan, deadlines, counters, matching
         self.source = iter(jobs)
         self.pending: deque[Job] = deque()  # jobs not yet yielded, in order
         self.unsent: deque[tuple[Job, int]] = deque()
@@ -56,29 +58,6 @@ class Engine:
     @property
     def counters(self) -> ClientCounters:
         return self.c.counters
-
-    def run(self) -> Iterator[Job]:
-        while True:
-            self._refill()
-            self._send()
-            while self.pending and self.pending[0].done:
-                yield self.pending.popleft()
-            if not self.pending and self.exhausted:
-                return
-            if not self.inflight and not self.unsent:
-                # unfinished jobs and nothing on its way to answer them: never spin
-                self._recover("nothing in flight for an unfinished request")
-                continue
-            frames = self.c.transport.poll(POLL_S)
-            for frame in frames:
-                self._handle(frame)
-            if not frames and self.inflight:
-                deadline, why = self.c.deadline(self.inflight, self.last_progress)
-                if time.monotonic() > deadline:
-                    self.counters.timeouts += 1
-                    self._recover(f"no reply within {why}")
-                elif time.monotonic() > self._quiet_until():
-                    self._nudge()
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -145,6 +124,33 @@ class Engine:
         msg_type, payload = job.frames[idx]
         self.c.transport.send(msg_type, seq, payload)
         self.inflight[seq] = Sent(seq, job, idx, wire, time.monotonic())
+
+
+class Engine(Sender):
+    """Runs jobs through a client's transport; see the module docstring."""
+
+    def run(self) -> Iterator[Job]:
+        while True:
+            self._refill()
+            self._send()
+            while self.pending and self.pending[0].done:
+                yield self.pending.popleft()
+            if not self.pending and self.exhausted:
+                return
+            if not self.inflight and not self.unsent:
+                # unfinished jobs and nothing on its way to answer them: never spin
+                self._recover("nothing in flight for an unfinished request")
+                continue
+            frames = self.c.transport.poll(POLL_S)
+            for frame in frames:
+                self._handle(frame)
+            if not frames and self.inflight:
+                deadline, why = self.c.deadline(self.inflight, self.last_progress)
+                if time.monotonic() > deadline:
+                    self.counters.timeouts += 1
+                    self._recover(f"no reply within {why}")
+                elif time.monotonic() > self._quiet_until():
+                    self._nudge()
 
     # ---- receiving ----------------------------------------------------------------------
 
@@ -248,4 +254,3 @@ class Engine:
                     self._count_resend(job)
             first = False
             self.unsent.extend((job, i) for i in todo)
-
