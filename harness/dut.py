@@ -13,7 +13,7 @@ import numpy as np
 
 from . import runlog
 from .boards.driver import BoardDriver, Device, Image
-from .errors import ConfigError, DeviceRebooted, FlashError, ModelRejected
+from .errors import ConfigError, DeviceRebooted, FlashError, LinkError, ModelRejected
 from .protocol.client import DeviceClient
 from .protocol.messages import DeviceInfo, OpCycles, Result
 from .tflite.model import TfliteModel
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # A device that reboots more often than this within one batch is reported, not retried.
 MAX_REBOOTS_PER_BATCH = 2
+# How long a reset device may keep answering from its old boot before the reset counts as failed.
+REBOOT_WAIT_S = 10.0
 
 
 @dataclass
@@ -171,19 +173,39 @@ class Dut:
             except DeviceRebooted as exc:
                 reboots = self._recover(exc, reboots)
 
+    def reboot(self) -> DeviceInfo:
+        """Resets the device and handshakes again: through the driver's reset line where the
+        board kind has one (the twin's signal, QEMU's reset), else by asking the firmware (the
+        protocol's RESET, which a board on USB CDC answers before it resets)."""
+        before = self.info.boot_id
+        how = "reset line"
+        if not self.driver.reboot(self.device):
+            self.client.reset()
+            how = "protocol RESET"
+        self.client.link = self.driver.reconnect(self.device)
+        # A reset line is asynchronous: the first answer may still come from the old boot.
+        deadline = time.monotonic() + REBOOT_WAIT_S
+        while (info := self._handshake()).boot_id == before:
+            if time.monotonic() >= deadline:
+                raise LinkError(
+                    f"{info.board} on {self.device.port} was reset ({how}) but still reports "
+                    f"boot {before} after {REBOOT_WAIT_S:.0f} s: the reset did not happen"
+                )
+            time.sleep(0.05)
+        self.info = info
+        self.events.append(Event("reboot", f"{how}: boot {before} -> {self.info.boot_id}"))
+        return self.info
+
     def close(self) -> None:
+        """Closes the client (its transcript); the link is the driver's, closed by it."""
         self.client.close()
-        link = self.client.link
-        close = getattr(link, "close", None)
-        if close:
-            close()
 
 
 def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = None) -> Dut:
     """Builds, flashes and connects: PlatformIO's build, upload and test stages in order."""
     image = driver.build(model)
     device = driver.flash(image)
-    link = driver.open_link(device)
+    link = driver.link(device)
     transcript = None
     if log_dir is not None:  # one per run: two runs at once never share a transcript
         transcript = runlog.log_path(log_dir, f"link-{driver.spec.id}")
@@ -198,5 +220,5 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
         return Dut(driver, device, client, model)
     except BaseException:
         client.close()
-        link.close()
+        driver.close_link()
         raise

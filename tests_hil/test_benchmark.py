@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pytest_html import extras as html_extras
 
-from harness.bench.latency import DEVICE_CLOCK
+from harness.latency import DEVICE_CLOCK
 from harness.plugin.fixtures import memory_metrics
 from harness.provenance import Provenance
 from harness.report import html, plots

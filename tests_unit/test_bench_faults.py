@@ -9,8 +9,8 @@ import pytest
 
 from harness.bench import faults
 from harness.bench.fault_link import BYTE_FAULTS, EVENT_FAULTS, FaultyLink
-from harness.bench.models import compute_model
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import compute_model
 
 
 class Loopback:

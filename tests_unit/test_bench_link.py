@@ -12,8 +12,8 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 
 from harness.bench.link import compare
-from harness.bench.models import fc_model
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model
 
 
 def test_fc_model_is_valid_deterministic_and_computes_a_fully_connected_layer() -> None:

@@ -15,6 +15,7 @@ from harness.boards.discovery import (
     find_board,
     matches_for_port,
     wait_for_board,
+    wait_for_new_port,
 )
 from harness.errors import ConfigError, LinkError
 
@@ -170,6 +171,24 @@ def test_reenumeration_wait_is_bounded_and_reports_what_it_saw():
     assert m is None
     assert [p.serial_number for p in seen] == ["OTHER"]
     assert enum.now == 3.0 and enum.calls == 13  # polled at 0, 0.25 ... 3.0 s, then gave up
+
+
+def test_a_board_without_serial_number_is_found_again_as_the_one_new_port():
+    old = nano("/dev/ttyACM0", None)
+    before = attached_ports(ports(old))
+    enum = Enumeration([[], [nano("/dev/ttyACM0", None, bootloader=True)], [old]])
+    m = wait_for_new_port(NANO33, before, "app", 10, list_ports=enum.list_ports,
+                          sleep=enum.sleep, clock=enum.clock)  # fmt: skip
+    assert m is None  # the board came back on its old name: nothing new in 10 s
+    assert enum.now == 10.0
+    fresh = nano("/dev/ttyACM1", None, bootloader=True)
+    enum = Enumeration([[old], [old, fresh]])
+    m = wait_for_new_port(NANO33, before, "bootloader", 10, list_ports=enum.list_ports,
+                          sleep=enum.sleep, clock=enum.clock)  # fmt: skip
+    assert m is not None and (m.port.device, m.role) == ("/dev/ttyACM1", "bootloader")
+    two = Enumeration([[fresh, nano("/dev/ttyACM2", None, bootloader=True)]])
+    assert wait_for_new_port(NANO33, before, "bootloader", 1, list_ports=two.list_ports,
+                             sleep=two.sleep, clock=two.clock) is None  # fmt: skip
 
 
 def test_boards_command_marks_matches(capsys):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.boards.catalog import load_catalog
-from harness.boards.limits import AppLimits, app_limits, check_fits
 from harness.errors import BuildError
 from harness.firmware.elfsize import read_elf_sizes
+from harness.firmware.limits import AppLimits, app_limits, check_fits
 
 from .arm_elf import build_elf, size_table
 from .conftest import REPO

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.bench.latency import Latency
 from harness.errors import ConfigError
+from harness.latency import Latency
 from harness.metrics.gates import Gate, check_metric_names, load_gates, parse_gates
 from harness.metrics.validation import validate
 from harness.model.reference import HostTflm

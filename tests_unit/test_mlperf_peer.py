@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 import serial
 
-from harness.bench.mlperf_peer import MlperfError, MlperfPeer, requantize
-from harness.bench.models import fc_model as fc_model_bytes
-from harness.bench.models import write_fc_model
 from harness.errors import DeviceTimeout
+from harness.protocol.mlperf import MlperfError, MlperfPeer, requantize
 from harness.sim.backend import TflmBackend
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary, InfoC
 from harness.sim.launcher import TwinProcess, start_twin
 from harness.sim.mlperf_core import MlperfCore
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model as fc_model_bytes
+from harness.tflite.synthetic import write_fc_model
 
 INPUT_BYTES = 1024
 USB_RATE = 64_000  # the Nano 33 BLE twin's default link (USB CDC): fast tests

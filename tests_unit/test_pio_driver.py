@@ -14,9 +14,10 @@ import pytest
 from harness.boards.catalog import load_catalog
 from harness.boards.driver import DriverOptions
 from harness.boards.locking import BoardBusy
-from harness.boards.pio_driver import PioDriver, Probe, harness_touches, must_flash
 from harness.errors import BuildError, ConfigError, FlashError, LinkError
 from harness.firmware.codegen import IMAGE_HEADER
+from harness.pio.driver import PioDriver
+from harness.pio.probe import Probe, harness_touches, must_flash
 from harness.provenance import Provenance
 
 from .arm_elf import build_elf
@@ -100,20 +101,9 @@ class Bench:
         return self.now
 
     def driver(self, tmp_path: Path, **options) -> PioDriver:
-        opts = DriverOptions(arena=4096, log_dir=tmp_path / "logs", **options)
-        return PioDriver(
-            self.spec,
-            opts,
-            list_ports=self.list_ports,
-            runner=self.run,
-            prober=self.probe,
-            touch=self.touch,
-            cache=tmp_path / "cache",
-            lock_timeout=0.2,
-            sleep=self.sleep,
-            clock=self.clock,
-            progress=lambda _: None,
-        )
+        opts = DriverOptions(arena=4096, log_dir=tmp_path / "logs", lock_timeout=0.2, **options)
+        cache = tmp_path / "cache"
+        return PioDriver(self.spec, opts, rig=self, cache=cache, progress=lambda _: None)
 
     @property
     def builds(self) -> list[list[str]]:
@@ -293,6 +283,33 @@ def test_no_bootloader_after_the_touch_is_a_flash_error(tmp_path, elf):
         d.flash(d.build(MODEL))
     d.close()
     assert bench.uploads == []
+
+
+class FakeLink:
+    def __init__(self, port: str):
+        self.port, self.is_open = port, True
+
+    def close(self) -> None:
+        self.is_open = False
+
+
+def test_after_a_reset_the_board_is_found_again_by_its_serial_number(tmp_path, elf):
+    bench = Bench("nano33", elf)
+    driver = bench.driver(tmp_path)
+    image = driver.build(MODEL)
+    bench.image = image.image_hash
+    device = driver.flash(image)
+    driver.open_link = lambda dev, timeout: FakeLink(dev.port)  # no real port here
+    first = driver.link(device)
+    assert driver.reboot(device) is False  # no reset line: the Dut asks the firmware
+    bench.ports = [bench._port("app")]  # the reset board re-enumerated under a new name
+    again = driver.reconnect(device)
+    assert not first.is_open and again.is_open
+    assert device.port == again.port == "/dev/ttyACM1"
+    bench.ports = []
+    with pytest.raises(LinkError, match=r"SN0001\) did not come back as 2341:805a within 30 s"):
+        driver.reconnect(device)
+    driver.close()
 
 
 def test_flash_decision_table():

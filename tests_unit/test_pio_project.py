@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.boards import pio_cmd
 from harness.boards.catalog import load_catalog
-from harness.boards.pio_driver import harness_touches
 from harness.errors import BuildError, ConfigError, FlashError
 from harness.firmware.pins import Pins, default_pins, resolve_pins
+from harness.firmware.progress import BuildProgress
 from harness.firmware.project import generate_project
 from harness.paths import firmware_dir
+from harness.pio import cmd as pio_cmd
+from harness.pio.probe import harness_touches
 
 from .tiny_tflite import tiny_model
 
@@ -284,7 +285,7 @@ def test_run_streaming_kills_a_run_past_its_timeout(tmp_path):
 def test_progress_reports_each_step_with_the_compiled_count():
     now = [0.0]
     seen: list[str] = []
-    p = pio_cmd.Progress("build nano33ble", seen.append, clock=lambda: now[0], every_s=100)
+    p = BuildProgress("build nano33ble", seen.append, clock=lambda: now[0], every_s=100)
     for line in [
         "Library Manager: Installing git+https://github.com/x.git",
         "Compiling .pio/build/a.o",

@@ -11,9 +11,9 @@ import pytest
 
 from harness.apps.pipeline.collect import CollectOptions, collect
 from harness.apps.pipeline.dataset import read_csv
-from harness.apps.pipeline.forwarder import StreamParser
 from harness.apps.pipeline.forwarder_twin import ForwarderCore, start_forward_twin
 from harness.errors import ConfigError
+from harness.protocol.forwarder import StreamParser
 from harness.sim.build import build_core_library
 from harness.sim.corelib import CoreLibrary
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from harness import runlog
-from harness.bench.models import write_fc_model
+from harness.tflite.synthetic import write_fc_model
 
 from .test_hil_suite import run_suite
 

@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from harness.bench.models import write_fc_model
 from harness.boards.catalog import load_catalog
 from harness.errors import BuildError
 from harness.sim.launcher import start_twin
 from harness.sim.twin import plan_image
 from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import write_fc_model
 
 from .test_hil_suite import run_suite
 

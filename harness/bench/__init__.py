@@ -1,1 +1,3 @@
-"""Benchmarks of the link: our protocol against its peers, side by side on the same twin."""
+"""The benchmark applications (``python -m harness.bench.<name>``): each measures the harness
+itself side by side with a peer and prints its figures. They sit in the top layer, beside
+``harness.apps``: they use the device side and the model side, and nothing imports them."""

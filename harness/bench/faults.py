@@ -29,9 +29,9 @@ import serial
 from ..errors import HilError
 from ..protocol.client import DeviceClient
 from ..sim.launcher import TwinProcess, start_twin
+from ..tflite.synthetic import write_fc_model
 from .fault_link import BYTE_FAULTS, EVENT_FAULTS, FaultyLink
 from .link import reference_outputs
-from .models import write_fc_model
 
 SIZES = (64, 2048, 27648)
 RATES = {"drop": 1e-3, "duplicate": 1e-3, "bitflip": 1e-3, "garbage": 1e-3}

@@ -29,11 +29,11 @@ import numpy as np
 import serial
 
 from ..protocol.client import DeviceClient
+from ..protocol.mlperf import DEFAULT_BAUD, LINE_BYTES, MlperfPeer, requantize
 from ..sim.build import source_hash
 from ..sim.launcher import TwinProcess, start_twin
 from ..tflite.model import TfliteModel
-from .mlperf_peer import DEFAULT_BAUD, LINE_BYTES, MlperfPeer, requantize
-from .models import write_fc_model
+from ..tflite.synthetic import write_fc_model
 
 TARGET_RATIO = 2.0
 TARGET_EFFICIENCY = 0.90

@@ -24,8 +24,8 @@ from ..boards.catalog import resolve_board
 from ..dut import open_dut
 from ..sim.driver import SimDriver
 from ..tflite.model import TfliteModel
+from ..tflite.synthetic import write_fc_model
 from ..tflite.vectors import Vectors
-from .models import write_fc_model
 
 
 def held_after(dut, vectors: Vectors) -> int:

@@ -20,7 +20,7 @@ ListPorts = Callable[[], Iterable[Any]]  # returns pyserial ListPortInfo-like ob
 POLL_S = 0.25
 
 
-def _system_list_ports() -> Iterable[Any]:
+def system_list_ports() -> Iterable[Any]:
     from serial.tools import list_ports
 
     return list_ports.comports()
@@ -63,7 +63,7 @@ class Match:
 
 def attached_ports(list_ports: ListPorts | None = None) -> list[AttachedPort]:
     ports = []
-    for p in (list_ports or _system_list_ports)():
+    for p in (list_ports or system_list_ports)():
         ports.append(
             AttachedPort(
                 device=p.device,
@@ -200,4 +200,31 @@ def wait_for_board(
                 return Match(spec, p, role), ports
         if clock() >= deadline:
             return None, ports
+        sleep(POLL_S)
+
+
+def wait_for_new_port(
+    spec: BoardSpec,
+    before: list[AttachedPort],
+    role: str,
+    timeout: float,
+    *,
+    list_ports: ListPorts | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Match | None:
+    """For a board without a USB serial number: the one port in ``role`` that was not there
+    ``before``, polled for at most ``timeout`` (None: none, or several, appeared)."""
+    deadline = clock() + timeout
+    old = {p.device for p in before}
+    while True:
+        fresh = [
+            p
+            for p in attached_ports(list_ports)
+            if role_of(spec, p) == role and p.device not in old
+        ]
+        if len(fresh) == 1:
+            return Match(spec, fresh[0], role)
+        if clock() >= deadline:
+            return None
         sleep(POLL_S)

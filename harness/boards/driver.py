@@ -8,6 +8,7 @@ override a few hooks; everything after the link (protocol, references, gates) is
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,14 @@ class DriverOptions:
 
 
 class BoardDriver(abc.ABC):
-    """Builds an image, puts it on the board, opens the link to it."""
+    """Builds an image, puts it on the board, and owns the link to it.
+
+    Lifecycle, as labgrid's drivers: ``build`` -> ``flash`` -> ``link`` (opened once, kept)
+    -> ``reboot`` (any number of times) -> ``close`` (the link, then what ``release`` frees).
+    A subclass implements ``build`` and ``flash``, and may override ``open_link`` (how its port
+    opens), ``reboot`` (a reset line), ``reconnect`` (a board that re-enumerates after a reset)
+    and ``release`` (its processes and locks).
+    """
 
     simulated = False
     provenance = Provenance.MEASURED  # of the device's figures
@@ -72,6 +80,8 @@ class BoardDriver(abc.ABC):
     def __init__(self, spec: BoardSpec, options: DriverOptions | None = None):
         self.spec = spec
         self.options = options or DriverOptions()
+        self._link: serial.Serial | None = None
+        self._link_device: Device | None = None
 
     @abc.abstractmethod
     def build(self, model: TfliteModel) -> Image: ...
@@ -79,7 +89,17 @@ class BoardDriver(abc.ABC):
     @abc.abstractmethod
     def flash(self, image: Image) -> Device: ...
 
-    def open_link(self, device: Device, timeout: float = 0.05) -> serial.Serial:
+    def link(self, device: Device, timeout: float = 0.05) -> serial.Serial:
+        """The link to ``device``: opened on first use, then the same one until ``close_link``
+        (a new device, after a new ``flash``, gets a new link)."""
+        if self._link is not None and self._link_device is not device:
+            self.close_link()
+        if self._link is None:
+            self._link = self.open_link(device, timeout)
+            self._link_device = device
+        return self._link
+
+    def open_link(self, device: Device, timeout: float) -> serial.Serial:
         """Opens the device's port with pyserial (local path, or a URL such as rfc2217://)."""
         baud = self.spec.link.baud or 115200  # USB CDC ignores the rate
         try:
@@ -89,8 +109,28 @@ class BoardDriver(abc.ABC):
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"cannot open {device.port} for {self.spec.name}: {exc}") from exc
 
-    def reboot(self, device: Device) -> None:  # noqa: B027 - optional stage
-        """Resets the board (a driver without a way to do so leaves this empty)."""
+    def close_link(self) -> None:
+        """Closes the link if one is open (again: nothing)."""
+        link, self._link, self._link_device = self._link, None, None
+        if link is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                link.close()
 
-    def close(self) -> None:  # noqa: B027 - optional stage
-        """Releases what the driver holds: processes, locks, ports."""
+    def reboot(self, device: Device) -> bool:
+        """Resets the device through a line of its own (a signal, the emulator's reset); False:
+        this board kind has none, and the caller asks the firmware (the protocol's RESET).
+        Either way the caller then takes ``reconnect(device)`` and handshakes again."""
+        return False
+
+    def reconnect(self, device: Device) -> serial.Serial:
+        """The link after a reset: the same one where the port survives it (a pty, a UART);
+        a board that re-enumerates on USB closes it and finds the board again."""
+        return self.link(device)
+
+    def release(self) -> None:  # noqa: B027 - optional stage
+        """Frees what the driver holds besides the link: processes, locks."""
+
+    def close(self) -> None:
+        """The end of the lifecycle: the link first (it may be the process's pty), then the rest."""
+        self.close_link()
+        self.release()

@@ -87,11 +87,13 @@ class QemuDriver(BoardDriver):
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"cannot open {device.port}: {exc}; {self.qemu.describe()}") from exc
 
-    def reboot(self, device: Device) -> None:
-        if self.qemu:
-            self.qemu.reset()
+    def reboot(self, device: Device) -> bool:
+        if self.qemu is None:
+            return False
+        self.qemu.reset()  # QMP's system_reset
+        return True
 
-    def close(self) -> None:
+    def release(self) -> None:
         if self.qemu:
             self.qemu.stop()
             self.qemu = None

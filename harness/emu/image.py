@@ -13,14 +13,14 @@ from filelock import FileLock
 
 from ..boards.catalog import BoardSpec
 from ..boards.driver import Image
-from ..boards.limits import app_limits, check_fits
-from ..boards.pio_cmd import Progress
 from ..errors import ConfigError
 from ..firmware.codegen import GENERATED_DIR, ImageInputs
 from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import ElfSizes, SectionSize, read_elf_sizes
 from ..firmware.library import require_library
+from ..firmware.limits import app_limits, check_fits
 from ..firmware.pins import Pins, check_pins, resolve_pins
+from ..firmware.progress import BuildProgress
 from ..firmware.project import choose_arena, firmware_sources, plan_files, write_files
 from ..paths import cache_dir
 from ..provenance import Provenance
@@ -92,7 +92,7 @@ class EmuImageBuilder:
         ident, files = plan_files(inputs, pins, {**firmware_sources(), **emu_sources()}, env)
         project = self.images_dir / self.spec.id / ident[:16]
         log_path = self.log_dir / f"emu-build-{self.spec.id}.log"
-        progress = Progress(f"build {self.label}", self.emit)
+        progress = BuildProgress(f"build {self.label}", self.emit)
         stats: dict[str, object] = {"reused": True}  # nothing compiled: the image was built
         project.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{project}.lock"):

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import pytest
 
-from ..bench.latency import Latency, measure_latency
 from ..boards.driver import BoardDriver
 from ..dut import Dut, open_dut
 from ..firmware.compat import Finding, check_model
 from ..firmware.pins import resolve_pins
+from ..latency import Latency, measure_latency
 from ..metrics.gates import Gate
 from ..metrics.validation import Validation, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest

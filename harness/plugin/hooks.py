@@ -120,7 +120,7 @@ def pytest_tflm_hil_make_driver(
         from ..emu.driver import QemuDriver
 
         return QemuDriver(spec, options, progress=progress)
-    from ..boards.pio_driver import PioDriver
+    from ..pio.driver import PioDriver
 
     return PioDriver(spec, options, progress=progress)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bench.latency import Latency
+from ..latency import Latency
 from ..metrics.compare import versus_float, versus_host, versus_labels
 from ..metrics.gates import Gate, load_gates
 from ..provenance import Provenance

@@ -61,11 +61,13 @@ class SimDriver(BoardDriver):
         path.write_bytes(image.model.data)
         return str(path)
 
-    def reboot(self, device: Device) -> None:
-        if self.twin:
-            self.twin.reboot()
+    def reboot(self, device: Device) -> bool:
+        if self.twin is None:
+            return False
+        self.twin.reboot()  # SIGUSR1: the twin resets as the board's reset line would
+        return True
 
-    def close(self) -> None:
+    def release(self) -> None:
         if self.twin:
             self.twin.stop()
             self.twin = None

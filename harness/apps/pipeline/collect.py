@@ -110,7 +110,7 @@ def _from_serial(port: str, opts: CollectOptions) -> tuple[Dataset, dict]:
     import serial
 
     from ...errors import LinkError
-    from .forwarder import read_windows, windows_dims
+    from ...protocol.forwarder import read_windows, windows_dims
 
     if opts.windows is not None and opts.windows < 1:
         raise ConfigError(f"--windows {opts.windows} must be at least 1 (or omit it: read to the "

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..boards.catalog import BoardSpec
 from ..errors import BuildError
-from ..firmware.elfsize import ElfSizes
-from .catalog import BoardSpec
+from .elfsize import ElfSizes
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ def write_fc_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.bench.models", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m harness.tflite.synthetic", description=__doc__)
     ap.add_argument("out", help="where to write the .tflite")
     ap.add_argument("--input-bytes", type=int, default=1024)
     ap.add_argument("--units", type=int, default=10)

@@ -1,4 +1,5 @@
-"""PlatformIO from the harness: command lines, the environment, streamed runs, classified failures.
+"""PlatformIO from the harness: command lines, the environment, where its copies and logs go,
+streamed runs, classified failures.
 
 The command lines and the failure classification are pure functions; the process runner is
 injected, so all of it is tested without PlatformIO's registry or a board.
@@ -18,19 +19,17 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError, FlashError
+from ..errors import BuildError, FlashError, HilError
 from ..firmware.pins import Pins
+from ..firmware.progress import BuildProgress
 
 log = logging.getLogger(__name__)
 
 PIO_VAR = "TFLM_HIL_PIO"
-TAIL_LINES = 40
 BUILD_TIMEOUT_S = 45 * 60.0  # a first build fetches the toolchain, the core and TFLM
 UPLOAD_TIMEOUT_S = 5 * 60.0
 
@@ -146,43 +145,38 @@ def run_streaming(
     return rc
 
 
-@dataclass
-class Progress:
-    """Turns PlatformIO's output into a one-line status, emitted on a change of step."""
+@dataclass(frozen=True)
+class PioPlaces:
+    """Where one board's project copies and PlatformIO logs go."""
 
-    label: str
-    emit: Callable[[str], None]
-    clock: Callable[[], float] = time.monotonic
-    every_s: float = 10.0
-    compiled: int = 0
-    step: str = "starting"
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    _started: float = field(default=0.0, init=False)
-    _last: float = field(default=0.0, init=False)
+    cache_root: Path  # images/, libdeps/, build-cache/
+    board_id: str
+    log_dir: Path | None = None  # --log-dir; else the cache's logs/
 
-    def __post_init__(self) -> None:
-        self._started = self._last = self.clock()
+    def images(self) -> Path:
+        return self.cache_root / "images" / self.board_id
 
-    def line(self, text: str) -> None:
-        self.tail.append(text)
-        step = self.step
-        if text.startswith("Compiling "):
-            self.compiled += 1
-            step = "compiling"
-        elif text.startswith(("Linking ", "Building ")):
-            step = "linking"
-        elif "Installing" in text or "Downloading" in text or "Unpacking" in text:
-            step = "installing packages"
-        elif text.startswith(("Uploading", "Forcing reset", "Looking for upload port")):
-            step = "uploading"
-        elif text.startswith("Checking size"):
-            step = "checking size"
-        now = self.clock()
-        if step != self.step or now - self._last >= self.every_s:
-            self.step = step
-            self._last = now
-            files = f", {self.compiled} files compiled" if self.compiled else ""
-            self.emit(f"[{self.label}] {step}{files} ({now - self._started:.0f} s)")
+    def log(self, stage: str) -> Path:
+        return (self.log_dir or self.cache_root / "logs") / f"pio-{stage}-{self.board_id}.log"
+
+
+def run_stage(
+    runner: Runner,
+    cmd: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    progress: BuildProgress,
+    timeout: float,
+    error: type[HilError],
+) -> int:
+    """Runs one PlatformIO command; a hang or a missing executable is a failure of the stage
+    (``error``: BuildError or FlashError), with the log."""
+    try:
+        return runner(cmd, env, log_path, progress.line, timeout)
+    except TimeoutError as exc:
+        raise error(f"{exc} (log: {log_path})") from exc
+    except OSError as exc:
+        raise error(f"cannot run PlatformIO ({shlex.join(cmd)}): {exc}") from exc
 
 
 _SIZE_RE = re.compile(

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ...errors import ConfigError, LinkError
+from ..errors import ConfigError, LinkError
 
 FORMAT_VERSION = "1"
 

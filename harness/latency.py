@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dut import Dut
-from ..provenance import Provenance
+from .dut import Dut
+from .provenance import Provenance
 
 SAMPLES_PER_INVOKE = 32  # HIL_MAX_SAMPLES: cycle counts one RESULT carries
 

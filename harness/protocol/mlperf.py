@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,7 +24,7 @@ import numpy as np
 import serial
 
 from ..errors import DeviceTimeout, HilError, LinkError
-from ..protocol.client import Link
+from .client import Link
 
 READY = "m-ready"
 TERMINATOR = "%"
@@ -155,28 +155,17 @@ class MlperfPeer:
         return lines
 
     def name(self) -> str:
-        for ln in self.command("name"):
-            m = re.match(r"^m-name-dut-\[([^]]*)\]$", ln)
-            if m:
-                return m.group(1)
-        raise LinkError("no m-name-dut-[...] line in the reply to 'name'")
+        return _line(self.command("name"), r"^m-name-dut-\[([^]]*)\]$", "name").group(1)
 
     def profile(self) -> dict[str, str]:
-        found = {}
-        for ln in self.command("profile"):
-            m = re.match(r"^m-(profile|model)-\[([^]]*)\]$", ln)
-            if m:
-                found[m.group(1)] = m.group(2)
+        line = re.compile(r"^m-(profile|model)-\[([^]]*)\]$")
+        found = {m.group(1): m.group(2) for ln in self.command("profile") if (m := line.match(ln))}
         if "model" not in found:
             raise LinkError("no m-model-[...] line in the reply to 'profile'")
         return found
 
     def timestamp(self) -> int:
-        for ln in self.command("timestamp"):
-            m = _LAP.match(ln)
-            if m:
-                return int(m.group(1))
-        raise LinkError("no m-lap-us- line in the reply to 'timestamp'")
+        return int(_line(self.command("timestamp"), _LAP.pattern, "timestamp").group(1))
 
     def load(self, data: bytes) -> None:
         """``db load N`` then the bytes as hex lines, each waiting for m-ready, as the runner."""
@@ -224,36 +213,64 @@ class MlperfPeer:
             self._log.write(f"> {data.decode('ascii', 'replace')}\n")
 
     def _read_reply(self, command: str, deadline: float) -> list[str]:
-        lines: list[str] = []
-        while True:
-            while b"\n" in self._buf:
-                raw, _, rest = self._buf.partition(b"\n")
-                self._buf = bytearray(rest)
-                line = raw.decode("ascii", "replace").strip("\r\0")
-                if self._log:
-                    self._log.write(f"< {line}\n")
-                if line == READY:
-                    return lines
-                if line:
-                    lines.append(line)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise DeviceTimeout(
-                    f"no {READY} in reply to {command!r} within the timeout "
-                    f"(reply {self.reply_timeout:.1f}s + wire time at {self.byte_rate:.0f} B/s"
-                    f"{' + invoke timeout' if command.startswith('infer') else ''}); lines so far: "
-                    f"{lines[-8:]}; last bytes received: {bytes(self._tail[-64:])!r}"
-                )
-            try:
-                self.link.timeout = min(left, 0.05)
-                data = self.link.read(max(1, self.link.in_waiting))
-            except (serial.SerialException, OSError) as exc:
-                raise LinkError(f"reading from the device failed (port gone?): {exc}") from exc
-            if data:
-                self.counters.bytes_received += len(data)
-                self._buf += data
-                self._tail += data
-                del self._tail[:-256]
+        lines, ready = read_reply(self.link, self._buf, deadline, self._received, self._logged)
+        if not ready:
+            raise DeviceTimeout(
+                f"no {READY} in reply to {command!r} within the timeout "
+                f"(reply {self.reply_timeout:.1f}s + wire time at {self.byte_rate:.0f} B/s"
+                f"{' + invoke timeout' if command.startswith('infer') else ''}); lines so far: "
+                f"{lines[-8:]}; last bytes received: {bytes(self._tail[-64:])!r}"
+            )
+        return lines
+
+    def _received(self, data: bytes) -> None:
+        self.counters.bytes_received += len(data)
+        self._tail += data
+        del self._tail[:-256]
+
+    def _logged(self, line: str) -> None:
+        if self._log:
+            self._log.write(f"< {line}\n")
+
+
+def read_reply(
+    link: Link,
+    buf: bytearray,
+    deadline: float,
+    on_bytes: Callable[[bytes], None],
+    on_line: Callable[[str], None],
+) -> tuple[list[str], bool]:
+    """The lines arriving on ``link`` up to ``m-ready`` (excluded), and whether it came before
+    ``deadline``. ``buf`` keeps what was read past the last complete line, between replies."""
+    lines: list[str] = []
+    while True:
+        while (end := buf.find(b"\n")) >= 0:
+            line = bytes(buf[:end]).decode("ascii", "replace").strip("\r\0")
+            del buf[: end + 1]
+            on_line(line)
+            if line == READY:
+                return lines, True
+            if line:
+                lines.append(line)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return lines, False
+        try:
+            link.timeout = min(left, 0.05)
+            data = link.read(max(1, link.in_waiting))
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"reading from the device failed (port gone?): {exc}") from exc
+        if data:
+            on_bytes(data)
+            buf += data
+
+
+def _line(lines: list[str], pattern: str, command: str) -> re.Match[str]:
+    """The first line of a reply that matches ``pattern``; a reply without one is malformed."""
+    for ln in lines:
+        if m := re.match(pattern, ln):
+            return m
+    raise LinkError(f"no line matching {pattern} in the reply to {command!r}: {lines[-8:]}")
 
 
 def _parse_results(lines: list[str], command: str) -> tuple[float, ...]:

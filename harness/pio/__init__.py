@@ -1,0 +1,1 @@
+"""Real boards through PlatformIO: the rig, the image builder, the USB flasher, the driver."""
