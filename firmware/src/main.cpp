@@ -118,7 +118,8 @@ void pump_once() {
 // On the mbed cores the USB driver holds 256 bytes and then makes the host wait; this thread
 // drains it into the ring every millisecond, also while the model runs in the main thread
 // (USBSerial's available() and readBytes() take the driver's lock).
-rtos::Thread g_pump_thread(osPriorityAboveNormal, 1024);
+// 2 KiB of stack: USBSerial::available() alone puts a 256-byte buffer on it.
+rtos::Thread g_pump_thread(osPriorityAboveNormal, 2048);
 
 void pump_forever() {
   for (;;) {
