@@ -15,18 +15,20 @@ import time
 import numpy as np
 import serial
 
+from .link import CountingLink
+
 BYTE_FAULTS = ("drop", "duplicate", "bitflip", "garbage")
 EVENT_FAULTS = ("stall", "reboot", "vanish")
 STALL_S = 1.5  # longer than the client's reply timeout: the stall is felt
 
 
-class FaultyLink:
+class FaultyLink(CountingLink):
     """The Link interface of the clients over a pyserial port, with one kind of fault."""
 
     def __init__(self, port: serial.Serial, fault: str, rate: float, seed: int = 0):
         if fault not in BYTE_FAULTS + EVENT_FAULTS:
             raise ValueError(f"unknown fault {fault!r}: one of {BYTE_FAULTS + EVENT_FAULTS}")
-        self.port = port
+        super().__init__(port)
         self.fault = fault
         self.rate = rate
         self.rng = np.random.default_rng(seed)
@@ -47,15 +49,7 @@ class FaultyLink:
             self.vanished = True
         return self.fault
 
-    # ---- Link ----
-
-    @property
-    def timeout(self) -> float | None:
-        return self.port.timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self.port.timeout = value
+    # ---- Link (CountingLink counts what passes, as the wire carries it) ----
 
     @property
     def in_waiting(self) -> int:
@@ -64,7 +58,7 @@ class FaultyLink:
 
     def write(self, data: bytes, /) -> int | None:
         self._check()
-        self.port.write(self._damage(data))
+        super().write(self._damage(data))
         return len(data)
 
     def read(self, size: int = 1, /) -> bytes:
@@ -72,7 +66,7 @@ class FaultyLink:
         if time.monotonic() < self._stalled_until:
             time.sleep(min(self.port.timeout or 0.0, self._stalled_until - time.monotonic()))
             return b""
-        return self._damage(bytes(self.port.read(size)))
+        return self._damage(super().read(size))
 
     def _check(self) -> None:
         if self.vanished:
