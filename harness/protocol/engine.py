@@ -26,7 +26,10 @@ from .policy import LinkPolicy
 
 log = logging.getLogger(__name__)
 
-MAX_JOBS_AHEAD = 8  # jobs queued ahead of the oldest incomplete one
+# Jobs queued ahead of the oldest incomplete one: the window, not this, bounds what is in
+# flight; 32 one-frame vectors keep a fast link busy through a host or device hiccup of a
+# third of a second at 1,000,000 baud.
+MAX_JOBS_AHEAD = 32
 # Frames whose reply may still come: at most this many in flight, plus as many written off by
 # a recovery (their replies arrive before the INPUT_STATE's, which new frames wait for). Half
 # the 256 sequence numbers each, so a reply can never match the wrong frame.
