@@ -30,12 +30,12 @@ log = logging.getLogger(__name__)
 # flight; 32 one-frame vectors keep a fast link busy through a host or device hiccup of a
 # third of a second at 1,000,000 baud.
 MAX_JOBS_AHEAD = 32
-# Frames whose reply may still come: at most this many in flight, plus as many written off by
-# a recovery (their replies arrive before the INPUT_STATE's, which new frames wait for). Half
-# the 256 sequence numbers each, so a reply can never match the wrong frame.
+# Frames whose reply may still come must have distinct 8-bit sequence numbers, or a reply
+# could match the wrong frame: at most 96 in flight, plus at most MAX_NUDGES INPUT_STATEs
+# written off since the last reply. (Frames written off by a recovery are answered before
+# its INPUT_STATE is, and nothing new is sent until then.)
 MAX_FRAMES_IN_FLIGHT = 96
-# INPUT_STATE requests sent to break a silence (see run) per recovery: with the frames in
-# flight they stay within the 128 sequence numbers whose replies may still come.
+# INPUT_STATE requests sent to break a silence (see _nudge) since the last reply.
 MAX_NUDGES = 16
 RESENDS_PER_FRAME = 16
 POLL_S = 0.02
@@ -165,6 +165,7 @@ class Engine(Sender):
         if sent is None:
             return
         self.last_progress = time.monotonic()
+        self.nudges = 0  # in order: every earlier request was answered, or is lost
         # in order: whatever was sent before this frame and is unanswered was lost
         for seq in list(self.inflight):
             if seq == sent.seq:

@@ -46,10 +46,6 @@ class Transport:
         """The last bytes received (at most 512), for error messages."""
         return bytes(self._rx_tail)
 
-    @property
-    def bad_frames(self) -> int:
-        return self._decoder.noise_bytes
-
     def next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFF
         return self._seq
