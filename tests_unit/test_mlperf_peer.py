@@ -219,7 +219,12 @@ def test_silent_device_is_a_clear_timeout() -> None:
     try:
         link = serial.Serial(os.ttyname(slave), timeout=0.05)
         p = MlperfPeer(link, byte_rate=11520, reply_timeout=0.2)
-        with pytest.raises(DeviceTimeout, match=r"no m-ready in reply to 'db load 1024'"):
+        # the message states the deadline applied: 0.2 s + (13 + 64 bytes) / 11520 B/s
+        with pytest.raises(
+            DeviceTimeout,
+            match=r"no m-ready in reply to 'db load 1024' within 0\.21s \(reply 0\.20s \+ "
+            r"wire time 0\.01s at 11520 B/s\)",
+        ):
             p.load(bytes(INPUT_BYTES))
         link.close()
     finally:
