@@ -8,10 +8,11 @@
 #include "hil_core.h"
 #include "hil_ring.h"
 #include "backend.h"
-#include "link_pump.h"
 
-// The mbed cores run an RTOS: a thread fills the receive ring. The emulated board's Arduino.h
-// (firmware/emu) has none: loop() and the backend between operators fill it there.
+// The mbed cores run an RTOS: a thread fills the receive ring, also while the model runs (the
+// next vector uploads during an invoke). The emulated board's Arduino.h (firmware/emu) has
+// none: loop() fills the ring there, between requests, so that an invoke's instruction count
+// never depends on when the host's bytes arrived (its UART holds them back meanwhile).
 #if defined(ARDUINO_ARCH_MBED) && !defined(HIL_EMU_ARDUINO_H)
 #define HIL_PUMP_THREAD 1
 #include "mbed.h"
@@ -131,14 +132,6 @@ void pump_forever() {
 
 }  // namespace
 
-// The ring has one producer: the pump thread where there is one (this is then a no-op), else
-// the main thread, from loop() and from the backend between operators.
-void hil_link_pump(void) {
-#if !defined(HIL_PUMP_THREAD)
-  pump_once();
-#endif
-}
-
 void setup() {
   hil_board_begin();  // first: the stack is painted from here down
   // USB CDC ignores the rate. No wait for the host: it opens the port when it is ready, and
@@ -161,7 +154,9 @@ void setup() {
 }
 
 void loop() {
-  hil_link_pump();
+#if !defined(HIL_PUMP_THREAD)
+  pump_once();  // the ring's only producer where there is no pump thread
+#endif
   uint8_t rx[64];
   uint32_t got;
   while ((got = hil_ring_pop(&g_rx, rx, sizeof rx)) > 0) hil_core_feed(&g_core, rx, got);

@@ -10,7 +10,6 @@
 #include "generated/hil_image.h"
 #include "generated/hil_ops.h"
 #include "hil_log.h"
-#include "link_pump.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "tensorflow/lite/schema/schema_generated.h"
@@ -29,7 +28,6 @@ class OpProfiler : public tflite::MicroProfilerInterface {
  public:
   void Reset() { count_ = 0; }
   uint32_t BeginEvent(const char *tag) override {
-    hil_link_pump();  // between two operators: the next vector keeps arriving (overlap)
     if (count_ >= HIL_MAX_PROFILED_OPS) return HIL_MAX_PROFILED_OPS;
     tags_[count_] = tag;
     cycles_[count_] = 0;
@@ -38,7 +36,6 @@ class OpProfiler : public tflite::MicroProfilerInterface {
   }
   void EndEvent(uint32_t handle) override {
     if (handle < count_) cycles_[handle] = hil_board_cycles() - start_[handle];
-    hil_link_pump();
   }
   uint32_t count() const { return count_; }
   const char *tag(uint32_t i) const { return tags_[i]; }

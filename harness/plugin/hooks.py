@@ -146,11 +146,11 @@ def pytest_runtest_makereport(
         item.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
-        if exc.category in INFRA_CATEGORIES:  # one line here; the traceback goes to the log
+        if exc.category in INFRA_CATEGORIES:  # the message here, the traceback in the log
             log_dir = Path(item.config.invocation_params.dir, item.config.option.hil_log_dir)
             log = runlog.keep_traceback(log_dir, item.nodeid, str(report.longrepr))
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            report.longrepr = f"[{exc.category}] {first} (traceback: {log})"
+            text = f"[{exc.category}] {exc or type(exc).__name__}\n(traceback: {log})"
+            report.longrepr = _InfraRepr(text, getattr(report.longrepr, "reprcrash", None))  # type: ignore[assignment]
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
             item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
@@ -164,6 +164,22 @@ def pytest_runtest_makereport(
                 extras.html(html.mapping_table(device, caption="device")),
             ]
     return report
+
+
+class _InfraRepr:
+    """An infrastructure failure as the terminal and the report show it: the message (a build
+    failure's goes on with the compiler's first errors) and the log that holds the traceback.
+    ``reprcrash`` stays pytest's, so JUnit's message is the exception's, as before."""
+
+    def __init__(self, text: str, reprcrash: object):
+        self.text = text
+        self.reprcrash = reprcrash
+
+    def toterminal(self, tw) -> None:
+        tw.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def pytest_html_report_title(report) -> None:
