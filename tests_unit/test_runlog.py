@@ -39,15 +39,16 @@ def test_a_report_is_marked_stale_until_its_run_replaces_it(tmp_path):
     assert report.read_text().count(runlog.STALE_MARK) == 1
 
 
-def test_an_infrastructure_failure_is_one_line_with_the_log_and_the_stale_mark_goes(tmp_path):
+def test_an_infrastructure_failure_is_its_message_and_the_log_and_the_stale_mark_goes(tmp_path):
     huge = write_fc_model(tmp_path / "huge.tflite", 1024, 800)  # does not fit: a build failure
     report = tmp_path / "report.html"
     report.write_text("<html><body><p>an earlier run</p></body></html>")
     run = run_suite(tmp_path, "--model", str(huge), f"--html={report}")
     assert run.returncode == 6, run.stdout[-3000:]
-    line = next(ln for ln in run.stdout.splitlines() if ln.startswith("E   [build]") or
-                ln.startswith("[build] does not fit") or "(traceback: " in ln)
-    log = line.split("(traceback: ")[1].rstrip(")")
+    lines = run.stdout.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("E   [build] the image does not"))
+    assert lines[at + 1].startswith("(traceback: ")  # the message, then where the rest went
+    log = lines[at + 1].split("(traceback: ")[1].rstrip(")")
     assert os.path.basename(log).startswith("session-") and os.path.isfile(log)
     with open(log) as f:
         assert "BuildError" in f.read()  # the whole traceback went to the log

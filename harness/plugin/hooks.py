@@ -149,7 +149,9 @@ def pytest_runtest_makereport(
         if exc.category in INFRA_CATEGORIES:  # the message here, the traceback in the log
             log_dir = Path(item.config.invocation_params.dir, item.config.option.hil_log_dir)
             log = runlog.keep_traceback(log_dir, item.nodeid, str(report.longrepr))
-            text = f"[{exc.category}] {exc or type(exc).__name__}\n(traceback: {log})"
+            # "E   " lines, as pytest shows an exception's (the matrix reads them from JUnit)
+            said = f"[{exc.category}] {exc or type(exc).__name__}".splitlines()
+            text = "\n".join([*(f"E   {ln}" for ln in said), f"(traceback: {log})"])
             report.longrepr = _InfraRepr(text, getattr(report.longrepr, "reprcrash", None))  # type: ignore[assignment]
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
