@@ -16,8 +16,9 @@ def firmware_dir() -> Path:
     raise FileNotFoundError("the tflm-hil firmware sources are missing from this installation")
 
 
-def core_src_dir() -> Path:
-    return firmware_dir() / "lib" / "hil_core" / "src"
+def firmware_lib_dir(name: str) -> Path:
+    """The sources of one firmware library, e.g. ``hil_core``."""
+    return firmware_dir() / "lib" / name / "src"
 
 
 def cache_dir() -> Path:

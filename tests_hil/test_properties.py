@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from harness.model.reference import HostTflm
+from harness.tflite.runtime import HostTflm
 
 pytestmark = pytest.mark.hil
 

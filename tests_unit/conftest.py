@@ -14,10 +14,10 @@ import serial
 from harness.boards.catalog import load_catalog
 from harness.emu import protocol_image
 from harness.emu.driver import LINK_BYTES_PER_S
-from harness.model.reference import HostTflm
 from harness.protocol.client import DeviceClient
 from harness.sim.launcher import TwinProcess, start_twin
 from harness.tflite.model import TfliteModel
+from harness.tflite.runtime import HostTflm
 
 REPO = Path(__file__).resolve().parents[1]
 DIGITS_MODEL = REPO / "fixtures" / "digits" / "digits_int8.tflite"

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from harness.errors import DeviceErrorReply
-from harness.model.reference import HostTflm
 from harness.protocol.client import DeviceClient
 from harness.protocol.constants import Err, Msg
 from harness.protocol.engine import MAX_FRAMES_IN_FLIGHT
 from harness.protocol.framing import Frame, FrameDecoder, encode_frame
 from harness.sim.launcher import start_twin
 from harness.tflite.model import TfliteModel
+from harness.tflite.runtime import HostTflm
 
 from .conftest import ZOO, connect
 

@@ -207,7 +207,8 @@ def test_image_hash_is_stable_and_ignores_where_the_model_lies():
 def test_image_hash_changes_with_every_input():
     sources = firmware_sources()
     base = _hash(sources=sources)
-    edited = {**sources, "src/main.cpp": sources["src/main.cpp"] + b"\n// a change\n"}
+    main = "src/app/main.cpp"
+    edited = {**sources, main: sources[main] + b"\n// a change\n"}
     added = {**sources, "lib/hil_core/src/extra.c": b"int x;\n"}
     variants = {
         "model": _hash(tiny_model(["CONV_2D", "SOFTMAX"], seed=1), sources=sources),
@@ -233,18 +234,21 @@ def test_firmware_sources_are_the_project_not_its_build_output(tmp_path):
     (root / "src" / "generated" / "hil_image.h").write_text("stale")
     (root / "scripts" / "__pycache__").mkdir()
     (root / "scripts" / "__pycache__" / "hil_pre.cpython-311.pyc").write_bytes(b"x")
-    files = firmware_sources(root)
+    files = firmware_sources("hil", root)
     assert {
         "platformio.ini",
-        "src/main.cpp",
-        "src/tflm_backend.cpp",
-        "src/board_support.cpp",
-        "src/hil_log.cpp",
+        "include/board_support.h",
+        "src/app/main.cpp",
+        "src/tflm/tflm_backend.cpp",
+        "src/arduino/board_support.cpp",
+        "src/tflm/hil_log.cpp",
         "scripts/hil_pre.py",
         "lib/hil_core/library.json",
         "lib/hil_core/src/hil_core.c",
         "lib/hil_core/src/hil_proto.h",
     } <= set(files)
+    # what the test firmware does not link is not in its copy, nor in its hash
+    assert not [f for f in files if f.startswith(("src/emu/", "src/forwarder/", "lib/hil_ml"))]
     assert not [f for f in files if ".pio" in f or "generated" in f or f.endswith(".pyc")]
 
 
@@ -262,7 +266,7 @@ def test_generated_project_is_complete_and_its_hash_recomputes(tmp_path):
     assert project.ops == ("DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
     assert recompute_image_hash(project.dir, PINS, "nano33", "nano33ble") == project.image_hash
     # any edit of the copy shows
-    main = project.dir / "src" / "main.cpp"
+    main = project.dir / "src" / "app" / "main.cpp"
     main.write_bytes(main.read_bytes() + b" ")
     assert recompute_image_hash(project.dir, PINS, "nano33", "nano33ble") != project.image_hash
 

@@ -1,5 +1,5 @@
-"""The portable device core (every module of it: the protocol, the MLPerf peer, the data
-forwarder, the number formatter) compiles warning-free, with strict warnings, for the host
+"""The portable device libraries (every module: the protocol core, the MLPerf peer, the data
+forwarder, the number formatter) compile warning-free, with strict warnings, for the host
 and for the boards' Cortex-M cores."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness.paths import core_src_dir
+from harness.paths import firmware_dir, firmware_lib_dir
 
 from .arm_elf import require_arm_gcc
 
@@ -60,13 +60,17 @@ ENTRY_POINTS = {
 def test_core_library_compiles_warning_free(tmp_path, target):
     gcc = "cc" if target == "host" else require_arm_gcc()
     nm_tool = "nm" if target == "host" else "arm-none-eabi-nm"
-    sources = sorted(core_src_dir().glob("*.c"))  # the firmware builds every one of them
-    assert any(s.name == "hil_core.c" for s in sources)
+    libs = sorted((firmware_dir() / "lib").glob("*/src"))
+    sources = sorted(src for lib in libs for src in lib.glob("*.c"))  # every library's modules
+    assert {"hil_core.c", "hil_mlperf.c", "hil_forwarder.c", "hil_text.c"} <= {
+        s.name for s in sources
+    }
+    includes = [f"-I{lib}" for lib in libs]
     defined: set[str] = set()
     for src in sources:
         obj = tmp_path / f"{src.stem}.o"
         run = subprocess.run(
-            [gcc, *TARGETS[target], *WARNINGS, "-c", str(src), "-o", str(obj)],
+            [gcc, *TARGETS[target], *WARNINGS, *includes, "-c", str(src), "-o", str(obj)],
             capture_output=True,
             text=True,
         )
@@ -85,8 +89,9 @@ def test_core_needs_no_heap_and_no_stdio(tmp_path):
     """No malloc/printf: the core must link into any firmware, with or without a C library."""
     gcc = require_arm_gcc()
     obj = tmp_path / "hil_core.o"
+    src = firmware_lib_dir("hil_core") / "hil_core.c"
     subprocess.run(
-        [gcc, *TARGETS["cortex-m4-hard"], "-c", str(core_src_dir() / "hil_core.c"), "-o", str(obj)],
+        [gcc, *TARGETS["cortex-m4-hard"], "-c", str(src), "-o", str(obj)],
         check=True,
     )
     nm = subprocess.run(

@@ -16,8 +16,8 @@ import pytest
 from harness.boards.catalog import load_catalog
 from harness.boards.cli import render
 from harness.boards.discovery import AttachedPort
-from harness.model.reference import HostTflm
 from harness.plugin.suite_metrics import load_suite_gates
+from harness.tflite.runtime import HostTflm
 
 from .docs_samples import REPO, all_samples, check_sample, doc_samples, sample_command
 

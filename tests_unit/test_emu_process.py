@@ -33,14 +33,14 @@ def test_a_firmware_fault_is_reported_with_the_exception(tmp_path):
     """A firmware that faults at boot never answers: the start fails as `flash`, naming the
     fault QEMU exited with (the emulation layer's fault handler ends it through semihosting)."""
     project = tmp_path / "fault"
-    shutil.copytree(firmware_dir() / "emu", project / "emu")
-    (project / "src").mkdir()
+    shutil.copytree(firmware_dir() / "src" / "emu", project / "src" / "emu")
     (project / "src" / "fault.c").write_text(
         "int main(void) { return *(volatile int *)0xFFFFFFF0u; }  /* no memory there */\n"
     )
     flags = emu_flags(board_flags(SPEC.emulation, resolve_pins()), "mps2-an386")  # type: ignore[arg-type]
     elf = build_elf(
-        project, ["emu/startup.c", "src/fault.c"], flags, Toolchain.find(), [project / "emu"], [],
+        project, ["src/emu/startup.c", "src/fault.c"], flags, Toolchain.find(),
+        [project / "src" / "emu"], [],
         tmp_path / "build.log",
     )  # fmt: skip
     with pytest.raises(FlashError, match=r"did not answer.*CPU fault \(HardFault\)"):

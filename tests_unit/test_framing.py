@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.paths import core_src_dir
+from harness.paths import firmware_lib_dir
 from harness.protocol import constants
 from harness.protocol.framing import (
     BadFrame,
@@ -19,7 +19,7 @@ from harness.protocol.framing import (
     encoded_size,
     frame_body,
 )
-from harness.sim.build import build_core_library
+from harness.sim.build import build_host_library
 from harness.sim.corelib import CoreLibrary
 
 payloads = st.binary(max_size=1200)
@@ -59,7 +59,7 @@ def test_noise_becomes_bad_frames_then_the_frame_decodes(noise, payload):
 def core() -> CoreLibrary:
     """The C core, built (or taken from the cache) before any example runs: a build inside
     the first example would count against hypothesis's deadline."""
-    return CoreLibrary(build_core_library())
+    return CoreLibrary(build_host_library())
 
 
 @given(data=st.binary(max_size=2000), seed=st.integers(0, 2**32 - 1))
@@ -69,7 +69,7 @@ def test_c_core_crc_matches_zlib(core, data, seed):
 
 
 def test_python_constants_match_the_c_header():
-    header = (core_src_dir() / "hil_proto.h").read_text()
+    header = (firmware_lib_dir("hil_core") / "hil_proto.h").read_text()
     defines = {
         m[0]: int(m[1], 0) for m in re.findall(r"#define (HIL_\w+) (0x[0-9A-Fa-f]+|\d+)u", header)
     }

@@ -35,7 +35,7 @@ def test_a_planted_bug_is_caught(tmp_path):
     """The core target checks every reply frame: a corrupted reply must abort. An input that
     makes the core answer, replayed through the target built from a copy of the core whose
     CRC is off by one, fails."""
-    src = fuzz.core_src_dir()
+    src = fuzz.firmware_lib_dir("hil_core")
     broken = tmp_path / "src"
     broken.mkdir()
     for p in src.iterdir():

@@ -15,10 +15,10 @@ from harness.errors import ConfigError
 from harness.latency import Latency
 from harness.metrics.gates import Gate, check_metric_names, load_gates, parse_gates
 from harness.metrics.validation import validate
-from harness.model.reference import HostTflm
 from harness.plugin.suite_metrics import load_suite_gates, memory_figures, suite_metric_names
 from harness.provenance import Provenance
 from harness.tflite.model import TfliteModel
+from harness.tflite.runtime import HostTflm
 from harness.tflite.vectors import generate_vectors, load_vectors
 
 from .conftest import DIGITS_VECTORS, REPO, ZOO

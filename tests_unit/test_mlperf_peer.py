@@ -20,10 +20,10 @@ import serial
 from harness.errors import DeviceTimeout
 from harness.protocol.mlperf import MlperfError, MlperfPeer, requantize
 from harness.sim.backend import TflmBackend
-from harness.sim.build import build_core_library
+from harness.sim.build import build_host_library
 from harness.sim.corelib import CoreLibrary, InfoC
 from harness.sim.launcher import TwinProcess, start_twin
-from harness.sim.mlperf_core import MlperfCore
+from harness.sim.personalities.mlperf import MlperfCore
 from harness.tflite.model import TfliteModel
 from harness.tflite.synthetic import fc_model as fc_model_bytes
 from harness.tflite.synthetic import write_fc_model
@@ -244,7 +244,7 @@ class _Device:
         self.backend = TflmBackend(model, 64 * 1024, on_invoke=self._tick)
         self.per_invoke = cycles_per_invoke
         info = InfoC(fw_version=b"tflm-hil test", board=b"nano33", clock_hz=clock_hz)
-        self.core = MlperfCore(CoreLibrary(build_core_library()), info, self.backend,
+        self.core = MlperfCore(CoreLibrary(build_host_library("mlperf")), info, self.backend,
                                self.out.extend, lambda: self.cycles,
                                db_bytes=INPUT_BYTES, model_version="fc1024")
 

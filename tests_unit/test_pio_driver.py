@@ -160,7 +160,7 @@ def test_build_then_cache(tmp_path, elf):
 def test_an_edited_cached_copy_is_rebuilt(tmp_path, elf):
     bench = Bench("nano33", elf)
     image = bench.driver(tmp_path).build(MODEL)
-    main = Path(image.extra["project"]) / "src" / "main.cpp"
+    main = Path(image.extra["project"]) / "src" / "app" / "main.cpp"
     main.write_text(main.read_text() + "\n// edited\n")
     bench.driver(tmp_path).build(MODEL)
     assert len(bench.builds) == 2
@@ -332,7 +332,7 @@ def test_flash_decision_table():
 def test_a_failed_rebuild_leaves_no_stale_build_behind(tmp_path, elf):
     bench = Bench("nano33", elf)
     image = bench.driver(tmp_path).build(MODEL)
-    main = Path(image.extra["project"]) / "src" / "main.cpp"
+    main = Path(image.extra["project"]) / "src" / "app" / "main.cpp"
     main.write_text(main.read_text() + "\n// edited\n")
     bench.build_rc = 1
     with pytest.raises(BuildError):

@@ -62,8 +62,10 @@ def test_pins_resolve_from_the_environment_in_every_env(project):
     for section in sorted(test_envs):
         opts = cfg[section]
         assert opts["lib_deps"] == [
-            "https://github.com/tensorflow/tflite-micro-arduino-examples.git#0123abcd"
+            "hil_core",
+            "https://github.com/tensorflow/tflite-micro-arduino-examples.git#0123abcd",
         ], section
+        assert opts["build_src_filter"] == ["+<app/> +<arduino/> +<tflm/> +<generated/>"]
         assert opts["platform_packages"] == ["platformio/framework-arduino-mbed @ 4.4.1"], section
         assert '-DHIL_TFLM_VERSION=\\"0123abcd\\"' in opts["build_flags"], section
         assert '-DHIL_CORE_VERSION=\\"arduino-mbed-4.4.1\\"' in opts["build_flags"], section
@@ -85,7 +87,7 @@ def test_an_unset_pin_resolves_empty_and_the_pre_script_stops_the_build(project)
     """PlatformIO's behaviour the design relies on: unset ${sysenv.X} is "", not an error."""
     cfg = pio_config(project, {"HIL_TFLM_REF": None, "HIL_ARDUINO_CORE": None})
     assert cfg["hil"]["tflm_ref"] == "" and cfg["hil"]["arduino_core"] == ""
-    assert cfg["env:nano33ble"]["lib_deps"][0].endswith(".git#")
+    assert cfg["env:nano33ble"]["lib_deps"][-1].endswith(".git#")
     pre = load_pre_script()
     exits: list[int] = []
     fake_env = FakeSconsEnv(cfg["hil"], exits)
@@ -364,19 +366,19 @@ def test_upload_failures_are_classified(tmp_path, tail, hint):
 
 
 def test_forwarder_env_builds_the_forwarder_alone(project):
-    """The data-forwarder firmware: the core's forwarder and the IMU, no model, no TFLM."""
+    """The data-forwarder firmware: its own folder, its module and the IMU; no model, no TFLM."""
     opts = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})[
         "env:nano33ble_forwarder"
     ]
     assert opts["board"] == "nano33ble"
-    assert "-DHIL_FORWARDER" in opts["build_flags"]
-    assert opts["build_src_filter"] == ["+<forwarder_main.cpp>"]
+    assert opts["build_src_filter"] == ["+<forwarder/>"]
     assert [d.split("@")[0].strip() for d in opts["lib_deps"]] == [
-        "arduino-libraries/Arduino_LSM9DS1"
+        "hil_forwarder",
+        "arduino-libraries/Arduino_LSM9DS1",
     ]
-    src = (project / "src" / "forwarder_main.cpp").read_text()
-    assert '#include "hil_forwarder.h"' in src and "#ifdef HIL_FORWARDER" in src
-    assert (project / "src" / "main.cpp").read_text().startswith("//") and (
-        "#ifndef HIL_FORWARDER" in (project / "src" / "main.cpp").read_text()
-    )
+    src = (firmware_dir() / "src" / "forwarder" / "forwarder_main.cpp").read_text()
+    assert '#include "hil_forwarder.h"' in src
+    # the test firmware's copy holds none of it
+    assert not (project / "src" / "forwarder").exists()
+    assert not (project / "lib" / "hil_forwarder").exists()
 

@@ -1,5 +1,6 @@
 """The data-forwarder mode: hil_forwarder.c driven directly, the host parser, and the twin's
---forward mode collected over its serial port into the same CSV it was given."""
+forwarder personality (tflm-hil model forward) collected over its serial port into the same
+CSV it was given."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pytest
 
 from harness.apps.pipeline.collect import CollectOptions, collect
 from harness.apps.pipeline.dataset import read_csv
-from harness.apps.pipeline.forwarder_twin import ForwarderCore, start_forward_twin
+from harness.apps.pipeline.forward import start_forward_twin
 from harness.errors import ConfigError
 from harness.protocol.forwarder import StreamParser
-from harness.sim.build import build_core_library
+from harness.sim.build import build_host_library
 from harness.sim.corelib import CoreLibrary
+from harness.sim.personalities.forwarder import ForwarderCore
 
 
 @pytest.fixture(scope="module")
 def lib() -> CoreLibrary:
-    return CoreLibrary(build_core_library())
+    return CoreLibrary(build_host_library("forwarder"))
 
 
 def _fwd(lib: CoreLibrary, **kw) -> tuple[ForwarderCore, bytearray]:

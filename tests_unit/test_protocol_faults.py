@@ -1,7 +1,7 @@
 """The device core under malformed input: every fault ends in a typed error or a
 resynchronisation within a bounded time, never in silence or a hang. Each test runs against
 the twin (the core compiled for the host) and against the protocol-only image on QEMU (the
-core as Cortex-M4 machine code behind the board's own glue, src/main.cpp)."""
+core as Cortex-M4 machine code behind the board's own glue, src/app/main.cpp)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from harness.emu import protocol_image
 from harness.emu.driver import LINK_BYTES_PER_S
 from harness.emu.protocol_image import INPUT_SHAPE, expected_output, start_protocol_device
 from harness.errors import DeviceRebooted
-from harness.model.reference import HostTflm
 from harness.protocol.constants import Err, Msg
 from harness.protocol.framing import Frame, encode_frame, frame_body
 from harness.protocol.messages import parse_error, parse_result
 from harness.sim.launcher import start_twin
+from harness.tflite.runtime import HostTflm
 
 from .conftest import DIGITS_MODEL, connect
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import serial
 
-from harness.model.reference import HostTflm
 from harness.protocol.client import DeviceClient
+from harness.tflite.runtime import HostTflm
 
 from .rfc2217_server import Rfc2217Server
 

@@ -9,8 +9,8 @@ import pytest
 
 from harness.boards.catalog import load_catalog
 from harness.errors import BuildError
+from harness.sim.image import plan_image
 from harness.sim.launcher import start_twin
-from harness.sim.twin import plan_image
 from harness.tflite.model import TfliteModel
 from harness.tflite.synthetic import write_fc_model
 

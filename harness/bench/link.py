@@ -33,6 +33,7 @@ from ..protocol.mlperf import DEFAULT_BAUD, LINE_BYTES, MlperfPeer, requantize
 from ..sim.build import source_hash
 from ..sim.launcher import TwinProcess, start_twin
 from ..tflite.model import TfliteModel
+from ..tflite.runtime import HostTflm
 from ..tflite.synthetic import write_fc_model
 
 TARGET_RATIO = 2.0
@@ -102,22 +103,10 @@ class SideStats:
 
 def reference_outputs(model_path: Path, vectors: np.ndarray) -> list[bytes]:
     """The TFLM host runtime's outputs: the bit-exact reference for both sides."""
-    from tflite_micro.python.tflite_micro import runtime
-
     model = TfliteModel.load(model_path)
-    interp = runtime.Interpreter.from_file(str(model_path), arena_size=256 * 1024)
-    shape = model.inputs[0].shape
-    out = []
-    for x in vectors:
-        interp.set_input(x.reshape(shape), 0)
-        interp.invoke()
-        out.append(
-            b"".join(
-                np.ascontiguousarray(interp.get_output(i)).tobytes()
-                for i in range(len(model.outputs))
-            )
-        )
-    return out
+    n = len(vectors)
+    outs = HostTflm(model, 256 * 1024).run((vectors.reshape((n, *model.inputs[0].shape)),))
+    return [b"".join(np.ascontiguousarray(o[i]).tobytes() for o in outs) for i in range(n)]
 
 
 def _open(twin: TwinProcess, baud: int) -> CountingLink:

@@ -15,7 +15,7 @@ from ..provenance import Provenance
 SIM_PREFIX = "sim:"
 QEMU_PREFIX = "qemu:"
 
-# QEMU machines the emulation support layer (firmware/emu/) runs on, and the CPU each has.
+# QEMU machines the emulation support layer (firmware/src/emu/) runs on, and the CPU each has.
 QEMU_MACHINES = {"mps2-an386": "cortex-m4"}
 
 

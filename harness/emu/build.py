@@ -2,8 +2,8 @@
 
 Both images for QEMU go through here: the firmware image (harness/emu/image.py: the board's
 sources with TFLM) and the protocol-only image (harness/emu/protocol_image.py). Their one
-difference from the board's firmware is the emulation layer (firmware/emu/) in place of the
-Arduino core and src/board_support.cpp.
+difference from the board's firmware is the emulation layer (firmware/src/emu/) in place of
+the Arduino core and src/arduino/. What each compiles is its entry of firmware/images.toml.
 """
 
 from __future__ import annotations
@@ -12,29 +12,32 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..paths import firmware_dir
+from ..firmware.images import FirmwareImage
 from .qemu import ICOUNT_SHIFT
 from .toolchain import CompileJob, Flags, Toolchain, compile_objects, run_tool
 
-EMU_DIR = "emu"
+EMU_DIR = "src/emu"  # start-up, linker script, Serial and main() for src/app/main.cpp
 LINKER_SCRIPT = f"{EMU_DIR}/mps2.ld"
-# The emulation layer: start-up, Serial and main() for src/main.cpp, board_support.h.
-EMU_LAYER = tuple(
-    f"{EMU_DIR}/{name}" for name in ("startup.c", "arduino_shim.cpp", "board_support_emu.cpp")
-)
-CORE_DIR = "lib/hil_core/src"
 LIBS = ("-lstdc++", "-lsupc++", "-lm", "-lc", "-lgcc", "-lnosys")  # PlatformIO's, for mbed
 
 
-def emu_sources() -> dict[str, bytes]:
-    """firmware/emu/, as project-relative paths -> contents."""
-    root = firmware_dir() / EMU_DIR
-    return {f"{EMU_DIR}/{p.name}": p.read_bytes() for p in sorted(root.iterdir()) if p.is_file()}
+def _source_dirs(image: FirmwareImage) -> list[str]:
+    return [*image.src, *(f"lib/{lib}/src" for lib in image.libs)]
 
 
-def core_sources(project: Path) -> list[str]:
-    """Every .c of the device core, as the board's build compiles them."""
-    return sorted(p.relative_to(project).as_posix() for p in (project / CORE_DIR).glob("*.c"))
+def image_sources(image: FirmwareImage, project: Path) -> list[str]:
+    """Every .c and .cpp the image links, project-relative (PlatformIO compiles the same)."""
+    return [
+        p.relative_to(project).as_posix()
+        for folder in _source_dirs(image)
+        for p in sorted((project / folder).glob("*.c*"))
+        if p.suffix in (".c", ".cpp")
+    ]
+
+
+def include_dirs(image: FirmwareImage, project: Path) -> list[Path]:
+    """The image's folders, and src/ for its generated headers (``generated/hil_image.h``)."""
+    return [project / "src", *(project / folder for folder in _source_dirs(image))]
 
 
 def emu_flags(flags: Flags, machine: str) -> Flags:

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..firmware.codegen import GENERATED_DIR, ImageInputs
 from ..firmware.compat import compat_warnings
 from ..firmware.elfsize import ElfSizes, SectionSize, read_elf_sizes
+from ..firmware.images import firmware_image
 from ..firmware.library import require_library
 from ..firmware.limits import app_limits, check_fits
 from ..firmware.pins import Pins, check_pins, resolve_pins
@@ -26,23 +27,11 @@ from ..firmware.project import choose_arena, firmware_sources, plan_files, write
 from ..paths import cache_dir
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
-from .build import (
-    CORE_DIR,
-    EMU_DIR,
-    EMU_LAYER,
-    compile_project,
-    core_sources,
-    emu_flags,
-    emu_sources,
-    link_elf,
-)
+from .build import compile_project, emu_flags, image_sources, include_dirs, link_elf
 from .libcache import build_library
 from .qemu import ICOUNT_SHIFT
 from .toolchain import Toolchain, board_flags
 
-# The board's src/ files that the emulated image builds: all but the Arduino glue the
-# emulation layer replaces (board_support.cpp) and the data forwarder (another env).
-FIRMWARE_SOURCES = ("src/main.cpp", "src/tflm_backend.cpp", "src/hil_log.cpp")
 BUILT_STAMP = ".tflm-hil-built"
 
 
@@ -90,7 +79,8 @@ class EmuImageBuilder:
         # the build's name in the image hash: the machine and whatever else makes the binary
         build_id = ours.digest(library.commit, toolchain.version, str(ICOUNT_SHIFT))[:16]
         env = f"qemu-{self.emulation.machine}-{build_id}"
-        ident, files = plan_files(inputs, pins, {**firmware_sources(), **emu_sources()}, env)
+        image = firmware_image("emu")  # the board's test firmware, src/emu/ for src/arduino/
+        ident, files = plan_files(inputs, pins, firmware_sources(image), env)
         project = self.images_dir / self.spec.id / ident[:16]
         log_path = runlog.log_path(self.log_dir, f"emu-build-{self.spec.id}")
         progress = BuildProgress(f"build {self.label}", self.emit)
@@ -106,13 +96,11 @@ class EmuImageBuilder:
                     f"{self.emulation.cpu} on {self.emulation.machine} (log: {log_path})"
                 )
                 sources = [
-                    *FIRMWARE_SOURCES,
+                    *image_sources(image, project),
                     *sorted(p.relative_to(project).as_posix()
                             for p in (project / GENERATED_DIR).glob("*.cpp")),
-                    *core_sources(project),
-                    *EMU_LAYER,
                 ]  # fmt: skip
-                includes = [project / "src", project / CORE_DIR, project / EMU_DIR, library.src]
+                includes = [*include_dirs(image, project), library.src]
                 # ours first, against the library's headers: a ref whose API the backend no
                 # longer matches fails in seconds, before the library's minutes of compiling
                 objects = compile_project(

@@ -29,7 +29,7 @@ from .toolchain import (
 CACHE_SCHEME = "tflm-hil library objects v1"
 # The library's parts the firmware never builds (scripts/hil_pre.py leaves them out on the
 # board too): audio peripherals and test_over_serial. On the board one peripherals file,
-# TFLM's clock, stays; the emulation layer provides that clock (firmware/emu/arduino_shim.cpp).
+# TFLM's clock, stays; the emulation layer provides that clock (firmware/src/emu/arduino_shim.cpp).
 EXCLUDED_DIRS = ("peripherals/", "test_over_serial/")
 ARCHIVE = "libtflm.a"
 

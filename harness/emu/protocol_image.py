@@ -1,5 +1,5 @@
-"""The protocol-only image: the device core behind the board's own glue (src/main.cpp) and a
-built-in test backend (firmware/emu/test_backend.c) instead of TFLM.
+"""The protocol-only image: the device core behind the board's own glue (src/app/main.cpp) and
+a built-in test backend (firmware/src/test_backend/test_backend.c) instead of TFLM.
 
 It builds from Debian's packages alone (no fetched library), in seconds, so the protocol's
 tests run against real ARM machine code on QEMU on any machine, CI included. The functions
@@ -17,14 +17,15 @@ from filelock import FileLock
 from .. import __version__
 from ..boards.catalog import BoardSpec
 from ..firmware.codegen import IMAGE_HEADER, image_header
+from ..firmware.images import firmware_image
 from ..firmware.pins import resolve_pins
 from ..firmware.project import firmware_sources, write_files
 from ..paths import cache_dir
-from .build import CORE_DIR, EMU_DIR, EMU_LAYER, build_elf, core_sources, emu_flags, emu_sources
+from .build import build_elf, emu_flags, image_sources, include_dirs
 from .qemu import QemuProcess, start_qemu
 from .toolchain import Toolchain, board_flags
 
-TEST_BACKEND = f"{EMU_DIR}/test_backend.c"
+TEST_BACKEND = "src/test_backend/test_backend.c"
 INPUT_SHAPE = (1, 64)  # int8, scale 1/128
 OUTPUT_SHAPE = (1, 10)  # int8, scale 1
 SPIN_PER_UNIT = 1000  # loop iterations per unit of x[0], two instructions each
@@ -50,11 +51,9 @@ def build_protocol_image(spec: BoardSpec, log_dir: Path | None = None) -> Path:
     toolchain = Toolchain.find()
     flags = emu_flags(board_flags(spec.emulation, resolve_pins()), spec.emulation.machine)
     flags = flags.with_defines('HIL_TFLM_VERSION="none (protocol-only image)"')
-    files = {
-        path: data
-        for path, data in {**firmware_sources(), **emu_sources()}.items()
-        if path.startswith(("src/", f"{CORE_DIR}/", f"{EMU_DIR}/"))
-    }
+    image = firmware_image("emu_protocol")
+    folders = tuple(f"{folder}/" for folder in image.folders)
+    files = {p: data for p, data in firmware_sources(image).items() if p.startswith(folders)}
     h = hashlib.sha256(f"{CACHE_SCHEME}\0{spec.id}\0{toolchain.version}\0".encode())
     h.update(flags.digest().encode())
     for path in sorted(files):
@@ -70,9 +69,8 @@ def build_protocol_image(spec: BoardSpec, log_dir: Path | None = None) -> Path:
         if not elf.is_file():
             write_files(out, files)
             log = (log_dir or cache_dir() / "emu" / "logs") / "emu-build-protocol.log"
-            sources = ["src/main.cpp", *core_sources(out), *EMU_LAYER, TEST_BACKEND]
-            includes = [out / "src", out / CORE_DIR, out / EMU_DIR]
-            build_elf(out, sources, flags, toolchain, includes, [], log)
+            build_elf(out, image_sources(image, out), flags, toolchain, include_dirs(image, out),
+                      [], log)  # fmt: skip
     return elf
 
 

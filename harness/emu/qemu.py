@@ -35,12 +35,12 @@ from ..protocol.constants import Msg
 from ..protocol.framing import Frame, FrameDecoder, encode_frame
 
 QEMU = "qemu-system-arm"
-ICOUNT_SHIFT = 7  # firmware/emu/hil_emu.h's HIL_EMU_ICOUNT_SHIFT is set from this
-# firmware/emu/mps2.ld's hil_noinit: the boot seed's word, written at every (re)start
+ICOUNT_SHIFT = 7  # firmware/src/emu/hil_emu.h's HIL_EMU_ICOUNT_SHIFT is set from this
+# firmware/src/emu/mps2.ld's hil_noinit: the boot seed's word, written at every (re)start
 SEED_ADDRESS = 0x20000000 + 4 * 1024 * 1024 - 64
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
-FAULT_EXIT = 0x80  # firmware/emu/hil_emu.h: HIL_EMU_FAULT_EXIT + the exception number
+FAULT_EXIT = 0x80  # firmware/src/emu/hil_emu.h: HIL_EMU_FAULT_EXIT + the exception number
 EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage fault", 5: "BusFault", 6: "UsageFault"}
 _PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
 PR_SET_PDEATHSIG = 1

@@ -23,11 +23,14 @@ from pathlib import Path
 from filelock import FileLock
 
 from ..errors import BuildError
-from ..paths import cache_dir, core_src_dir, firmware_dir
+from ..paths import cache_dir, firmware_dir, firmware_lib_dir
 from ..protocol.constants import INPUT_FLAG_INVOKE, Msg
 from ..protocol.framing import encode_frame
+from .images import host_image
 
 TARGETS = ("core", "mlperf", "forwarder")
+# Each target links the libraries of the twin's personality of the same module (images.toml).
+PERSONALITY = {"core": "hil", "mlperf": "mlperf", "forwarder": "forwarder"}
 FLAGS = ["-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined",
          "-Wall", "-Wextra", "-Werror"]
 # fuzz_device.h: the first byte picks the input size; 2 picks 100 bytes, blocks of 16
@@ -42,13 +45,20 @@ def regressions_dir(target: str) -> Path:
     return fuzz_dir() / "regressions" / target
 
 
+def lib_dirs(target: str) -> list[Path]:
+    """The source folders of the libraries a target links."""
+    return [firmware_lib_dir(lib) for lib in host_image(PERSONALITY[target]).libs]
+
+
 def build(target: str, cc: str = "clang") -> Path:
     """The target's binary, built once per source hash into the user cache."""
     if shutil.which(cc) is None:
         raise BuildError(f"no {cc} to build the fuzz targets: install it (apt-get install clang)")
-    sources = [fuzz_dir() / f"fuzz_{target}.c", *sorted(core_src_dir().glob("*.c"))]
+    dirs = lib_dirs(target)
+    sources = [fuzz_dir() / f"fuzz_{target}.c", *sorted(p for d in dirs for p in d.glob("*.c"))]
+    headers = [*fuzz_dir().glob("*.h"), *(p for d in dirs for p in d.glob("*.h"))]
     h = hashlib.sha256(" ".join([cc, *FLAGS]).encode())
-    for path in [*sources, *sorted(fuzz_dir().glob("*.h")), *sorted(core_src_dir().glob("*.h"))]:
+    for path in [*sources, *sorted(headers)]:
         h.update(path.name.encode() + path.read_bytes())
     out = cache_dir() / "fuzz" / h.hexdigest()[:16] / target
     if out.is_file():
@@ -57,7 +67,8 @@ def build(target: str, cc: str = "clang") -> Path:
     with FileLock(str(out) + ".lock"):
         if not out.is_file():
             tmp = out.with_suffix(".tmp")
-            cmd = [cc, *FLAGS, "-I", str(core_src_dir()), *map(str, sources), "-o", str(tmp)]
+            includes = [f"-I{d}" for d in dirs]
+            cmd = [cc, *FLAGS, *includes, *map(str, sources), "-o", str(tmp)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise BuildError(f"building fuzz target {target} failed:\n{proc.stderr[-3000:]}")

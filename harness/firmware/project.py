@@ -1,10 +1,12 @@
 """A buildable project copy for one board and one model, and the hash that identifies its image.
 
-The copy holds the firmware sources (``platformio.ini``, ``src/``, ``lib/``, ``scripts/``)
-and the generated files. The **image hash** is the SHA-256 of everything that goes into the
-image: every file of the copy (the image header taken with its own hash zeroed, since it
-cannot contain itself), the version pins, the board id and the PlatformIO env. Two builds
-with the same hash are the same firmware, so a device reporting that hash needs no flash.
+The copy holds the sources of one image (``platformio.ini``, ``scripts/``, and the image's
+source folders and libraries of ``firmware/images.toml``) and the generated files. The
+**image hash** is the SHA-256 of everything that goes into the image: every file of the copy
+(the image header taken with its own hash zeroed, since it cannot contain itself), the
+version pins, the board id and the PlatformIO env. Two builds with the same hash are the same
+firmware, so a device reporting that hash needs no flash; a file another image links (the
+MLPerf module, the forwarder) is not in the copy, so editing it reflashes nothing else.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from ..paths import firmware_dir
 from ..tflite.arena import measure_host_arena, plan_arena
 from ..tflite.model import TfliteModel
 from .codegen import GENERATED_DIR, IMAGE_HEADER, ZERO_HASH, ImageInputs, generated_files
+from .images import FirmwareImage, firmware_image, image_of_env
 from .opmap import resolver_methods
 from .pins import Pins
 
 MARKER = ".tflm-hil-project"
-HASH_SCHEME = b"tflm-hil image v1"
-# What of firmware/ goes into an image; anything else there (build output, editor files) not.
-SOURCE_ROOTS = ("platformio.ini", "src", "lib", "scripts", "include")
+HASH_SCHEME = b"tflm-hil image v2"  # v2: an image's own folders, not all of firmware/
+# What of firmware/ goes into every image besides its folders; build output, editor files not.
+COMMON_ROOTS = ("platformio.ini", "scripts")
 SKIP_DIRS = {".pio", ".vscode", "__pycache__", ".git"}
 SKIP_SUFFIXES = (".pyc", ".swp", "~")
 KEEP_ON_REGENERATE = {".pio", MARKER}
@@ -50,11 +53,16 @@ class Project:
     files: tuple[str, ...]
 
 
-def firmware_sources(root: Path | None = None) -> dict[str, bytes]:
-    """Relative POSIX path -> content of every firmware source file (not the generated ones)."""
+def firmware_sources(
+    image: str | FirmwareImage = "hil", root: Path | None = None
+) -> dict[str, bytes]:
+    """Relative POSIX path -> content of every source file of one image of images.toml (not
+    the generated ones)."""
     root = root or firmware_dir()
+    if isinstance(image, str):
+        image = firmware_image(image, root)
     out: dict[str, bytes] = {}
-    for top in SOURCE_ROOTS:
+    for top in (*COMMON_ROOTS, *image.folders):
         path = root / top
         if path.is_file():
             out[top] = path.read_bytes()
@@ -97,9 +105,10 @@ def plan_files(
     """(image hash, every file of the project copy with the hash filled in).
 
     ``env`` is the build the copy is for: the board's PlatformIO env unless given (the
-    emulated board's builds name theirs)."""
-    sources = dict(firmware_sources() if sources is None else sources)
+    emulated board's builds name theirs). ``sources``: the image's, by default those of the
+    image that env builds."""
     env = env or inputs.board.platformio.env
+    sources = dict(firmware_sources(image_of_env(env)) if sources is None else sources)
     files = {**sources, **generated_files(inputs, ZERO_HASH)}
     ident = image_hash(files, pins, inputs.board.id, env)
     return ident, {**sources, **generated_files(inputs, ident)}

@@ -1,7 +1,6 @@
-"""References the device is judged against.
+"""The float references the device is judged against (the bit-exact one, the TFLM host
+runtime, is harness/tflite/runtime.py).
 
-- ``HostTflm``: the TFLM host runtime (``tflite-micro``), the same reference kernels the
-  firmware builds: device outputs must match it bit for bit.
 - ``FloatReference``: the float model the int8 one came from (Keras ``.keras``/``.h5``, or a
   float ``.tflite`` run on the TFLM host runtime): agreement is judged with tolerances.
 TensorFlow is imported only when a Keras model is loaded.
@@ -15,35 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelRejected
+from ..errors import ConfigError
 from ..tflite.model import TfliteModel
+from ..tflite.runtime import HostTflm
 from ..tflite.vectors import Vectors
 
 log = logging.getLogger(__name__)
-HOST_ARENA = 64 << 20  # the host has room: never let the reference fail for arena size
-
-
-class HostTflm:
-    def __init__(self, model: TfliteModel):
-        from tflite_micro.python.tflite_micro import runtime
-
-        self.model = model
-        try:
-            self._interp = runtime.Interpreter.from_bytes(model.data, arena_size=HOST_ARENA)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelRejected(f"the TFLM host runtime rejected {model.source}: {exc}") from exc
-
-    def run(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-        """Runs every vector; returns one (N, *shape) array per output."""
-        n = inputs[0].shape[0]
-        outs: list[list[np.ndarray]] = [[] for _ in self.model.outputs]
-        for i in range(n):
-            for k, x in enumerate(inputs):
-                self._interp.set_input(x[i], k)
-            self._interp.invoke()
-            for k in range(len(outs)):
-                outs[k].append(np.array(self._interp.get_output(k)))
-        return [np.stack(o) for o in outs]
 
 
 class FloatReference(abc.ABC):

@@ -19,10 +19,11 @@ from ..latency import Latency, measure_latency
 from ..metrics.gates import Gate
 from ..metrics.validation import Validation, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest
-from ..model.reference import FloatReference, HostTflm, align_outputs
+from ..model.reference import FloatReference, align_outputs
 from ..protocol.messages import Result
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
+from ..tflite.runtime import HostTflm
 from ..tflite.vectors import Vectors, generate_vectors, load_vectors
 from .config import HilConfig, resolve_config
 from .recorder import RunRecorder, recorder

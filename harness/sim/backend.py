@@ -1,28 +1,18 @@
-"""The twin's backend: the TFLM host runtime (``tflite-micro``) behind the core's interface."""
+"""The twin's backend: the TFLM host runtime (harness/tflite/runtime.py) behind the core's
+interface, with the tensor buffers the C core reads and writes."""
 
 from __future__ import annotations
 
 import ctypes
-import re
 from collections.abc import Callable
 
 import numpy as np
-from tflite_micro.python.tflite_micro import runtime
 
-from ..capture import call_capturing_stderr
 from ..protocol.constants import MAX_DIMS
 from ..protocol.messages import TFLITE_TYPE_CODES
 from ..tflite.model import TensorInfo, TfliteModel
+from ..tflite.runtime import HostRejected, HostTflm
 from .corelib import TensorC
-
-ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
-
-
-def measure_arena(interpreter: runtime.Interpreter) -> int:
-    """Bytes of arena TFLM used: read from its allocation report (no getter exists in Python)."""
-    _, text, _ = call_capturing_stderr(interpreter.print_allocations)
-    match = ARENA_TOTAL.search(text)
-    return int(match.group(1)) if match else 0
 
 
 class _Buffer:
@@ -50,7 +40,7 @@ class _Buffer:
 
 
 class TflmBackend:
-    """Owns a TFLM host interpreter with a fixed arena and the tensor buffers the core writes."""
+    """A TFLM host runtime with the device's arena, and the tensor buffers the core writes."""
 
     def __init__(
         self,
@@ -70,20 +60,18 @@ class TflmBackend:
         self._arena_used = 0
         self.inputs = [_Buffer(t) for t in model.inputs]
         self.outputs = [_Buffer(t) for t in model.outputs]
-        interp, log, exc = call_capturing_stderr(
-            lambda: runtime.Interpreter.from_bytes(model.data, arena_size=arena_size)
-        )
-        self.interpreter = interp
+        self.host: HostTflm | None = None
         self._init_error: str | None = None
-        if exc is not None or interp is None:
-            self._init_error = _first_line(log) or f"{type(exc).__name__}: {exc}"
+        try:
+            self.host = HostTflm(model, arena_size)
+        except HostRejected as exc:
+            self._init_error = exc.reason
             return
         # TFLM plans the arena at the first invoke; run one so arena_used is known at HELLO.
-        rc = self._invoke_interpreter()
-        if rc != 0:
+        if self._invoke_host() != 0:
             self._init_error = self._error
             return
-        self._arena_used = measure_arena(interp)
+        self._arena_used = self.host.arena_used()
 
     def init_error(self) -> str | None:
         return self._init_error
@@ -96,24 +84,23 @@ class TflmBackend:
 
     def invoke(self) -> int:
         self._on_invoke()
-        rc = self._invoke_interpreter()
+        rc = self._invoke_host()
         self._profile = self._op_cycles if rc == 0 else []
         return rc
 
     def op_profile(self) -> list[tuple[str, int]]:
         return self._profile
 
-    def _invoke_interpreter(self) -> int:
-        assert self.interpreter is not None
+    def _invoke_host(self) -> int:
+        assert self.host is not None
         try:
-            for i, buf in enumerate(self.inputs):
-                self.interpreter.set_input(buf.array().reshape(buf.info.shape), i)
-            _, log, exc = call_capturing_stderr(self.interpreter.invoke)
-            if exc is not None:
-                self._error = _first_line(log) or str(exc)
+            self.host.set_inputs([buf.array().reshape(buf.info.shape) for buf in self.inputs])
+            error = self.host.invoke()
+            if error is not None:
+                self._error = error
                 return 1
             for i, buf in enumerate(self.outputs):
-                buf.store(self.interpreter.get_output(i))
+                buf.store(self.host.output(i))
         except Exception as exc:  # never let an exception cross the C boundary
             self._error = f"{type(exc).__name__}: {exc}"
             return 2
@@ -124,8 +111,3 @@ class TflmBackend:
 
     def arena_used(self) -> int:
         return self._arena_used
-
-
-def _first_line(log: str) -> str:
-    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    return "; ".join(lines[:3])[:200]

@@ -89,6 +89,14 @@ class InfoC(ctypes.Structure):
         ("flags", u32),
     ]
 
+    @classmethod
+    def of(cls, *, model_hash: str, image_hash: str, **fields: str | int) -> InfoC:
+        """From the fields of harness/sim/personality.py's BootInfo (strings, hex hashes)."""
+        info = cls(**{k: v.encode() if isinstance(v, str) else v for k, v in fields.items()})
+        info.model_hash[:] = bytes.fromhex(model_hash)
+        info.image_hash[:] = bytes.fromhex(image_hash)
+        return info
+
 
 class Backend(Protocol):
     """What the twin's backend offers the core (see hil_backend_t)."""
@@ -190,34 +198,3 @@ class Callbacks:
         if buf is None:
             buf = self._strings[text] = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
         return ctypes.addressof(buf)
-
-
-class Core:
-    """One instance of the device core, driven from Python."""
-
-    def __init__(
-        self,
-        lib: CoreLibrary,
-        info: InfoC,
-        backend: Backend,
-        write: Callable[[bytes], None],
-        cycles: Callable[[], int],
-        reset: Callable[[], None] | None,
-    ):
-        self.lib = lib
-        self._mem = ctypes.create_string_buffer(lib.core_size)
-        self._callbacks = Callbacks(backend, write, cycles, reset)
-        self._info = info
-        cb = self._callbacks
-        lib.lib.hil_core_init(
-            self._mem, ctypes.byref(info), ctypes.byref(cb.platform), ctypes.byref(cb.backend)
-        )
-
-    def announce(self) -> None:
-        self.lib.lib.hil_core_announce(self._mem)
-
-    def feed(self, data: bytes) -> None:
-        self.lib.lib.hil_core_feed(self._mem, data, len(data))
-
-    def note_overflow(self, lost: int) -> None:
-        self.lib.lib.hil_core_note_overflow(self._mem, lost)

@@ -6,10 +6,10 @@ from .. import runlog
 from ..boards.driver import BoardDriver, Device, Image
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
-from .build import build_core_library
+from .build import build_host_library
 from .corelib import CoreLibrary
+from .image import plan_image
 from .launcher import TwinProcess, start_twin
-from .twin import plan_image
 
 
 class SimDriver(BoardDriver):
@@ -22,7 +22,7 @@ class SimDriver(BoardDriver):
         self.twin: TwinProcess | None = None
 
     def build(self, model: TfliteModel) -> Image:
-        lib = CoreLibrary(build_core_library())
+        lib = CoreLibrary(build_host_library())
         plan = plan_image(self.spec, model, self.options.arena, lib.core_size)
         return Image(
             board=self.spec,

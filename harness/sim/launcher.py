@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError, ConfigError, FlashError
-from .build import build_core_library
+from .build import build_host_library
 
 START_TIMEOUT_S = 60.0
 
@@ -80,13 +80,19 @@ def start_twin(
         args.append("--no-timing")
     if protocol != "hil":
         args += ["--protocol", protocol]
-    return launch(args, log_path)
+    return launch(args, log_path, personality=protocol)
 
 
-def launch(twin_args: list[str], log_path: Path | None = None) -> TwinProcess:
-    """Runs ``python -m harness.sim.twin ARGS`` and waits for the JSON line with its port."""
-    build_core_library()  # compile in this process so a compiler error is reported as build
-    cmd = [sys.executable, "-m", "harness.sim.twin", *twin_args, "--exit-on-stdin-eof"]
+def launch(
+    twin_args: list[str],
+    log_path: Path | None = None,
+    module: str = "harness.sim.twin",
+    personality: str = "hil",
+) -> TwinProcess:
+    """Runs ``python -m MODULE ARGS`` (a twin: the test firmware's, or another personality's
+    entry) and waits for the JSON line with its port."""
+    build_host_library(personality)  # compiled here: a compiler error is reported as build
+    cmd = [sys.executable, "-m", module, *twin_args, "--exit-on-stdin-eof"]
     stderr = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     if log_path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .model import TfliteModel
+from .runtime import HostRejected, HostTflm
 
 # The host runtime is 64-bit (larger pointers in its bookkeeping) and has no CMSIS-NN scratch
 # buffers; the margin covers the difference in either direction seen in practice.
@@ -19,7 +20,9 @@ def plan_arena(host_used: int) -> int:
 
 def measure_host_arena(model: TfliteModel, limit: int = 16 << 20) -> int:
     """Arena bytes the TFLM host runtime needs for this model (0 if it cannot run it)."""
-    from ..sim.backend import TflmBackend  # the runtime is heavy: import on use
-
-    backend = TflmBackend(model, limit)
-    return backend.arena_used() if backend.init_error() is None else 0
+    try:
+        host = HostTflm(model, limit)
+    except HostRejected:
+        return 0
+    # TFLM plans the arena at the first invoke (the inputs' values do not matter)
+    return host.arena_used() if host.invoke() is None else 0

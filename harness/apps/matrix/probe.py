@@ -13,6 +13,7 @@ reference runtime's by the cell (harness/apps/matrix/cell.py).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,13 +39,15 @@ def run_runtime(model, inputs: tuple[np.ndarray, ...], report: Report) -> list[n
     (HostTflm), one vector at a time so that a failure names its vector; raises with TFLM's
     reason."""
     from ...errors import ModelRejected
-    from ...model.reference import HostTflm
+    from ...tflite.runtime import HostRejected, HostTflm
 
     report.stage("create")
     with captured_stderr(stderr_path(report.path)) as log:
         try:
             host = HostTflm(model)
         except Exception as exc:
+            if isinstance(exc, HostRejected):  # TFLM's words, which the runtime captured
+                os.write(2, exc.log.encode())
             report.update(log=reason_lines(log()))
             # the runtime's own exception, not HostTflm's wrapping of it
             cause = exc.__cause__ if isinstance(exc, ModelRejected) and exc.__cause__ else exc

@@ -18,9 +18,9 @@ import numpy as np
 
 from ... import atomic
 from ...errors import ConfigError
-from ...model.reference import HostTflm
 from ...tflite.model import TfliteModel
 from ...tflite.quant import quantize
+from ...tflite.runtime import HostTflm
 from ..pipeline.dataset import Dataset, read_csv
 from ..pipeline.preprocess import Preprocessing
 from ..registry.store import ModelEntry, Registry

@@ -6,6 +6,7 @@
     tflm-hil model convert    --input new_model.h5 --output model.tflite
     tflm-hil model promote    model.tflite            (validate on a board, gate, promote)
     tflm-hil model rollback                           (back to the last good model)
+    tflm-hil model forward    --input windows.csv     (a twin sends them as a board would)
 
 Registry commands (register, validate, promote, rollback, list, show, card, backup, restore)
 live in harness/apps/registry/cli.py. Exit status: 0 done (or up to date), 1 refused (validate,
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import default_seed, section
+from .forward import add_forward_arguments
 
 PIPELINE = ("collect", "preprocess", "train", "convert")
 
@@ -83,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
                    ".tflm-hil/registry]")
     _common(s)
 
+    s = sub.add_parser("forward", help="send a CSV's windows from a simulated data forwarder")
+    add_forward_arguments(s)
+
     add_registry_commands(sub)
     return top
 
@@ -135,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command in PIPELINE:
         return run_pipeline_step(args)
+    if args.command == "forward":
+        from .forward import run
+
+        return run(args)
     from ..registry.cli import run_registry_command
 
     return run_registry_command(args)

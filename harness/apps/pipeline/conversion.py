@@ -138,7 +138,7 @@ def convert(opts: ConvertOptions) -> StepResult:
 
 def _host_metrics(info: TfliteModel, x_in: np.ndarray, x_f: np.ndarray, labels: np.ndarray,
                   reference: FloatReference) -> dict[str, float]:
-    from ...model.reference import HostTflm
+    from ...tflite.runtime import HostTflm
 
     out = HostTflm(info).run((x_in,))[0]
     pred = out.reshape(len(out), -1).argmax(axis=1)

@@ -1,6 +1,6 @@
 // The device core's backend in an image: TFLM (tflm_backend.cpp) on every board and in the
 // emulated board's image; the protocol-only image for QEMU links a built-in test backend
-// (firmware/emu/test_backend.c) in its place.
+// (src/test_backend/test_backend.c) in its place.
 #ifndef HIL_BACKEND_H
 #define HIL_BACKEND_H
 

@@ -1,6 +1,6 @@
-// tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core).
+// tflm-hil test firmware: Serial glue around the portable device core (lib/hil_core), in
+// every test image: a board's (with src/arduino/ and src/tflm/) and the emulated board's.
 // The core does the protocol; this file gives it bytes, a clock, a boot id and a backend.
-#ifndef HIL_FORWARDER  // the data-forwarder build (forwarder_main.cpp) has no model
 #include <Arduino.h>
 #include <string.h>
 
@@ -162,4 +162,3 @@ void loop() {
   while ((got = hil_ring_pop(&g_rx, rx, sizeof rx)) > 0) hil_core_feed(&g_core, rx, got);
   tx_flush();
 }
-#endif  // HIL_FORWARDER

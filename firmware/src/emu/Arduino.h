@@ -1,4 +1,4 @@
-// The little of the Arduino API that src/main.cpp uses, for the emulated board: Serial over
+// The little of the Arduino API that src/app/main.cpp uses, for the emulated board: Serial over
 // the machine's CMSDK UART (polled), and main() calling setup() once and loop() forever.
 // With it main.cpp, the board's own glue, builds unchanged for QEMU.
 #ifndef HIL_EMU_ARDUINO_H

@@ -1,5 +1,5 @@
 // MurmurHash3's 32-bit finaliser: spreads every input bit over the output. The boot ids of the
-// board (board_support.cpp) and of the emulated board (emu/board_support_emu.cpp) use it.
+// board (board_support.cpp) and of the emulated board (src/emu/board_support_emu.cpp) use it.
 #ifndef HIL_MIX_H
 #define HIL_MIX_H
 

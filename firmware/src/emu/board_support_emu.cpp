@@ -1,4 +1,4 @@
-// board_support.h for the emulated board (QEMU MPS2): what src/board_support.cpp does on a
+// board_support.h for the emulated board (QEMU MPS2): what src/arduino/board_support.cpp does on a
 // board, with the machine's peripherals.
 //
 // - Counter: instructions, not cycles. QEMU runs with -icount shift=N, so each instruction

@@ -1,8 +1,6 @@
 // Data-forwarder firmware (env nano33ble_forwarder): streams labelled windows of the IMU's
-// accelerometer through the portable forwarder module (lib/hil_core/src/hil_forwarder.c) for
-// `tflm-hil model collect --source serial:PORT`. Only built with -DHIL_FORWARDER; the test
-// firmware (main.cpp) is left out of that build and this file out of the other.
-#ifdef HIL_FORWARDER
+// accelerometer through the portable forwarder module (lib/hil_forwarder) for
+// `tflm-hil model collect --source serial:PORT`. Its env builds this folder alone.
 #include <Arduino.h>
 #include <Arduino_LSM9DS1.h>
 #include <string.h>
@@ -89,4 +87,3 @@ void loop() {
   }
   if (g_fwd.in_window == HIL_FWD_WINDOW) hil_fwd_end(&g_fwd);
 }
-#endif  // HIL_FORWARDER

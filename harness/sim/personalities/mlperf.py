@@ -1,17 +1,18 @@
-"""ctypes binding of the MLPerf Tiny text protocol module (hil_mlperf.h) for the simulated twin.
-
-The module is compiled into the same host library as the core (harness/sim/build.py builds
-every ``*.c`` of the core's directory), so the twin serves either protocol from one build.
-``MlperfCore`` offers what the twin asks of ``corelib.Core``: announce, feed, note_overflow.
-"""
+"""MLPerf Tiny's device side: the text-protocol module (firmware/lib/hil_mlperf) with the TFLM
+host runtime as its backend, the peer our protocol is benchmarked against
+(``tflm-hil sim --protocol mlperf``)."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Callable
+from dataclasses import asdict
 
-from ..errors import BuildError
-from .corelib import Backend, Callbacks, CoreLibrary, InfoC
+from ...errors import BuildError
+from ..backend import TflmBackend
+from ..corelib import Backend, Callbacks, CoreLibrary, InfoC
+from ..personality import BootInfo, DeviceCore, Emit, VirtualClock
 
 u8, u32 = ctypes.c_uint8, ctypes.c_uint32
 
@@ -41,8 +42,8 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     cdll = lib.lib
     if not hasattr(cdll, "hil_mlperf_init"):
         raise BuildError(
-            "the compiled firmware core has no hil_mlperf_* functions: hil_mlperf.c "
-            "is missing from firmware/lib/hil_core/src"
+            "the compiled library has no hil_mlperf_* functions: build it with "
+            'build_host_library("mlperf") (firmware/images.toml [host.mlperf])'
         )
     for name in (
         "hil_mlperf_init",
@@ -61,7 +62,7 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
         if native != ctypes.sizeof(struct):
             raise BuildError(
                 f"{struct.__name__} is {ctypes.sizeof(struct)} bytes here but {native} in the "
-                "compiled core: harness/sim/mlperf_core.py no longer matches hil_mlperf.h"
+                "compiled core: harness/sim/personalities/mlperf.py no longer matches hil_mlperf.h"
             )
     cdll.hil_mlperf_stats.restype = ctypes.POINTER(MlperfStatsC)
     cdll.hil_mlperf_sizeof.restype = u32
@@ -69,7 +70,7 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     return cdll
 
 
-class MlperfCore:
+class MlperfCore(DeviceCore):
     """One instance of the MLPerf text-protocol device module, driven from Python."""
 
     def __init__(
@@ -129,3 +130,27 @@ class MlperfCore:
     @property
     def cmd_size(self) -> int:
         return int(self.cdll.hil_mlperf_cmd_size())
+
+
+class MlperfPersonality:
+    """MLPerf Tiny's reference firmware, on the same backend as ours."""
+
+    name = "mlperf"
+
+    def __init__(self, lib: CoreLibrary, backend: TflmBackend):
+        self.lib = lib
+        self.backend = backend
+
+    def boot(
+        self, info: BootInfo, emit: Emit, clock: VirtualClock, reset: Callable[[], None]
+    ) -> DeviceCore:
+        model = self.backend.model
+        return MlperfCore(  # the text protocol has no reset command: ``reset`` is not used
+            self.lib,
+            InfoC.of(**asdict(info)),
+            self.backend,
+            emit,
+            lambda: clock.cycles,
+            db_bytes=sum(t.nbytes for t in model.inputs),
+            model_version=os.path.splitext(os.path.basename(model.source))[0],
+        )
