@@ -15,8 +15,7 @@
 // never depends on when the host's bytes arrived (its UART holds them back meanwhile).
 #if defined(ARDUINO_ARCH_MBED) && !defined(HIL_EMU_ARDUINO_H)
 #define HIL_PUMP_THREAD 1
-#include "mbed.h"
-#include "rtos.h"
+#include <mbed.h>  // the mbed core's: rtos::Thread
 #endif
 
 #if defined(__has_include)
