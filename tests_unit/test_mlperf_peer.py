@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import serial
 
-from harness.errors import DeviceTimeout
+from harness.errors import DeviceTimeout, LinkError
 from harness.protocol.mlperf import MlperfError, MlperfPeer, requantize
 from harness.sim.backend import TflmBackend
 from harness.sim.build import build_host_library
@@ -230,6 +230,28 @@ def test_silent_device_is_a_clear_timeout() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+class _Chatter:
+    """A port whose device answers the first command, then never stops sending."""
+
+    timeout: float | None = 0.05
+    in_waiting = 16
+
+    def __init__(self) -> None:
+        self.replies = [b"m-ready\r\n"]
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        return self.replies.pop() if self.replies else b"m-lap-us-1\r\n"[:size]
+
+
+def test_sync_with_a_device_that_never_goes_quiet_is_a_link_error() -> None:
+    p = MlperfPeer(_Chatter(), byte_rate=11520, reply_timeout=0.2)
+    with pytest.raises(LinkError, match=r"still sending after 0\.3s .*m-lap-us-1"):
+        p.sync(quiet=0.05, limit=0.3)
 
 
 # ---- the module driven directly -----------------------------------------------------------

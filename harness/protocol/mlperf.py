@@ -121,18 +121,26 @@ class MlperfPeer:
         """Reads the boot banner (or anything pending) up to its ``m-ready``."""
         return self._read_reply("<boot>", timeout, "the boot banner's wait")
 
-    def sync(self, quiet: float = 0.1) -> None:
+    def sync(self, quiet: float = 0.1, limit: float = 5.0) -> None:
         """Puts host and device in step: a lone ``%`` ends any half-received command (the
         device answers it with m-ready only); replies still pending from before (a boot
-        banner, an abandoned command) are read and dropped until the port is ``quiet``."""
+        banner, an abandoned command) are read and dropped until the port is ``quiet``. A
+        device that is still talking after ``limit`` seconds is a LinkError, not a hang."""
         self._buf.clear()
         self.command("")
+        deadline = time.monotonic() + limit
         while True:
             self.link.timeout = quiet
             data = self.link.read(max(1, self.link.in_waiting))
             if not data:
                 break
             self.counters.bytes_received += len(data)
+            if time.monotonic() > deadline:
+                raise LinkError(
+                    f"the device was still sending after {limit:.1f}s of waiting for a quiet "
+                    f"port ({quiet:.2f}s without a byte): is it streaming, or the wrong "
+                    f"firmware? last bytes: {bytes(data[-32:])!r}"
+                )
         self._buf.clear()
 
     def command(self, text: str, *, heavy: bool = False, reply_bytes: int = 64) -> list[str]:

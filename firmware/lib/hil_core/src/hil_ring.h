@@ -1,11 +1,11 @@
 /*
  * The device's receive buffer: a single-producer, single-consumer byte ring, no heap.
  *
- * The glue's producer (a thread, an interrupt, or the backend between two operators) moves
- * bytes from the link's driver into the ring while the core is busy, so that the next
- * vector's chunks keep arriving while the model runs; the consumer (loop()) feeds them to
- * hil_core_feed(). Its size is the receive window the handshake reports: the host never has
- * more bytes unanswered, so a ring of that size never overflows.
+ * The glue's producer moves bytes from the link's driver into the ring; on the mbed cores it
+ * is a thread, which goes on while the model runs, so that the next vector's chunks keep
+ * arriving during an invoke (elsewhere loop() fills it between requests). The consumer
+ * (loop()) feeds them to hil_core_feed(). Its size is the receive window the handshake
+ * reports: the host never has more bytes unanswered, so a ring of that size never overflows.
  */
 #ifndef HIL_RING_H
 #define HIL_RING_H
