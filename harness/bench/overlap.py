@@ -43,7 +43,6 @@ TARGET_RATIO = 1.1  # per vector / max(wire, compute), with staging (issue 14)
 class Side:
     """One twin's stream: what it took and what bounds it."""
 
-    label: str
     rx_window: int
     staging: int
     vectors: int = 0
@@ -71,25 +70,26 @@ class Side:
         }
 
 
-def stream(board: str, model_path: Path, xs: list[bytes], warm: bytes, refs: list[bytes],
-           rx_window: int | None, label: str) -> tuple[Side, float]:
-    """Streams ``xs`` after one untimed vector through a fresh twin; returns its side and the
-    link's byte rate."""
+def stream(board: str, model_path: Path, xs: list[bytes], refs: list[bytes],
+           rx_window: int | None) -> tuple[Side, float]:
+    """Streams ``xs`` through a fresh twin, the first untimed; returns its side and the
+    link's byte rate. Every answer is checked against ``refs``."""
     twin = start_twin(board, model_path, rx_window=rx_window)
     byte_rate = float(twin.ready["byte_rate"])
     link = CountingLink(serial.Serial(twin.port, timeout=0.1))
     client = DeviceClient(link, byte_rate=byte_rate)
     try:
         info = client.hello()
-        side = Side(label, info.rx_window, info.staging)
-        list(client.infer_stream([warm]))  # first-use costs are not the overlap's
+        side = Side(info.rx_window, info.staging)
+        (warm,) = client.infer_stream(xs[:1])  # first-use costs are not the overlap's
+        side.mismatches += warm.output != refs[0]
         up0 = link.sent
         t0 = time.perf_counter()
-        results = list(client.infer_stream(xs))
+        results = list(client.infer_stream(xs[1:]))
         side.seconds = time.perf_counter() - t0
         side.bytes_up = link.sent - up0
-        side.vectors = len(xs)
-        for res, ref in zip(results, refs, strict=True):
+        side.vectors = len(results)
+        for res, ref in zip(results, refs[1:], strict=True):
             side.mismatches += res.output != ref
             if res.cycles:
                 side.compute_s.append(res.cycles[0] / info.clock_hz)
@@ -111,11 +111,10 @@ def run(*, board: str = "nano33", vectors: int = 11, seed: int = 0) -> dict:
         rng = np.random.default_rng(seed)
         arr = rng.integers(-128, 128, size=(vectors + 1, size), dtype=np.int8)
         refs = reference_outputs(model_path, arr)
-        xs = [x.tobytes() for x in arr[1:]]
+        xs = [x.tobytes() for x in arr]
         sides = {}
         for label, window in (("staging", None), ("no_staging", spec.link.rx_window)):
-            side, byte_rate = stream(board, model_path, xs, arr[0].tobytes(), refs[1:], window,
-                                     label)
+            side, byte_rate = stream(board, model_path, xs, refs, window)
             sides[label] = side.summary(byte_rate)
     staged = sides["staging"]
     wrong = sum(s["mismatches"] for s in sides.values())
