@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "firmware": ("harness.firmware.cli", "generate a buildable firmware project for a model"),
     "boards": ("harness.boards.cli", "list the board catalog and the boards attached now"),
     "model": (
-        "harness.apps.pipeline.cli", "the model loop: collect ... convert, promote, rollback"
+        "harness.apps.model_cli", "the model loop: collect ... convert, promote, rollback"
     ),
     "monitor": ("harness.apps.monitor.cli", "watch the results store for regressions and alert"),
     "history": ("harness.results.history", "a model's figures over time and across boards"),

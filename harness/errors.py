@@ -1,8 +1,8 @@
 """Failures, each classified: an infrastructure fault is never a pass nor a model failure.
 
-Categories follow DESIGN.md's outcomes: ``build``, ``flash``, ``link``, ``timeout`` and
-``device`` are infrastructure; ``config`` is bad input from the user; ``model`` is a
-model the device refused (an op or version the runtime rejects).
+Categories, the outcomes the report and the matrix give: ``build``, ``flash``, ``link``,
+``timeout`` and ``device`` are infrastructure; ``config`` is bad input from the user;
+``model`` is a model the device refused (an op or version the runtime rejects).
 """
 
 from __future__ import annotations

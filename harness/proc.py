@@ -27,6 +27,7 @@ class ProcessRun:
     output: str = ""  # the tail of its stdout and stderr
     seconds: float = 0.0
     timeout_s: float = 0.0
+    log: Path | None = None  # the whole output
 
 
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
@@ -79,4 +80,5 @@ def run_child(
         output=read_tail(log),
         seconds=time.monotonic() - start,
         timeout_s=timeout,
+        log=log,
     )

@@ -3,7 +3,7 @@ and ``Figure``, a value with its unit and that label.
 
 Figures of different provenance are never compared as if equal: benchmarks are named after
 it, the results store keeps it beside every figure, and a regression check between two
-labels is refused (harness/apps/registry/gates.py).
+labels is refused (harness/metrics/regression.py).
 """
 
 from __future__ import annotations

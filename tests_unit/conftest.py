@@ -26,8 +26,8 @@ DIGITS_KERAS = REPO / "fixtures" / "digits" / "digits.keras"
 DIGITS_FLOAT_TFLITE = REPO / "fixtures" / "digits" / "digits_float.tflite"
 ZOO = REPO / "fixtures" / "models"
 # The 500 training samples the example model was calibrated on
-# (matrix/data/make_digits_calibration.py)
-DIGITS_CALIBRATION = REPO / "matrix" / "data" / "digits_calibration.npz"
+# (fixtures/digits/make_calibration.py)
+DIGITS_CALIBRATION = REPO / "harness" / "apps" / "matrix" / "data" / "digits_calibration.npz"
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,24 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.firmware.library_history import HISTORY_VAR
+from harness.plugin import runner
+from harness.plugin.runner import SuiteRun
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, REPO
 from .docs_samples import check_sample, sample_command
+
+
+@dataclass(frozen=True)
+class SuiteOutput:
+    returncode: int | None
+    stdout: str  # the child's stdout and stderr, interleaved as printed
 
 
 def run_suite(
@@ -27,23 +36,21 @@ def run_suite(
     cache: Path | None = None,
     env: dict[str, str] | None = None,
     paths: tuple[str, ...] = ("tests_hil",),
-) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})}
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--hil-db",
-        str(tmp / "results.sqlite"),
-        "--hil-log-dir",
-        str(tmp / "logs"),
-        *args,
-    ]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+) -> SuiteOutput:
+    """The suite as the registry and the matrix run it (harness.plugin.runner: a process group
+    killed on timeout, so a hung twin cannot outlive the test), collected from ``paths``."""
+    log = tmp / "suite.log"
+    log.unlink(missing_ok=True)
+    # in a random order, as `pytest tests_hil` runs (pytest-randomly)
+    run = SuiteRun(db=tmp / "results.sqlite", log_dir=tmp / "logs", target=paths, extra=args,
+                   in_order=False)
+    done = runner.run_suite(
+        run, log=log, timeout=600, cwd=REPO,
+        env={"TFLM_HIL_CACHE": str(cache or tmp / "cache"), **(env or {})},
+    )
+    assert not done.timed_out, done.output[-3000:]
+    # the log's first line is the command
+    return SuiteOutput(done.returncode, log.read_text().split("\n", 1)[1])
 
 
 def test_second_run_reuses_references_and_compares_latency(tmp_path):
@@ -161,7 +168,7 @@ def test_collecting_the_suite_imports_no_tensorflow():
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.returncode == 0, run.stdout[-3000:]
     assert "LOADED []" in run.stdout, run.stdout[-2000:]
 
 
@@ -182,15 +189,17 @@ def test_a_misspelt_gate_is_a_usage_error_naming_the_nearest_metric(tmp_path):
     gates = tmp_path / "gates.toml"
     gates.write_text("[gates]\ntop1_agrement_vs_float = { min = 0.99 }\n")
     run = run_suite(tmp_path, "--gates", str(gates))
-    assert run.returncode == 4, run.stdout[-3000:] + run.stderr[-3000:]
-    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
-    assert lines == [
+    assert run.returncode == 4, run.stdout[-3000:]
+    # one line, and pytest's own count: the gates are judged once collection ends (the
+    # plugin refuses them there, so that `pytest --fixtures` needs no model)
+    lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
+    error = (
         f"ERROR: tflm-hil: {gates}: gate 'top1_agrement_vs_float' names a metric that is never "
         "measured, so it could never fail: did you mean 'top1_agreement_vs_float'?"
-    ], run.stderr
-    assert "Traceback" not in run.stdout + run.stderr
-    printed = run.stderr.replace(str(gates), "gates.toml")
-    check_sample("docs/validation.md", "misspelt-gate", printed)
+    )
+    assert [ln for ln in lines if not ln.startswith("no tests ran")] == [error], run.stdout
+    assert "Traceback" not in run.stdout
+    check_sample("docs/validation.md", "misspelt-gate", error.replace(str(gates), "gates.toml"))
     assert not (tmp_path / "logs").exists()  # no twin was started
 
 

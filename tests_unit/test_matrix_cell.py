@@ -31,10 +31,12 @@ from harness.apps.matrix.cli import main as matrix_main
 from harness.apps.matrix.compare import compare_outputs, load_outputs, save_outputs
 from harness.apps.matrix.converter import Artifact, _finish, artifact_dir, convert, load_artifact
 from harness.apps.matrix.result import read_result
-from harness.apps.matrix.venvs import STAMP, EnvSpec
+from harness.apps.matrix.venvs import STAMP, EnvSpec, harness_source
 from harness.errors import ConfigError
 from harness.metrics.gates import Gate
 from harness.provenance import Provenance
+
+from .conftest import REPO
 
 MODEL = "fconly"  # a prebuilt FULLY_CONNECTED model: no TensorFlow needed, seconds to run
 
@@ -87,7 +89,7 @@ def test_real_cell_in_this_environment_passes_end_to_end(axes, places, tmp_path)
     # the twin's latency is a cost model
     assert on_disk.provenance["latency_us_median"] == Provenance.ESTIMATED
     # the row is the runtime, not the board's library: the pin gate is left out
-    assert f"--deselect {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
+    assert f"-k not {PIN_GATE}" in Path(on_disk.logs["suite"]).read_text()
 
 
 def test_runtime_that_segfaults_is_a_crash_cell(axes, places, tmp_path):
@@ -333,8 +335,10 @@ def test_real_older_runtime_that_computes_differently_is_a_degraded_cell(axes, t
     Runs where the matrix has made that runtime's environment (about 2 minutes, once)."""
     runtime, converter = axes.runtime("tflm2401"), axes.converter("tf221")
     model = axes.model("digits")
-    spec = EnvSpec(f"rt-{runtime.id}", tuple(runtime_requirements(axes, runtime)), axes.root)
-    venvs = axes.root / ".tflm-hil" / "matrix" / "venvs"
+    spec = EnvSpec(
+        f"rt-{runtime.id}", tuple(runtime_requirements(axes, runtime)), harness_source()
+    )
+    venvs = REPO / ".tflm-hil" / "matrix" / "venvs"  # the matrix's, run from the checkout
     if not (venvs / f"{spec.name}-{spec.digest}" / STAMP).is_file():
         pytest.skip(
             f"no environment with tflite-micro {runtime.version}: make it with `tflm-hil matrix "
@@ -353,7 +357,7 @@ def test_real_older_runtime_that_computes_differently_is_a_degraded_cell(axes, t
     steps = result.figures["max_error_steps_vs_reference_runtime"]
     assert 0 < differ < n
     # the main finding of docs/matrix.md is this measurement
-    matrix_doc = (axes.root / "docs" / "matrix.md").read_text()
+    matrix_doc = (REPO / "docs" / "matrix.md").read_text()
     assert f"{differ}/{n} vectors differ from the reference runtime, up to {steps:g} steps" in (
         matrix_doc
     )

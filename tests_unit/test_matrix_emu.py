@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.apps.matrix.axes import Pinned, load_axes
+from harness.apps.matrix.axes import DEFAULT_AXES, Pinned, load_axes
 from harness.apps.matrix.cell import Places
 from harness.apps.matrix.classify import classify_suite
 from harness.apps.matrix.cli import main as matrix_main
@@ -36,7 +36,7 @@ from harness.tflite.model import TfliteModel
 from .conftest import REPO
 from .test_matrix_classify import failed, junit, ran
 
-AXES_TEXT = (REPO / "matrix" / "axes.toml").read_text()
+AXES_TEXT = DEFAULT_AXES.read_text()
 PIN = default_pins().tflm_ref
 MIRROR = "/srv/mirrors/tflite-micro-arduino-examples"
 
@@ -148,7 +148,7 @@ BEHAVIOUR_OUTCOMES = {"silently-wrong": {"degraded"}, "rejected": {"unsupported"
 
 def test_known_issues_cite_emulated_cells_that_show_them():
     """Each known issue's `matrix_cell` names a cell of the emulated axis, its tox environment
-    and the outcome matrix/expected.toml holds for it, which is what the issue's behaviour
+    and the outcome expected.toml holds for it, which is what the issue's behaviour
     makes of a cell (or is PENDING until such a cell exists)."""
     cells = {f"emu/{c.model.id}/{c.key.replace(' ', '/', 1)}": c for c in load_axes().emu_cells()}
     expected = load_expected()
@@ -160,7 +160,7 @@ def test_known_issues_cite_emulated_cells_that_show_them():
         m = EVIDENCE.match(text)
         assert m, f"{issue.id}: {text!r} is not 'emu/M/REF/BOARD CONV (tox -e ENV): STATUS, ...'"
         cell_id, env, status = m.groups()
-        assert cell_id in cells, f"{issue.id}: {cell_id} is not a cell of matrix/axes.toml"
+        assert cell_id in cells, f"{issue.id}: {cell_id} is not a cell of the axes file"
         assert env == cells[cell_id].tox_env
         assert expected[cell_id].status == status, f"{issue.id}: {cell_id}"
         assert status in BEHAVIOUR_OUTCOMES[issue.behaviour], issue.id

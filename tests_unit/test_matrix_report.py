@@ -129,7 +129,7 @@ def test_changes_since_the_previous_report(tmp_path: Path):
 def test_gate_section_lists_regressions():
     expected = {"sim/digits/tflm2406/tf221": Expectation("pass", "worked in 2024")}
     text = render(RESULTS, expected=expected)
-    assert "Against matrix/expected.toml: FAILED" in text
+    assert "Against expected.toml: FAILED" in text
     assert "regressed (expected to pass)" in text
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from harness.apps.monitor.cli import main as monitor
-from harness.apps.registry.gates import load_rules
 from harness.apps.registry.promote import promote
+from harness.apps.registry.rules import load_rules
 from harness.apps.registry.store import Registry
-from harness.apps.registry.validate import Validation
+from harness.apps.registry.validate import ValidationRun
 from harness.provenance import Figure, Provenance
 from harness.results.store import ResultsStore
 
@@ -117,7 +117,7 @@ def test_regression_against_the_promoted_baseline(tmp_path: Path, capsys):
     registry = Registry(tmp_path / "registry")
     entry = registry.register_files(DIGITS_MODEL)
     (base,) = _seed(db, [1900], model=entry.sha256)
-    val = Validation(BOARD, 0, base, str(db), {
+    val = ValidationRun(BOARD, 0, base, str(db), {
         "latency_us_median": Figure(1900, "us", True), "accuracy_vs_labels": Figure(0.98)})
     assert promote(registry, entry, val, load_rules())[0].promote
     # A candidate's run (another model) does not count against the deployed model ...

@@ -11,14 +11,6 @@ import pytest
 
 from harness import atomic
 from harness.apps.registry.archive import backup, restore
-from harness.apps.registry.gates import (
-    Gate,
-    Rules,
-    Threshold,
-    compare,
-    load_rules,
-    parse_rules,
-)
 from harness.apps.registry.promote import (
     apply_rollback,
     decide,
@@ -26,10 +18,13 @@ from harness.apps.registry.promote import (
     rollback_target,
     verify_deployed,
 )
+from harness.apps.registry.rules import Rules, load_rules, parse_rules
 from harness.apps.registry.store import IntegrityError, Registry
-from harness.apps.registry.validate import Validation
+from harness.apps.registry.validate import ValidationRun
 from harness.cli import main as cli
 from harness.errors import ConfigError
+from harness.metrics.gates import Gate, GateSet
+from harness.metrics.regression import Threshold, compare, parse_thresholds
 from harness.provenance import Figure, Provenance
 
 from .conftest import DIGITS_KERAS, DIGITS_MODEL, DIGITS_VECTORS, ZOO
@@ -44,13 +39,13 @@ def rules():
     return load_rules()
 
 
-def _val(exit_status: int = 0, **figures: float) -> Validation:
+def _val(exit_status: int = 0, **figures: float) -> ValidationRun:
     figs = {
         k: Figure(v, provenance=Provenance.ESTIMATED if k.startswith("latency") else
                   Provenance.MEASURED)
         for k, v in figures.items()
     }
-    return Validation(BOARD, exit_status, 1, "db", figs)
+    return ValidationRun(BOARD, exit_status, 1, "db", figs)
 
 
 GOOD = {"accuracy_vs_labels": 0.98, "top1_agreement_vs_float": 1.0, "latency_us_median": 1900.0,
@@ -110,7 +105,8 @@ def test_decide_refuses_with_the_reason(rules):
     d = decide(_val(**slower), _val(**GOOD), rules)
     assert "latency_us_median 1900 -> 2300" in d.reasons[0] and "10% rise" in d.reasons[0]
     d = decide(_val(**{**GOOD, "accuracy_vs_labels": 0.5}), None, rules)
-    assert d.reasons == ["gate: accuracy_vs_labels = 0.5 is below the gate's minimum 0.8"]
+    assert d.reasons == ["gate: accuracy_vs_labels = 0.5 FAILS the gate >= 0.8 "
+                         "(from tflm-hil promotion defaults)"]
     d = decide(_val(6), None, rules)
     assert "the rig failed" in d.reasons[0] and "not judged" in d.reasons[0]
 
@@ -147,8 +143,11 @@ def test_user_rules_override_the_defaults(tmp_path: Path):
      r"\[regression.accuracy_vs_labels\] \(better = 'higher'\) has max_drp, which it does not "
      "take: use better, max_drop, max_drop_pct"),
     ('[regression.latency_us_median]\nbetter = "lower"\nmax_drop = 5\n', "has max_drop"),
-    ('[gate.accuracy_vs_labels]\nminimum = 0.9\n', r"\[gate.accuracy_vs_labels\] has minimum"),
-    ('[regresion.x]\nbetter = "lower"\n', "regresion is not a setting here: use gate, regression"),
+    ('[gates]\naccuracy_vs_labels = { minimum = 0.9 }\n',
+     r"gate 'accuracy_vs_labels' must be \{ min = X \} and/or \{ max = X \}"),
+    ('[regresion.x]\nbetter = "lower"\n', "regresion is not a setting here: use gates, regression"),
+    ('[gate.accuracy_vs_labels]\nmin = 0.9\n', r"gate is not a setting here: use gates, "
+     r"regression; the \[gate.NAME\] tables are now entries of \[gates\]"),
     ("[regression]\nx = 5\n", r"\[regression.x\] better must be"),
 ])
 def test_rules_a_setting_that_would_be_ignored_is_refused(tmp_path: Path, text: str,
@@ -277,18 +276,20 @@ def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, ca
 @pytest.mark.parametrize(
     ("gate", "value", "problem"),
     [
-        (Gate("a", min=0.8), 0.8, None),  # the bound itself passes
-        (Gate("a", min=0.8), 0.8 - 1e-13, None),  # within the float tolerance (EPS)
-        (Gate("a", min=0.8), 0.8 - 1e-9, "a = 0.8 is below the gate's minimum 0.8"),
-        (Gate("a", max=0.0), 0.0, None),
-        (Gate("a", max=0.0), 1e-13, None),
-        (Gate("a", max=0.0), 1.0, "a = 1 is above the gate's maximum 0"),
-        (Gate("a", min=1.0, max=2.0), 2.0, None),
-        (Gate("a", min=1.0, max=2.0), 0.5, "a = 0.5 is below the gate's minimum 1"),
+        (Gate("a*", min=0.8, source="f"), 0.8, None),  # the bound itself passes
+        # exact: no tolerance (figures come back from the store as the same doubles)
+        (Gate("a*", min=0.8, source="f"), 0.8 - 1e-13, "a = 0.8 FAILS the gate >= 0.8 (from f)"),
+        (Gate("a*", max=0.0, source="f"), 0.0, None),
+        (Gate("a*", max=0.0, source="f"), 1e-13, "a = 1e-13 FAILS the gate <= 0 (from f)"),
+        (Gate("a*", max=0.0, source="f"), 1.0, "a = 1 FAILS the gate <= 0 (from f)"),
+        (Gate("a*", min=1.0, max=2.0, source="f"), 2.0, None),
+        (Gate("a*", min=1.0, max=2.0, source="f"), 0.5,
+         "a = 0.5 FAILS the gate >= 1 and <= 2 (from f)"),
     ],
 )
 def test_registry_gate_bounds_are_inclusive(gate, value, problem):
-    assert gate.check("a", Figure(value)) == problem
+    (result,) = Rules(GateSet((gate,)), ()).gates.judge({"a": value})
+    assert (result.message() if result.passed is False else None) == problem
 
 
 @pytest.mark.parametrize(
@@ -357,11 +358,11 @@ def test_limit_text(threshold, text):
 def test_figures_keep_unit_and_label_through_the_registry():
     """A validation is stored as JSON and read back before the next decision: a figure that
     lost its label would be compared with a figure of another provenance."""
-    val = Validation(BOARD, 0, 7, "db", {
+    val = ValidationRun(BOARD, 0, 7, "db", {
         "latency_us_median": Figure(1900.0, "us", Provenance.ESTIMATED),
         "accuracy_vs_labels": Figure(0.9),
     })
-    back = Validation.from_dict(val.to_dict())
+    back = ValidationRun.from_dict(val.to_dict())
     assert back.figures == val.figures
     assert Figure.from_dict({"value": 3}) == Figure(3.0, "", Provenance.MEASURED)
     assert str(Figure(1900.0, "us")) == "1900 us" and str(Figure(0.5)) == "0.5"
@@ -369,12 +370,15 @@ def test_figures_keep_unit_and_label_through_the_registry():
 
 def test_user_rules_are_tried_before_the_defaults_and_keep_the_rest(tmp_path: Path):
     rules_file = tmp_path / "rules.toml"
-    rules_file.write_text('[gate."accuracy_vs_labels"]\nmin = 0.5\n')
+    rules_file.write_text('[gates]\naccuracy_vs_labels = { min = 0.5 }\n')
     rules = load_rules(rules_file)
     gate = rules.gate_for("accuracy_vs_labels")
     assert gate is not None and (gate.min, gate.max) == (0.5, None)
     # the defaults' other gates and every threshold are still there
-    assert rules.gate_for("vectors_differing_vs_host") == Gate("vectors_differing_vs_host*", max=0)
+    assert rules.gate_for("vectors_differing_vs_host") == Gate(
+        "vectors_differing_vs_host*", max=0, source="tflm-hil promotion defaults"
+    )
+    assert rules.gate_for("accuracy_vs_labels").source == str(rules_file)
     assert rules.threshold_for("accuracy_vs_labels") == load_rules().threshold_for(
         "accuracy_vs_labels"
     )
@@ -397,22 +401,20 @@ def test_a_rise_exactly_at_the_limit_is_allowed():
 
 def test_parse_rules_reads_every_limit():
     raw = {
-        "gate": {"a": {"min": 1, "max": 2}},
+        "gates": {"a": {"min": 1, "max": 2}},
         "regression": {
             "x": {"better": "lower", "max_rise": 1, "max_rise_pct": 2},
             "y": {"better": "higher", "max_drop": 3, "max_drop_pct": 4},
         },
     }
     rules = parse_rules(raw, "here")
-    assert rules.gates == (Gate("a", 1.0, 2.0),)
+    assert rules.gates == GateSet((Gate("a", 1.0, 2.0, "here"),))
     assert rules.thresholds == (
         Threshold("x", "lower", max_rise=1.0, max_rise_pct=2.0),
         Threshold("y", "higher", max_drop=3.0, max_drop_pct=4.0),
     )
-    assert parse_rules({}, "here") == Rules((), ())
-    assert parse_rules({"limits": {"x": {"better": "lower"}}}, "h", threshold_key="limits") == (
-        Rules((), (Threshold("x", "lower"),))
-    )
+    assert parse_rules({}, "here") == Rules(GateSet(()), ())
+    assert parse_thresholds({"x": {"better": "lower"}}, "limits") == (Threshold("x", "lower"),)
 
 
 def test_a_bad_rules_file_is_named_in_the_error(tmp_path: Path):
@@ -424,18 +426,18 @@ def test_a_bad_rules_file_is_named_in_the_error(tmp_path: Path):
     rules_file.write_text("[limits]\n")
     with pytest.raises(ConfigError) as info:
         load_rules(rules_file)
-    assert str(info.value) == f"{rules_file}: limits is not a setting here: use gate, regression"
+    assert str(info.value) == f"{rules_file}: limits is not a setting here: use gates, regression"
 
 
 def test_decide_lists_the_failed_tests_or_the_output_tail():
     failures = [{"nodeid": f"t{i}", "message": f"m{i}", "outcome": "failed"} for i in range(7)]
     failures[1] = {"nodeid": "t1", "message": "", "outcome": "error"}
-    val = Validation(BOARD, 1, 1, "db", {}, failures)
+    val = ValidationRun(BOARD, 1, 1, "db", {}, failures)
     d = decide(val, None, load_rules())
     assert d.reasons[1:] == ["  t0: m0", "  t1: error", "  t2: m2", "  t3: m3", "  t4: m4"]
     val.tail = "the last lines"  # the failures say it; the output's tail is not repeated
     assert decide(val, None, load_rules()).reasons == d.reasons
-    quiet = Validation(BOARD, 4, 1, "db", {}, [], tail="ERROR: bad\nline two")
+    quiet = ValidationRun(BOARD, 4, 1, "db", {}, [], tail="ERROR: bad\nline two")
     assert decide(quiet, None, load_rules()).reasons[1:] == ["  ERROR: bad\n  line two"]
 
 
@@ -446,3 +448,19 @@ def test_decide_compares_every_figure_with_a_threshold():
     cand.figures["a_figure_without_threshold"] = Figure(1.0)
     d = decide(cand, base, load_rules())
     assert not d.promote and "latency_us_median 1900 -> 5000" in d.reasons[0]
+
+
+def test_a_gate_no_figure_meets_is_reported_not_applied(rules):
+    """No labels: the accuracy gate is not measured. Promotion says so and does not refuse."""
+    figures = {k: v for k, v in GOOD.items() if k != "accuracy_vs_labels"}
+    d = decide(_val(**figures), None, rules)
+    assert d.promote
+    assert d.not_measured == [
+        "accuracy_vs_labels*: not measured (gate >= 0.8 from tflm-hil promotion defaults)"
+    ]
+
+
+def test_a_figure_is_judged_by_its_exact_gate_before_any_pattern():
+    gates = GateSet((Gate("acc*", min=0.9, source="p"), Gate("acc_b", min=0.1, source="e")))
+    results = {r.name: r.passed for r in gates.judge({"acc_a": 0.5, "acc_b": 0.5})}
+    assert results == {"acc_a": False, "acc_b": True}

@@ -1,12 +1,23 @@
-"""Validation gates: thresholds on metrics, declared as data, judged with a message that names
-the metric, the figure, the threshold and where the threshold came from.
+"""Gates: bounds on figures, declared as data, judged with a message that names the figure,
+its value, the bound and where the bound came from. One model and one TOML layout for the HIL
+suite's gates (harness/data/gates.toml, a model's gates file, --gates), the promotion rules
+(harness/apps/registry/rules.toml, --rules) and the matrix's axes file:
 
-A gate is only as good as its metric's name: a gate on a name no code produces would never be
-judged (a skip, never a failure), so such a name is refused, naming the nearest known one."""
+    [gates]
+    vectors_differing_vs_host = { max = 0 }        # an exact figure name
+    "top1_agreement_vs_float*" = { min = 0.95 }    # an fnmatch pattern (a quoted key)
+
+Bounds are inclusive and exact (min <= value <= max). A figure is judged by the one gate that
+applies to it: its exact name, else the first pattern that matches (a user's before the
+defaults). A gate no figure meets is "not measured": never a pass, never a failure.
+
+A HIL gate is only as good as its metric's name: a gate on a name no code produces would never
+be judged, so such a name is refused, naming the nearest known one."""
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -19,16 +30,20 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class Gate:
-    metric: str
-    min: float | None
-    max: float | None
-    source: str
+    metric: str  # a figure's name, or an fnmatch pattern of names
+    min: float | None = None
+    max: float | None = None
+    source: str = ""  # the file it came from, or which defaults
 
-    def judge(self, value: float | None) -> GateResult:
+    def matches(self, name: str) -> bool:
+        return name == self.metric or fnmatch.fnmatchcase(name, self.metric)
+
+    def judge(self, value: float | None, name: str = "") -> GateResult:
+        """``name``: the figure judged, when the gate is a pattern (default: the gate's key)."""
         if value is None:
-            return GateResult(self, None, None)
+            return GateResult(self, None, None, name)
         ok = (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-        return GateResult(self, value, ok)
+        return GateResult(self, value, ok, name)
 
     @property
     def condition(self) -> str:
@@ -44,13 +59,38 @@ class GateResult:
     gate: Gate
     value: float | None
     passed: bool | None  # None: the metric was not measured
+    name: str = ""  # the figure, when the gate is a pattern
 
     def message(self) -> str:
         g = self.gate
+        name = self.name or g.metric
         if self.value is None:
-            return f"{g.metric}: not measured (gate {g.condition} from {g.source})"
+            return f"{name}: not measured (gate {g.condition} from {g.source})"
         verdict = "passes" if self.passed else "FAILS"
-        return f"{g.metric} = {self.value:.6g} {verdict} the gate {g.condition} (from {g.source})"
+        return f"{name} = {self.value:.6g} {verdict} the gate {g.condition} (from {g.source})"
+
+
+@dataclass(frozen=True)
+class GateSet:
+    """Gates in the order they are tried: a user's before the defaults'."""
+
+    gates: tuple[Gate, ...]
+
+    def gate_for(self, name: str) -> Gate | None:
+        """The gate that judges figure ``name``: its exact key, else the first pattern."""
+        exact = next((g for g in self.gates if g.metric == name), None)
+        return exact or next((g for g in self.gates if g.matches(name)), None)
+
+    def judge(self, figures: Mapping[str, float]) -> list[GateResult]:
+        """Each figure by the gate that applies to it, in name order, then each gate that
+        applies to no figure, as not measured."""
+        results = []
+        for name in sorted(figures):
+            gate = self.gate_for(name)
+            if gate is not None:
+                results.append(gate.judge(figures[name], name))
+        used = {r.gate for r in results}
+        return results + [GateResult(g, None, None) for g in self.gates if g not in used]
 
 
 def parse_gates(table: dict, source: str) -> dict[str, Gate]:

@@ -12,7 +12,7 @@ from .compare import OutputComparison, versus_float, versus_host, versus_labels
 
 
 @dataclass(frozen=True)
-class Validation:
+class OutputComparisons:
     comparisons: tuple[OutputComparison, ...]
 
     @property
@@ -34,7 +34,7 @@ def validate(
     device: list[np.ndarray],
     host: list[np.ndarray],
     floats: list[np.ndarray] | None,
-) -> Validation:
+) -> OutputComparisons:
     comps: list[OutputComparison] = []
     for k, t in enumerate(model.outputs):
         comps.append(versus_host(device[k], host[k], t, k))
@@ -44,4 +44,4 @@ def validate(
             )
         if vectors.labels is not None and k == 0:
             comps.append(versus_labels(device[k], vectors.labels, t, k))
-    return Validation(tuple(comps))
+    return OutputComparisons(tuple(comps))

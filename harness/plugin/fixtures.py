@@ -17,7 +17,7 @@ from ..firmware.compat import Finding, check_model
 from ..firmware.pins import resolve_pins
 from ..latency import Latency, measure_latency
 from ..metrics.gates import Gate
-from ..metrics.validation import Validation, validate
+from ..metrics.validation import OutputComparisons, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest
 from ..model.reference import FloatReference, align_outputs
 from ..protocol.messages import Result
@@ -208,7 +208,7 @@ def validation(
     device_run,
     host_outputs,
     float_outputs,
-) -> Validation:
+) -> OutputComparisons:
     """Every comparison of the device's outputs; each figure is stored as soon as it exists."""
     result = validate(hil_model, hil_vectors, device_run[0], host_outputs, float_outputs)
     session_results(pytestconfig)["validation"] = result

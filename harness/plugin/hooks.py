@@ -19,16 +19,18 @@ from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
 from ..firmware.library_history import library_history
 from ..firmware.pins import resolve_pins
 from ..report import html
-from ..report.summary import summary_html
+from ..report.summary import SummaryFigures, summary_html
 from ..tflite.model import TfliteModel
 from . import hookspecs
 from .config import resolve_config
 from .state import device_summary, reference_notes, session_results
+from .suite_metrics import load_suite_gates
 
 pytest_plugins = ["harness.plugin.fixtures"]
 
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
+_bad_config = pytest.StashKey[str]()  # a ConfigError met while tests were generated
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -92,6 +94,8 @@ def pytest_collection_modifyitems(
 ) -> None:
     """Checks the options and the pins before anything is built or flashed, if any test needs
     a device or the pin gate."""
+    if _bad_config in config.stash:
+        raise pytest.UsageError(f"tflm-hil: {config.stash[_bad_config]}")
     needs = {"dut", "pin_compat"}
     if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
@@ -100,6 +104,41 @@ def pytest_collection_modifyitems(
             library_history()
         except ConfigError as exc:
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+def _parametrized_by_the_test(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test's own ``parametrize`` marks name ``name`` (then they decide)."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``gate`` runs once per validation gate of the session, one that takes
+    ``device_kind`` once with the board and its figures' provenance (the suite's tests, and
+    a user's own). A bad option or gates file is kept and refused in one line once
+    collection ends (raised here, it would be a collection error with a traceback)."""
+    config = metafunc.config
+    try:
+        if "gate" in metafunc.fixturenames and not _parametrized_by_the_test(metafunc, "gate"):
+            hil = resolve_config(config)
+            gates = load_suite_gates(hil.model, hil.gates)
+            metafunc.parametrize("gate", list(gates.values()), ids=list(gates), scope="session")
+        if "device_kind" in metafunc.fixturenames and not _parametrized_by_the_test(
+            metafunc, "device_kind"
+        ):
+            # the benchmark's name carries the board and its figures' provenance (measured,
+            # emulated, estimated): pytest-benchmark compares runs by name, so figures of two
+            # provenances never meet
+            hil = resolve_config(config)
+            kind = f"{hil.board_name}-{hil.kind.provenance}"
+            metafunc.parametrize("device_kind", [kind], ids=[kind.replace(":", "_")])
+    except ConfigError as exc:
+        config.stash.setdefault(_bad_config, str(exc))
 
 
 @pytest.hookimpl(trylast=True)
@@ -189,11 +228,31 @@ def pytest_html_report_title(report) -> None:
     report.title = "tflm-hil report" + (f": {opt.board}" if opt else "")
 
 
+def summary_figures(results: dict) -> SummaryFigures:
+    """The summary's plain values from the session's results (an OutputComparisons, a
+    Latency): the report draws them and never sees the objects."""
+    validation, latency = results.get("validation"), results.get("latency")
+    metrics: dict[str, float] = {}
+    errors = confusion = None
+    if validation is not None:
+        metrics.update(validation.metrics)
+        comparison = validation.find("float") or validation.find("host")
+        if comparison is not None and comparison.errors_steps is not None:
+            errors = (comparison.errors_steps, comparison.reference)
+        confusions = [(c.confusion, ref) for ref in ("labels", "float")
+                      if (c := validation.find(ref)) is not None and c.confusion is not None]
+        confusion = confusions[0] if confusions else None
+    if latency is not None:
+        metrics.update(latency.metrics())
+        return SummaryFigures(metrics, latency.seconds * 1e6, latency.provenance, errors,
+                              confusion)
+    return SummaryFigures(metrics, errors=errors, confusion=confusion)
+
+
 def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
     config = session.config
-    prefix.extend(
-        summary_html(device_summary(config), reference_notes(config), session_results(config))
-    )
+    figures = summary_figures(session_results(config))
+    prefix.extend(summary_html(device_summary(config), reference_notes(config), figures))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

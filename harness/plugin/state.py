@@ -21,5 +21,5 @@ def reference_notes(config: pytest.Config) -> dict[str, str]:
 
 
 def session_results(config: pytest.Config) -> dict[str, Any]:
-    """``validation`` (a Validation) and ``latency`` (a Latency), once computed."""
+    """``validation`` (an OutputComparisons) and ``latency`` (a Latency), once computed."""
     return config.stash.setdefault(_results, {})

@@ -1,72 +1,48 @@
-"""The report's summary section: the device, every metric, and the plots, visible at the top."""
+"""The report's summary section: the device, every metric, and the plots, visible at the top.
+
+It takes plain values (``SummaryFigures``), never the objects that computed them: the plugin,
+which joins the model side and the device side, takes them from the run's results."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
-from . import html
+import numpy as np
 
-STYLE = """<style>
-table.tflm-hil { border-collapse: collapse; margin: 6px 0 12px 0; }
-table.tflm-hil td, table.tflm-hil th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
-table.tflm-hil caption { font-weight: bold; text-align: left; }
-img.tflm-hil-plot { margin: 4px 12px 4px 0; border: 1px solid #ddd; }
-</style>"""
+from ..provenance import Provenance
+from .render import render
+
+
+@dataclass(frozen=True)
+class SummaryFigures:
+    metrics: dict[str, float] = field(default_factory=dict)
+    latency_us: np.ndarray | None = None  # every timed run
+    latency_provenance: Provenance | None = None
+    errors: tuple[np.ndarray, str] | None = None  # output 0's errors in steps, and against what
+    confusion: tuple[np.ndarray, str] | None = None  # a confusion matrix: vs labels or float
 
 
 def summary_html(
-    device: dict[str, str], references: dict[str, str], results: dict[str, Any]
+    device: dict[str, str], references: dict[str, str], figures: SummaryFigures
 ) -> list[str]:
-    parts = [STYLE]
-    if device:
-        parts.append(html.mapping_table(device, caption="tflm-hil device"))
-    if references:
-        parts.append(html.mapping_table(references, caption="reference outputs"))
-    validation, latency = results.get("validation"), results.get("latency")
-    metrics: dict[str, float] = {}
-    if validation is not None:
-        metrics.update(validation.metrics)
-    if latency is not None:
-        metrics.update(latency.metrics())
-    if metrics:
-        caption = "metrics" + (f" (latency {latency.provenance.note})" if latency else "")
-        parts.append(html.mapping_table(metrics, caption=caption))
     from . import plots  # matplotlib: only when there is something to draw
 
-    images = []
-    if latency is not None:
-        images.append(
-            html.image(
-                plots.latency_histogram(
-                    latency.seconds * 1e6,
-                    f"latency, {len(latency.cycles)} runs",
-                    latency.provenance,
-                ),
-                "latency histogram",
-            )
-        )
-    if validation is not None:
-        comparison = validation.find("float") or validation.find("host")
-        if comparison is not None and comparison.errors_steps is not None:
-            images.append(
-                html.image(
-                    plots.error_histogram(
-                        comparison.errors_steps, f"output 0 vs {comparison.reference}"
-                    ),
-                    "error histogram",
-                )
-            )
-        for ref in ("labels", "float"):
-            c = validation.find(ref)
-            if c is not None and c.confusion is not None:
-                ylabel = "true class" if ref == "labels" else "float model class"
-                images.append(
-                    html.image(
-                        plots.confusion(c.confusion, f"confusion vs {ref}", ylabel),
-                        f"confusion matrix vs {ref}",
-                    )
-                )
-                break
-    if images:
-        parts.append("<div>" + "".join(images) + "</div>")
-    return parts
+    images: list[tuple[bytes, str]] = []
+    label = figures.latency_provenance
+    if figures.latency_us is not None and label is not None:
+        title = f"latency, {len(figures.latency_us)} runs"
+        images.append((plots.latency_histogram(figures.latency_us, title, label),
+                       "latency histogram"))
+    if figures.errors is not None:
+        steps, reference = figures.errors
+        images.append((plots.error_histogram(steps, f"output 0 vs {reference}"),
+                       "error histogram"))
+    if figures.confusion is not None:
+        matrix, reference = figures.confusion
+        ylabel = "true class" if reference == "labels" else "float model class"
+        images.append((plots.confusion(matrix, f"confusion vs {reference}", ylabel),
+                       f"confusion matrix vs {reference}"))
+    caption = "metrics" + (f" (latency {label.note})" if label is not None else "")
+    page = render(__package__, "summary.html.j2", device=device, references=references,
+                  metrics=figures.metrics, metrics_caption=caption, images=images)
+    return [page]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..provenance import Provenance
+from ..provenance import Figure, Provenance
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -198,3 +198,8 @@ class ResultsStore:
                 Provenance(r["provenance"] or Provenance.MEASURED),
                 r["recorded"],
             )
+
+
+def run_figures(store: ResultsStore, run_id: int) -> dict[str, Figure]:
+    """Every figure of a run by name (a name recorded twice keeps its last value)."""
+    return {m.name: Figure(m.value, m.unit, m.provenance) for m in store.metrics(run_id=run_id)}

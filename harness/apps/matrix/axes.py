@@ -1,4 +1,4 @@
-"""The matrix's axes, read from ``matrix/axes.toml`` into dataclasses.
+"""The matrix's axes, read from ``axes.toml`` (beside this module by default) into dataclasses.
 
 Ids are tox factors (``[a-z0-9]+``): tox.ini's env names are built from them.
 """
@@ -14,10 +14,10 @@ from typing import Any
 from ...boards.catalog import QEMU_PREFIX, resolve_board
 from ...errors import ConfigError
 from ...metrics.gates import Gate, parse_gates
-from ...paths import PACKAGE_DIR
+from ...paths import example_dir
 
-REPO_ROOT = PACKAGE_DIR.parent
-DEFAULT_AXES = REPO_ROOT / "matrix" / "axes.toml"
+DEFAULT_AXES = Path(__file__).resolve().parent / "axes.toml"
+EXAMPLE = "example:"  # a path in the example model's folder (harness.paths.example_dir)
 PREBUILT = "prebuilt"
 _ID = re.compile(r"^[a-z][a-z0-9]*$")
 
@@ -147,7 +147,7 @@ class EmuCell:
 @dataclass(frozen=True)
 class Axes:
     path: Path
-    root: Path  # paths in the file are relative to the repository root
+    dir: Path  # the file's folder: its relative paths start there
     runtimes: tuple[Runtime, ...]
     converters: tuple[Converter, ...]
     models: tuple[Model, ...]
@@ -256,8 +256,13 @@ def _key(entry: dict[str, Any], key: str, table: str, path: Path) -> Any:
     raise ConfigError(f"{path}: {where} needs {key!r}: add `{key} = ...` to it")
 
 
-def _path(root: Path, value: str | None) -> Path | None:
-    return None if value is None else root / value
+def _path(folder: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    if value.startswith(EXAMPLE):
+        name, _, rest = value[len(EXAMPLE):].partition("/")
+        return example_dir(name) / rest
+    return (folder / value).resolve()
 
 
 def _unique(kind: str, ids: list[str], path: Path) -> None:
@@ -296,7 +301,7 @@ def load_axes(path: Path | None = None) -> Axes:
         raise ConfigError(f"the matrix axes file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    root = path.resolve().parent.parent  # matrix/axes.toml -> the repository
+    folder = path.resolve().parent
     runtimes = tuple(
         Runtime(
             _check_id("runtime", _key(r, "id", "a [[runtime]] entry", path), path),
@@ -317,12 +322,12 @@ def load_axes(path: Path | None = None) -> Axes:
     models = tuple(
         Model(
             id=_check_id("model", _key(m, "id", "a [[model]] entry", path), path),
-            keras=_path(root, m.get("keras")),
-            calibration=_path(root, m.get("calibration")),
-            tflite=_path(root, m.get("tflite")),
-            vectors=_path(root, m.get("vectors")),
-            reference=_path(root, m.get("reference")),
-            hardware_tflite=_path(root, m.get("hardware_tflite")),
+            keras=_path(folder, m.get("keras")),
+            calibration=_path(folder, m.get("calibration")),
+            tflite=_path(folder, m.get("tflite")),
+            vectors=_path(folder, m.get("vectors")),
+            reference=_path(folder, m.get("reference")),
+            hardware_tflite=_path(folder, m.get("hardware_tflite")),
             simulated=bool(m.get("simulated", True)),
         )
         for m in data.get("model", [])
@@ -362,7 +367,7 @@ def load_axes(path: Path | None = None) -> Axes:
     gates = tuple(parse_gates(data, str(path)).values())
     axes = Axes(
         path=path,
-        root=root,
+        dir=folder,
         runtimes=runtimes,
         converters=converters,
         models=models,

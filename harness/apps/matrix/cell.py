@@ -14,13 +14,14 @@ pins exported to PlatformIO.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ...plugin.runner import SuiteRun, suite_env
+from ...plugin.runner import run_suite as run_suite_child
 from ...proc import ProcessRun, read_tail, run_child
 from ...provenance import Provenance
 from ...results.store import ResultsStore
@@ -37,11 +38,11 @@ from .compare import compare_outputs, load_outputs
 from .converter import Artifact, convert, load_artifact
 from .junit import parse_junit
 from .result import CellResult, provisional, write_result
-from .venvs import EnvSpec, ensure_env, installed_version
+from .venvs import EnvSpec, ensure_env, harness_source, installed_version
 
 TFLM_REF_VAR = "HIL_TFLM_REF"  # firmware/platformio.ini reads the pins from these
 ARDUINO_CORE_VAR = "HIL_ARDUINO_CORE"
-PIN_GATE = "tests_hil/test_pin_compat.py::test_pin_compat"
+PIN_GATE = "test_pin_compat"  # harness/suite/test_pin_compat.py, left out by -k
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,11 @@ def installed_tflm() -> str | None:
     return installed_version("tflite-micro")
 
 
-def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("PYTEST_ADDOPTS", None)  # the cell's pytest options are the cell's own
-    env.update(extra or {})
-    return env
-
-
 # ---- the HIL suite -------------------------------------------------------------------------
 
 
 def run_suite(
     python: Path,
-    axes: Axes,
     work: Path,
     *,
     board: str,
@@ -100,19 +93,12 @@ def run_suite(
     junit, db, logs = work / "junit.xml", work / "results.sqlite", work / "logs"
     for stale in (junit, db):
         stale.unlink(missing_ok=True)
-    # in the suite's own order (pytest-randomly off where installed): the verdict names the
-    # first failing test, which must not change from run to run
-    cmd = [str(python), "-m", "pytest", "tests_hil", "-q", "-p", "no:cacheprovider"]
-    cmd += ["-p", "no:randomly", *pytest_args]
-    cmd += ["--board", board, "--model", str(model)]
-    if vectors is not None:
-        cmd += ["--vectors", str(vectors)]
-    if reference is not None:
-        cmd += ["--reference", str(reference)]
-    cmd += ["--junitxml", str(junit), "-o", "junit_family=legacy"]
-    cmd += ["--hil-db", str(db), "--hil-log-dir", str(logs)]
-    run = run_child(
-        cmd, log=work / "suite.log", timeout=timeout, cwd=axes.root, env=_child_env(env)
+    run = run_suite_child(
+        SuiteRun(board, model, vectors=vectors, reference=reference, db=db, log_dir=logs,
+                 junit=junit, extra=pytest_args, python=python),
+        log=work / "suite.log",
+        timeout=timeout,
+        env=env,
     )
     report = None
     if junit.is_file():
@@ -223,7 +209,7 @@ def _runtime_python(
     if installed_tflm() == runtime.version:
         return Path(sys.executable), "current"
     reqs = runtime_requirements(axes, runtime)
-    env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), editable=axes.root), places.venvs)
+    env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), harness_source()), places.venvs)
     if env.python is None:
         return classify_env_failure(reqs, env.output), str(env.log)
     return env.python, str(env.log)
@@ -295,8 +281,7 @@ def run_sim_cell(
         ],
         log=work / "probe.log",
         timeout=timeout,
-        cwd=axes.root,
-        env=_child_env(),
+        env=suite_env(),
     )
     probe_run = with_stderr(probe_run, work / "probe.json")
     probe = read_report(work / "probe.json")
@@ -311,7 +296,6 @@ def run_sim_cell(
     # 5-6. the HIL suite
     evidence = run_suite(
         py,
-        axes,
         work,
         board=axes.board,
         model=artifact.model,
@@ -320,7 +304,7 @@ def run_sim_cell(
         timeout=timeout,
         # The row is the runtime under test, not the board's library: the pin gate judges the
         # library at HIL_TFLM_REF, the emulated and hardware matrices' axis (docs/matrix.md).
-        pytest_args=("--deselect", PIN_GATE),
+        pytest_args=("-k", f"not {PIN_GATE}"),
     )
     keep_evidence(result, evidence, work)
     verdict = evidence.verdict
@@ -436,7 +420,6 @@ def run_hw_cell(
         )
     evidence = run_suite(
         Path(sys.executable),
-        axes,
         work,
         board=board,
         model=tflite,

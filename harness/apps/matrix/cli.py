@@ -23,6 +23,7 @@ from ...boards.catalog import QEMU_PREFIX, SIM_PREFIX, resolve_board
 from ...errors import ConfigError
 from ...firmware.library import describe as describe_library
 from ...firmware.library import fetch_library, find_library
+from ...paths import checkout_root
 from ...results.store import default_db_path
 from .axes import DEFAULT_AXES, Axes, Model, load_axes, pinned
 from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
@@ -43,7 +44,8 @@ EXPECTED_HEADER = """\
 
 
 def _default_dir(axes: Axes) -> Path:
-    return axes.root / ".tflm-hil" / "matrix"
+    """The run's own files (results, artifacts, environments) live in the folder it runs in."""
+    return Path.cwd() / ".tflm-hil" / "matrix"
 
 
 def _result_path(base: Path, r: CellResult) -> Path:
@@ -272,6 +274,11 @@ def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
     expected_path = _expected_path(args)
     expected = load_expected(expected_path)
     if args.write_expected:
+        if expected_path == DEFAULT_EXPECTED and checkout_root() is None:
+            raise ConfigError(
+                f"{expected_path} is part of the installed tflm-hil: write your expectations "
+                "to a file of your own with --expected PATH"
+            )
         expected_path.write_text(
             render_expected(results, expected, EXPECTED_HEADER), encoding="utf-8"
         )
@@ -283,7 +290,7 @@ def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
 
 
 def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
-    tox_ini = args.tox_ini or axes.root / "tox.ini"
+    tox_ini = args.tox_ini or Path.cwd() / "tox.ini"
     if args.write:
         text = tox_ini.read_text(encoding="utf-8") if tox_ini.is_file() else ""
         tox_ini.write_text(splice(text, render_block(axes)), encoding="utf-8")
@@ -352,7 +359,7 @@ def parser() -> argparse.ArgumentParser:
 
     for name, text in (
         ("report", "fold cell results into one HTML page"),
-        ("gate", "compare cell results with matrix/expected.toml"),
+        ("gate", "compare cell results with the expectations (expected.toml)"),
     ):
         sp = sub.add_parser(name, help=text)
         common(sp)
@@ -364,7 +371,8 @@ def parser() -> argparse.ArgumentParser:
             const=Path("-"),
             help="read cell results from the results store [its default path]",
         )
-        sp.add_argument("--expected", type=Path, help="expectations [matrix/expected.toml]")
+        sp.add_argument("--expected", type=Path,
+                        help="expectations [harness/apps/matrix/expected.toml]")
     rep = sub.choices["report"]
     rep.add_argument("--out", type=Path, default=Path("reports/matrix.html"))
     rep.add_argument(
@@ -409,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     axes = load_axes(args.axes)
     if getattr(args, "db", None) == Path("-"):
-        args.db = default_db_path(axes.root)
+        args.db = default_db_path(Path.cwd())
     return COMMANDS[args.command](args, axes)
 
 

@@ -22,7 +22,7 @@ from ...proc import run_child
 from .axes import Axes, Converter, Model
 from .child import read_report, with_stderr
 from .classify import Verdict, classify_convert, classify_env_failure
-from .venvs import EnvSpec, current_env_matches, ensure_env
+from .venvs import EnvSpec, current_env_matches, ensure_env, harness_source
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def _convert(
             python = Path(sys.executable)
         else:
             env = ensure_env(
-                EnvSpec(f"conv-{converter.id}", tuple(reqs), editable=axes.root),
+                EnvSpec(f"conv-{converter.id}", tuple(reqs), harness_source()),
                 venv_root or root.parent / "venvs",
             )
             if env.python is None:
@@ -152,7 +152,7 @@ def _convert(
         cmd += ["--vectors", str(model.vectors)]
     env_vars = {**os.environ, "PYTHONFAULTHANDLER": "1"}
     run = run_child(
-        cmd, log=d / "convert.log", timeout=axes.convert_timeout_s, cwd=axes.root, env=env_vars
+        cmd, log=d / "convert.log", timeout=axes.convert_timeout_s, env=env_vars
     )
     run = with_stderr(run, d / "step.json")
     report = read_report(d / "step.json")

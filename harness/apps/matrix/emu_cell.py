@@ -98,7 +98,6 @@ def run_emu_cell(
 
     evidence = run_suite(
         python or Path(sys.executable),
-        axes,
         work,
         board=QEMU_PREFIX + board,
         model=artifact.model,

@@ -1,4 +1,4 @@
-"""Known outcomes per cell (``matrix/expected.toml``), and the gate on changes.
+"""Known outcomes per cell (``expected.toml`` beside this module), and the gate on changes.
 
 The matrix fails on a *change for the worse*: a cell expected to pass that does not. A cell
 that starts passing, or moves between two failing outcomes, is reported (``--strict`` fails on
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ConfigError
-from .axes import REPO_ROOT
 from .result import KINDS, STATUSES, CellResult, first_error, headline
 
-DEFAULT_EXPECTED = REPO_ROOT / "matrix" / "expected.toml"
+DEFAULT_EXPECTED = Path(__file__).resolve().parent / "expected.toml"
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class Change:
+class CellChange:
     cell_id: str  # kind/model/row/column
     kind: str  # regression, improved, changed, new, missing, same
     expected: str | None
@@ -43,10 +42,10 @@ class Change:
 
 @dataclass(frozen=True)
 class GateReport:
-    changes: tuple[Change, ...]
+    changes: tuple[CellChange, ...]
     strict: bool = False
 
-    def of(self, kind: str) -> list[Change]:
+    def of(self, kind: str) -> list[CellChange]:
         return [c for c in self.changes if c.kind == kind]
 
     @property
@@ -64,7 +63,7 @@ class GateReport:
         labels = {
             "regression": "REGRESSED (expected to pass)",
             "changed": "changed",
-            "improved": "started passing (update matrix/expected.toml)",
+            "improved": "started passing (update expected.toml: matrix gate --write-expected)",
             "new": "new (no expectation)",
             "missing": "expected but not run",
         }
@@ -124,7 +123,7 @@ def load_expected(path: Path | None = None) -> dict[str, Expectation]:
 def judge(
     results: Iterable[CellResult], expected: dict[str, Expectation], *, strict: bool = False
 ) -> GateReport:
-    changes: list[Change] = []
+    changes: list[CellChange] = []
     seen: set[str] = set()
     for r in sorted(results, key=lambda r: r.cell_id):
         seen.add(r.cell_id)
@@ -140,7 +139,7 @@ def judge(
         else:
             kind = "changed"
         changes.append(
-            Change(
+            CellChange(
                 r.cell_id,
                 kind,
                 exp.status if exp else None,
@@ -151,7 +150,7 @@ def judge(
         )
     for cell_id, exp in sorted(expected.items()):
         if cell_id not in seen:
-            changes.append(Change(cell_id, "missing", exp.status, None, exp.why))
+            changes.append(CellChange(cell_id, "missing", exp.status, None, exp.why))
     return GateReport(tuple(changes), strict)
 
 

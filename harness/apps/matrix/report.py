@@ -3,23 +3,25 @@
 Rows and columns are the axes (runtime x converter; library ref x board and core); each cell is
 coloured by its outcome, shows its key figures, and opens (click) or hovers (title) to its
 figures and error. The page embeds its own data as JSON, so the next report can say what
-changed since this one. Every string from a device, a tool or a result file is escaped.
+changed since this one. This module shapes the data; templates/report.html.j2 lays it out
+(autoescaped: every string from a device, a tool or a result file is escaped).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...provenance import LEGEND
+from ...report.render import fig
+from ...report.render import render as html_page
 from .axes import Axes
-from .expect import Expectation, GateReport, judge
+from .expect import Expectation, judge
 from .result import KEY_FIGURES, KINDS, STATUSES, CellResult, first_error, headline
 
 COLOURS: dict[str, str] = {
@@ -46,16 +48,8 @@ DATA_ID = "matrix-data"
 _DATA_RE = re.compile(r'<script type="application/json" id="' + DATA_ID + r'">(.*?)</script>', re.S)
 
 
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _fmt(name: str, value: float) -> str:
-    if "agreement" in name or name.startswith("cosine"):
-        return f"{value:.3f}"
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e12:
-        return f"{int(value)}"
-    return f"{value:.4g}"
+    return fig(float(value), name)
 
 
 def latest(results: Iterable[CellResult]) -> list[CellResult]:
@@ -114,20 +108,22 @@ def previous_results(path: Path) -> list[CellResult] | None:
         return None
 
 
-def _row_label(grid: Grid, row: str) -> str:
+def _row_label(grid: Grid, row: str) -> tuple[str, str]:
+    """A row's name and the version under it."""
     sample = next((c for (r, _), c in grid.cells.items() if r == row), None)
     if sample is None:
-        return esc(row)
+        return row, ""
     version = sample.axes.get("tflite_micro") or sample.axes.get("tflm_ref_sha", "")[:10]
     if sample.axes.get("tflm_ref_date"):
         version += f" ({sample.axes['tflm_ref_date']})"
-    return f"{esc(row)}<br><small>{esc(version)}</small>"
+    return row, version
 
 
-def _col_label(grid: Grid, col: str) -> str:
+def _col_label(grid: Grid, col: str) -> tuple[str, str]:
+    """A column's name and what it stands for."""
     sample = next((c for (_, k), c in grid.cells.items() if k == col), None)
     if sample is None:
-        return esc(col)
+        return col, ""
     if grid.kind in ("sim", "emu"):
         tf = sample.axes.get("tensorflow", "")
         extra = (
@@ -138,7 +134,7 @@ def _col_label(grid: Grid, col: str) -> str:
             sub = f"{sample.axes.get('board', '')}, {sub}"
     else:
         sub = f"core {sample.axes.get('arduino_core_version', '')}"
-    return f"{esc(col)}<br><small>{esc(sub)}</small>"
+    return col, sub
 
 
 SHORT_LABELS = {"agreement": ("agree ", ""), "latency_us": ("", " µs")}
@@ -194,120 +190,68 @@ def _cause(r: CellResult, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _cell_html(r: CellResult, change: str | None) -> str:
+def _cell(r: CellResult, change: str | None) -> dict[str, Any]:
+    """What the template shows of one cell: the grid's summary, the hover text, the details."""
     figures = r.key_figures()
-    short = _short_figures(r)
-    cause = _cause(r)
     hover = [f"{r.status} ({r.stage})" if r.stage else r.status]
     if r.gate:
         hover.append(f"gate: {r.gate}")
     hover += [f"{k}: {_fmt(k, v)}" for k, v in figures.items()]
     if r.error:
         hover.append(r.error.strip().splitlines()[0][:300])
-    rows = "".join(
-        f"<tr><th>{esc(name)}</th><td>{esc(_fmt(name, value))}"
-        f"{f' ({r.provenance[name]})' if name in r.provenance else ''}</td></tr>"
-        for name, value in sorted(r.figures.items())
-    )
-    axes = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in r.axes.items())
-    extra = []
-    if r.gate:
-        extra.append(f"<p><b>failing gate</b>: {esc(r.gate)}</p>")
-    if r.category:
-        extra.append(f"<p><b>cause</b>: {esc(r.category)}</p>")
-    if r.error:
-        extra.append(f"<pre class='err'>{esc(r.error)}</pre>")
     conv = r.details.get("convert") if isinstance(r.details, dict) else None
+    ops = None
     if isinstance(conv, dict) and conv.get("per_channel_ops") is not None:
-        extra.append(
-            f"<p><b>per-channel ops</b>: {esc(', '.join(conv['per_channel_ops']) or 'none')}"
-            f"; <b>op versions</b>: {esc(json.dumps(conv.get('op_versions', {})))}</p>"
-        )
-    if r.provisional:
-        extra.append("<p><b>provisional</b>: the cell never finished</p>")
-    badge = f"<span class='chg'>{esc(change)}</span>" if change else ""
-    duration = f"{r.duration_s:.0f} s" if r.duration_s is not None else "unfinished"
-    return (
-        f"<td class='cell' data-status='{esc(r.status)}' data-cell='{esc(r.cell_id)}' "
-        f"style='--c:{COLOURS[r.status]}' title='{esc(chr(10).join(hover))}'>"
-        f"<details><summary><span class='st'>{esc(r.status)}</span>{badge}"
-        f"<span class='fig'>{esc(short)}</span><span class='why'>{esc(cause)}</span></summary>"
-        f"<div class='more'><table class='kv'>{axes}</table>{''.join(extra)}"
-        f"<table class='kv'>{rows}</table><p class='dim'>{esc(duration)}</p></div>"
-        f"</details></td>"
-    )
+        ops = (", ".join(conv["per_channel_ops"]) or "none",
+               json.dumps(conv.get("op_versions", {})))
+    return {
+        "r": r, "colour": COLOURS[r.status], "hover": "\n".join(hover), "badge": change,
+        "short": _short_figures(r), "cause": _cause(r), "ops": ops,
+        "figures": [(name, _fmt(name, value), r.provenance.get(name))
+                    for name, value in sorted(r.figures.items())],
+        "duration": f"{r.duration_s:.0f} s" if r.duration_s is not None else "unfinished",
+    }
 
 
 def _changes(
     results: Sequence[CellResult], previous: Sequence[CellResult] | None
-) -> tuple[dict[str, str], list[str]]:
-    """Per cell id a short badge, and the lines of the 'changed since' section."""
+) -> tuple[dict[str, str], list[dict[str, Any]], str]:
+    """Per cell id a short badge; the changes since the previous report (cell, was, now);
+    what to say when there are none."""
     if previous is None:
-        return {}, ["No previous report: nothing to compare with."]
+        return {}, [], "No previous report: nothing to compare with."
     before = {r.cell_id: r for r in previous}
     badges: dict[str, str] = {}
-    lines: list[str] = []
+    changes: list[dict[str, Any]] = []
     for r in sorted(results, key=lambda r: r.cell_id):
         old = before.pop(r.cell_id, None)
         if old is None:
             badges[r.cell_id] = "new"
-            lines.append(f"new cell {esc(r.cell_id)}: {_status_span(r.status)}")
+            changes.append({"cell": r.cell_id, "was": None, "now": r.status})
         elif old.status != r.status:
             badges[r.cell_id] = f"was {old.status}"
-            lines.append(f"{esc(r.cell_id)}: {_status_span(old.status)} → {_status_span(r.status)}")
+            changes.append({"cell": r.cell_id, "was": old.status, "now": r.status})
     for cell_id, old in sorted(before.items()):
-        lines.append(f"{esc(cell_id)}: no longer in the results (was {_status_span(old.status)})")
-    return badges, lines or ["No cell changed outcome since the previous report."]
+        changes.append({"cell": cell_id, "was": old.status, "now": None})
+    return badges, changes, "No cell changed outcome since the previous report."
 
 
-def _status_span(status: str) -> str:
-    return f"<span class='pill' style='--c:{COLOURS.get(status, '#000')}'>{esc(status)}</span>"
+GATE_LABELS = {
+    "regression": "regressed (expected to pass)",
+    "improved": "started passing",
+    "changed": "changed outcome",
+    "new": "no expectation yet",
+    "missing": "expected but not run",
+}
 
 
-def _gate_section(gate: GateReport | None) -> str:
-    if gate is None:
-        return ""
-    items = []
-    labels = {
-        "regression": "regressed (expected to pass)",
-        "improved": "started passing",
-        "changed": "changed outcome",
-        "new": "no expectation yet",
-        "missing": "expected but not run",
-    }
-    for kind, label in labels.items():
-        for c in gate.of(kind):
-            items.append(
-                f"<li class='{esc(kind)}'><b>{esc(label)}</b>: {esc(c.cell_id)} "
-                f"({_status_span(c.expected) if c.expected else '-'} → "
-                f"{_status_span(c.got) if c.got else '-'})"
-                f"{' — ' + esc(c.why) if c.why else ''}</li>"
-            )
-    verdict = "FAILED" if gate.failed else "passed"
-    return (
-        f"<section><h2>Against matrix/expected.toml: {verdict}</h2>"
-        f"<p>{len(gate.of('same'))} cell(s) as expected.</p><ul>{''.join(items)}</ul></section>"
-    )
-
-
-CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-table.grid{border-collapse:collapse;margin:.5em 0 2em}
-table.grid th,table.grid td{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
-table.grid th{background:#f4f4f4;text-align:left;font-weight:600}
-td.cell{background:color-mix(in srgb,var(--c) 22%,white);border-left:6px solid var(--c);
- min-width:9em}
-td.cell summary{cursor:pointer;list-style:none}
-.st{font-weight:700;color:var(--c)} .fig{display:block;font-size:12px;color:#333}
-.why{display:block;font-size:11px;color:#555;max-width:16em;overflow-wrap:anywhere}
-.chg{font-size:11px;background:#fff;border:1px solid #999;border-radius:3px;padding:0 3px;
- margin-left:4px}
-.more{max-width:34em;font-size:12px} pre.err{white-space:pre-wrap;background:#fff;
- border:1px solid #ddd;padding:4px;max-height:18em;overflow:auto}
-table.kv th{background:none;font-weight:500;color:#555;padding-right:8px}
-.pill{background:var(--c);color:#fff;border-radius:3px;padding:0 5px}
-.dim{color:#777} li.regression{color:#b71c1c}
-"""
+def _caption(g: Grid) -> str:
+    if g.kind == "sim":
+        return f"{g.model}: tflite-micro runtime (rows) x converter (columns), simulated"
+    if g.kind == "emu":
+        return (f"{g.model}: TFLM library ref (rows) x emulated board and converter (columns), "
+                "the board's firmware image on QEMU")
+    return f"{g.model}: TFLM library ref (rows) x board and Arduino core (columns)"
 
 
 def render(
@@ -320,51 +264,23 @@ def render(
     generated: float | None = None,
 ) -> str:
     cells = latest(results)
-    badges, change_lines = _changes(cells, previous)
+    badges, changes, no_change = _changes(cells, previous)
     gate = judge(cells, expected) if expected is not None else None
-    counts = {s: sum(1 for r in cells if r.status == s) for s in STATUSES}
-    legend = "".join(
-        f"<li>{_status_span(s)} {esc(MEANINGS[s])} ({counts[s]})</li>" for s in STATUSES
-    )
-    sections = []
-    for g in grids(cells, axes):
-        if g.kind == "sim":
-            caption = (
-                f"{esc(g.model)}: tflite-micro runtime (rows) x converter (columns), simulated"
-            )
-        elif g.kind == "emu":
-            caption = (
-                f"{esc(g.model)}: TFLM library ref (rows) x emulated board and converter "
-                "(columns), the board's firmware image on QEMU"
-            )
-        else:
-            caption = f"{esc(g.model)}: TFLM library ref (rows) x board and Arduino core (columns)"
-        head = "".join(f"<th>{_col_label(g, c)}</th>" for c in g.columns)
-        body = []
-        for row in g.rows:
-            tds = []
-            for col in g.columns:
-                r = g.cells.get((row, col))
-                tds.append(_cell_html(r, badges.get(r.cell_id)) if r else "<td class='dim'>—</td>")
-            body.append(f"<tr><th>{_row_label(g, row)}</th>{''.join(tds)}</tr>")
-        sections.append(
-            f"<section><h2>{caption}</h2><table class='grid' data-model='{esc(g.model)}' "
-            f"data-kind='{esc(g.kind)}'><tr><th></th>{head}</tr>{''.join(body)}</table></section>"
-        )
-    data = json.dumps({"results": [r.to_json() for r in cells]}, sort_keys=True)
-    # JSON inside <script> must not contain "</": escape every "<" (still valid JSON).
-    data = data.replace("<", "\\u003c")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(generated or time.time()))
-    changes = "".join(f"<li>{line}</li>" for line in change_lines)
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{esc(title)}</h1><p class='dim'>generated {esc(when)}; {len(cells)} cells. "
-        "Hover a cell for its figures, click it for the details and the error. "
-        f"Figures marked {esc(LEGEND)}.</p>"
-        f"<ul class='legend'>{legend}</ul>"
-        f"<section><h2>Changes since the previous report</h2><ul>{changes}</ul></section>"
-        f"{_gate_section(gate)}{''.join(sections)}"
-        f'<script type="application/json" id="{DATA_ID}">{data}</script>'
-        "</body></html>\n"
+    sections = [
+        {"caption": _caption(g), "grid": g,
+         "columns": [_col_label(g, c) for c in g.columns],
+         "rows": [(_row_label(g, row),
+                   [_cell(r, badges.get(r.cell_id)) if r else None
+                    for r in (g.cells.get((row, col)) for col in g.columns)])
+                  for row in g.rows]}
+        for g in grids(cells, axes)
+    ]
+    return html_page(
+        __package__, "report.html.j2", title=title,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(generated or time.time())),
+        count=len(cells), provenance_legend=LEGEND, colours=COLOURS,
+        legend=[(s, MEANINGS[s], sum(1 for r in cells if r.status == s)) for s in STATUSES],
+        changes=changes, no_change=no_change, gate=gate, gate_labels=GATE_LABELS,
+        sections=sections, data_id=DATA_ID,
+        data={"results": [r.to_json() for r in cells]},
     )

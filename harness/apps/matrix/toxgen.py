@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .axes import Axes
 
-BEGIN = "# ---- BEGIN matrix environments: generated from matrix/axes.toml by `tflm-hil matrix tox --write`; do not edit ----"  # noqa: E501
+BEGIN = "# ---- BEGIN matrix environments: generated from harness/apps/matrix/axes.toml by `tflm-hil matrix tox --write`; do not edit ----"  # noqa: E501
 END = "# ---- END matrix environments ----"
 RESULTS = "{toxinidir}/.tflm-hil/matrix"
 
@@ -91,7 +91,7 @@ def render_block(axes: Axes) -> str:
     lines += [
         "[testenv:matrix-report]",
         "description = matrix: fold the cell results into reports/matrix.html and gate them "
-        "on matrix/expected.toml",
+        "on harness/apps/matrix/expected.toml",
         "labels = matrix-sim, matrix-hw, matrix-emu",
         "depends = convert-*, sim-*, hw-*, emu-*",
         "commands =",

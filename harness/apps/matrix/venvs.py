@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ...paths import checkout_root
+
 INSTALL_TIMEOUT_S = 1800
 STAMP = ".tflm-hil-matrix-ready"
 
@@ -25,11 +27,11 @@ STAMP = ".tflm-hil-matrix-ready"
 class EnvSpec:
     name: str  # a readable prefix: rt-tflm2401, conv-tf221
     requirements: tuple[str, ...]
-    editable: Path | None = None  # the tflm-hil checkout, installed editable with [dev]
+    harness: tuple[str, ...] = ()  # how tflm-hil itself is installed (harness_source())
 
     @property
     def digest(self) -> str:
-        text = "\n".join([*self.requirements, str(self.editable or ""), sys.version])
+        text = "\n".join([*self.requirements, *self.harness, sys.version])
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -38,6 +40,15 @@ class EnvResult:
     python: Path | None
     log: Path
     output: str  # the installer's output when it failed
+
+
+def harness_source() -> tuple[str, ...]:
+    """What a cell's environment installs of tflm-hil: the checkout this runs from, editable
+    with [dev] (its own code, under test), else the installed release."""
+    root = checkout_root()
+    if root is not None:
+        return ("-e", f"{root}[dev]")
+    return (f"tflm-hil=={installed_version('tflm-hil')}",)
 
 
 def installed_version(name: str) -> str | None:
@@ -70,9 +81,7 @@ def ensure_env(spec: EnvSpec, root: Path) -> EnvResult:
     if path.exists():
         shutil.rmtree(path)  # a half-made environment from an interrupted install
     root.mkdir(parents=True, exist_ok=True)
-    install = list(spec.requirements)
-    if spec.editable is not None:
-        install = ["-e", f"{spec.editable}[dev]", *install]
+    install = [*spec.harness, *spec.requirements]
     uv = shutil.which("uv")
     if uv:
         steps = [

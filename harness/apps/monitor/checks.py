@@ -8,22 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EXIT_INFRA, ConfigError
+from ...metrics.regression import FigureChange, Threshold, compare, parse_thresholds, threshold_for
 from ...provenance import Figure
-from ...results.store import ResultsStore
+from ...results.store import ResultsStore, run_figures
 from ...tomlio import check_keys, overlay, packaged_toml, read_toml
-from ..registry.gates import (
-    Change,
-    Rules,
-    compare,
-    parse_rules,
-    run_figures,
-)
 from ..registry.store import Registry
 
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    rules: Rules
+    thresholds: tuple[Threshold, ...]
     window: int
     alert_on_infra: bool
     field_max_drop: float
@@ -36,19 +30,19 @@ def load_config(path: Path | None = None) -> MonitorConfig:
     if path is not None:
         raw = overlay(raw, read_toml(path, "--config"), str(path))
     source = str(path or "thresholds.toml")
-    rules = parse_rules(raw, source, threshold_key="watch")
     try:
+        thresholds = parse_thresholds(raw["watch"], "watch")
         for table, keys in (("health", ("alert_on_infra",)), ("field", ("max_drop",)),
                             ("alert", ("command", "webhook"))):
             check_keys(raw[table], keys, f"[{table}]")
-    except ValueError as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
     alert_on_infra = raw["health"]["alert_on_infra"]  # the defaults' tables stay under overlay
     if not isinstance(alert_on_infra, bool):
         raise ConfigError(f"{source}: [health] alert_on_infra = {alert_on_infra!r} must be true "
                           "or false")
     return MonitorConfig(
-        rules=rules, window=max(1, _number(int, raw["window"], "window", source)),
+        thresholds=thresholds, window=max(1, _number(int, raw["window"], "window", source)),
         alert_on_infra=alert_on_infra,
         field_max_drop=_number(float, raw["field"]["max_drop"], "[field] max_drop", source),
         alert_command=raw["alert"].get("command"), alert_webhook=raw["alert"].get("webhook"),
@@ -93,7 +87,7 @@ class BoardReport:
     baseline: RunFigures | None
     trend_runs: int
     findings: list[Finding] = field(default_factory=list)
-    compared: list[Change] = field(default_factory=list)
+    compared: list[FigureChange] = field(default_factory=list)
 
 
 def board_runs(store: ResultsStore, board: str) -> list[RunFigures]:
@@ -140,7 +134,7 @@ def check_board(board: str, runs: list[RunFigures], baseline: RunFigures | None,
     previous = runs[:-1][-cfg.window:]
     report.trend_runs = len(previous)
     for name, fig in sorted(latest.figures.items()):
-        th = cfg.rules.threshold_for(name)
+        th = threshold_for(cfg.thresholds, name)
         if th is None:
             continue
         if baseline is not None and baseline.run_id != latest.run_id and name in baseline.figures:

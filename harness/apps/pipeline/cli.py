@@ -1,29 +1,20 @@
-"""The model maintenance loop: collect, preprocess, train, convert, promote, roll back.
+"""The model loop's own steps, as sub-commands of ``tflm-hil model`` (harness/apps/model_cli.py
+puts them beside the registry's): collect, preprocess, train, convert, forward.
 
     tflm-hil model collect    --output new_data.csv
     tflm-hil model preprocess --input new_data.csv --output processed_data.csv
     tflm-hil model train      --input processed_data.csv --output new_model.h5
     tflm-hil model convert    --input new_model.h5 --output model.tflite
-    tflm-hil model promote    model.tflite            (validate on a board, gate, promote)
-    tflm-hil model rollback                           (back to the last good model)
     tflm-hil model forward    --input windows.csv     (a twin sends them as a board would)
-
-Registry commands (register, validate, promote, rollback, list, show, card, backup, restore)
-live in harness/apps/registry/cli.py. Exit status: 0 done (or up to date), 1 refused (validate,
-promote, rollback), 3 bad input or a failed step (the message names the fix), 6 the rig
-failed (validate, promote, rollback: the model was not judged), 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .config import default_seed, section
 from .forward import add_forward_arguments
-
-PIPELINE = ("collect", "preprocess", "train", "convert")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,11 +22,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="redo even when up to date")
 
 
-def parser() -> argparse.ArgumentParser:
-    from ..registry.cli import add_registry_commands
-
-    top = argparse.ArgumentParser(prog="tflm-hil model", description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
     c, p, t, v = section("collect"), section("preprocess"), section("train"), section("convert")
 
     s = sub.add_parser("collect", help="gather labelled data into a CSV")
@@ -80,21 +67,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--calibration-samples", type=int, default=v["calibration_samples"],
                    help="training rows used to calibrate int8 ranges [%(default)s]")
     s.add_argument("--data", type=Path, help="the processed CSV (default: the training data)")
-    s.add_argument("--no-register", action="store_true", help="do not add it to the registry")
-    s.add_argument("--registry", type=Path, help="registry folder [$TFLM_HIL_REGISTRY or "
-                   ".tflm-hil/registry]")
     _common(s)
 
     s = sub.add_parser("forward", help="send a CSV's windows from a simulated data forwarder")
     add_forward_arguments(s)
 
-    add_registry_commands(sub)
-    return top
-
 
 def run_pipeline_step(args: argparse.Namespace) -> int:
     from .dataset import parse_shape
 
+    if args.command == "forward":
+        from .forward import run
+
+        return run(args)
     if args.command == "collect":
         from .collect import CollectOptions, collect
 
@@ -127,23 +112,4 @@ def run_pipeline_step(args: argparse.Namespace) -> int:
     else:
         raise AssertionError(args.command)
     print(("up to date: " if result.skipped else "") + result.summary)
-    if args.command == "convert" and not args.no_register:
-        from ..registry.store import Registry
-
-        registry = Registry.open(args.registry)
-        entry = registry.register_from_files(args.output)
-        print(f"registered {entry.short} in {registry.root}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command in PIPELINE:
-        return run_pipeline_step(args)
-    if args.command == "forward":
-        from .forward import run
-
-        return run(args)
-    from ..registry.cli import run_registry_command
-
-    return run_registry_command(args)

@@ -12,12 +12,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ... import atomic
+from ...metrics.regression import FigureChange
 from ...provenance import Provenance
-from .gates import Change
 from .store import ModelEntry, Registry
 
 if TYPE_CHECKING:
-    from .validate import Validation
+    from .validate import ValidationRun
 
 
 def _when(t: float) -> str:
@@ -41,7 +41,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def what_changed(entry: ModelEntry, previous: ModelEntry | None,
-                 changes: list[Change]) -> list[str]:
+                 changes: list[FigureChange]) -> list[str]:
     if previous is None:
         return ["first promoted model on this board"]
     out = []
@@ -70,8 +70,8 @@ def what_changed(entry: ModelEntry, previous: ModelEntry | None,
     return out
 
 
-def model_card(entry: ModelEntry, val: Validation | None, previous: ModelEntry | None,
-               changes: list[Change], board: str, *, note: str = "") -> str:
+def model_card(entry: ModelEntry, val: ValidationRun | None, previous: ModelEntry | None,
+               changes: list[FigureChange], board: str, *, note: str = "") -> str:
     t, c = entry.training, entry.conversion
     lines = [f"# Model card: {entry.short}", ""]
     if note:
@@ -126,7 +126,7 @@ def model_card(entry: ModelEntry, val: Validation | None, previous: ModelEntry |
 
 
 def write_card_and_changelog(registry: Registry, entry: ModelEntry, card: str,
-                             previous: ModelEntry | None, changes: list[Change],
+                             previous: ModelEntry | None, changes: list[FigureChange],
                              board: str) -> None:
     atomic.write_text(registry.root / "cards" / f"{entry.sha256}.md", card)
     lines = [f"Replaces {previous.short}.", ""] if previous is not None else []
@@ -144,7 +144,7 @@ def add_changelog(registry: Registry, title: str, lines: list[str]) -> None:
 
 
 def card_for(registry: Registry, entry: ModelEntry, board: str) -> str:
-    from .validate import Validation
+    from .validate import ValidationRun
 
     run: dict[str, Any] | None = entry.last_validation(board)
-    return model_card(entry, Validation.from_dict(run) if run else None, None, [], board)
+    return model_card(entry, ValidationRun.from_dict(run) if run else None, None, [], board)

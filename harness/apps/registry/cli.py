@@ -1,4 +1,5 @@
-"""The registry's subcommands of ``tflm-hil model`` (parsers added by harness/apps/pipeline/cli.py).
+"""The registry's subcommands of ``tflm-hil model`` (composed with the pipeline's steps by
+harness/apps/model_cli.py).
 
     register MODEL.tflite   add a model (with the files beside it) to the registry
     validate CANDIDATE      run the HIL suite on a board and link its run to the model
@@ -16,7 +17,7 @@ from pathlib import Path
 from ...boards.catalog import BoardKind, resolve_board
 from ...errors import EXIT_INFRA
 from .store import ModelEntry, Registry
-from .validate import Validation
+from .validate import DEFAULT_TIMEOUT_S, ValidationRun
 
 DEFAULT_BOARD = "sim:nano33"
 EXIT_REFUSED = 1
@@ -30,6 +31,9 @@ def _registry_opt(p: argparse.ArgumentParser) -> None:
 def _board_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default=DEFAULT_BOARD, help="catalog board id [%(default)s]")
     p.add_argument("--hil-db", help="results store [$TFLM_HIL_DB or .tflm-hil/results.sqlite]")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="seconds the HIL suite may take; then it is stopped as an "
+                   "infrastructure failure [%(default)g]")
 
 
 def add_registry_commands(sub: argparse._SubParsersAction) -> None:
@@ -97,19 +101,19 @@ def _register(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_passed_status(val: Validation) -> int:
+def _not_passed_status(val: ValidationRun) -> int:
     """A rig failure stays 6 (the model was not judged); any other failure refuses (1)."""
     return EXIT_INFRA if val.exit_status == EXIT_INFRA else EXIT_REFUSED
 
 
-def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry, Validation]:
+def _validated(registry: Registry, args: argparse.Namespace) -> tuple[ModelEntry, ValidationRun]:
     from .promote import record_validation, validation_summary
     from .validate import db_path, run_suite
 
     resolve_board(args.board)  # an unknown board is refused before anything runs
     entry = candidate_entry(registry, args.candidate)
     print(f"validating {entry.short} on {args.board} (the HIL suite; this takes a while)")
-    val = run_suite(registry, entry, args.board, db_path(args.hil_db))
+    val = run_suite(registry, entry, args.board, db_path(args.hil_db), args.timeout)
     record_validation(registry, entry, val)
     print("\n".join(validation_summary(val)))
     return entry, val
@@ -121,8 +125,8 @@ def _validate(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def _promote(registry: Registry, args: argparse.Namespace) -> int:
-    from .gates import load_rules
     from .promote import promote
+    from .rules import load_rules
 
     rules = load_rules(args.rules)  # a bad rules file is refused before the suite runs
     entry, val = _validated(registry, args)
@@ -134,6 +138,8 @@ def _promote(registry: Registry, args: argparse.Namespace) -> int:
             print(f"  {c.describe()}")
     if same:
         print(f"  {len(same)} compared figure(s) unchanged: {', '.join(c.name for c in same)}")
+    for line in decision.not_measured:
+        print(f"  not applied: {line}")
     if decision.promote:
         print(f"PROMOTED {entry.short} on {args.board} (compared with {against}); deployed to "
               f"{registry.root / 'deployed'}")
@@ -153,7 +159,7 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> int:
     print(f"rolling back {args.board}: {current.short} -> {target.short} (last good)")
     if kind is BoardKind.REAL or args.validate:
         # On a board this is the reflash: the HIL flow builds and flashes the restored model.
-        val = run_suite(registry, target, args.board, db_path(args.hil_db))
+        val = run_suite(registry, target, args.board, db_path(args.hil_db), args.timeout)
         print("\n".join(validation_summary(val)))
         if not val.passed:
             print(f"rollback NOT applied: {target.short} did not pass on {args.board}; "

@@ -17,21 +17,23 @@ from typing import Any
 from ... import atomic
 from ...boards.catalog import resolve_board
 from ...errors import EXIT_INFRA, ConfigError
+from ...metrics.regression import FigureChange, compare
 from ...provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
-from .gates import Change, Rules, compare
+from .rules import Rules
 from .store import IntegrityError, ModelEntry, Registry, board_dir_name
-from .validate import EXIT_MEANING, Validation
+from .validate import EXIT_MEANING, ValidationRun
 
 
 @dataclass
 class Decision:
     promote: bool
     reasons: list[str] = field(default_factory=list)  # why it was refused
-    changes: list[Change] = field(default_factory=list)  # every comparison with the baseline
+    changes: list[FigureChange] = field(default_factory=list)  # every comparison with the baseline
+    not_measured: list[str] = field(default_factory=list)  # gates no figure met: not applied
 
 
-def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> Decision:
+def decide(candidate: ValidationRun, baseline: ValidationRun | None, rules: Rules) -> Decision:
     d = Decision(promote=False)
     if not candidate.passed:
         if candidate.exit_status == EXIT_INFRA:
@@ -45,11 +47,11 @@ def decide(candidate: Validation, baseline: Validation | None, rules: Rules) -> 
             d.reasons.append(f"  {f['nodeid']}: {f.get('message') or f['outcome']}")
         if not candidate.failures and candidate.tail:
             d.reasons.append("  " + candidate.tail.replace("\n", "\n  "))
-    for name, fig in sorted(candidate.figures.items()):
-        gate = rules.gate_for(name)
-        problem = gate.check(name, fig) if gate else None
-        if problem:
-            d.reasons.append(f"gate: {problem}")
+    for result in rules.gates.judge({k: f.value for k, f in candidate.figures.items()}):
+        if result.passed is False:
+            d.reasons.append(f"gate: {result.message()}")
+        elif result.passed is None:
+            d.not_measured.append(result.message())
     if baseline is not None:
         for name, fig in sorted(candidate.figures.items()):
             th = rules.threshold_for(name)
@@ -101,7 +103,7 @@ def verify_deployed(registry: Registry, board: str) -> dict[str, str]:
     return dict(meta["files"])
 
 
-def record_validation(registry: Registry, entry: ModelEntry, val: Validation) -> None:
+def record_validation(registry: Registry, entry: ModelEntry, val: ValidationRun) -> None:
     with registry.locked():
         fresh = registry.get(entry.sha256)
         fresh.validations.append(val.to_dict())
@@ -111,16 +113,16 @@ def record_validation(registry: Registry, entry: ModelEntry, val: Validation) ->
                      exit_status=val.exit_status)
 
 
-def baseline_validation(registry: Registry, board: str) -> tuple[ModelEntry, Validation] | None:
+def baseline_validation(registry: Registry, board: str) -> tuple[ModelEntry, ValidationRun] | None:
     state = registry.state()["boards"].get(board, {})
     if not state.get("promoted"):
         return None
     entry = registry.get(state["promoted"])
     run = state.get("validation") or entry.last_validation(board)
-    return (entry, Validation.from_dict(run)) if run else None
+    return (entry, ValidationRun.from_dict(run)) if run else None
 
 
-def promote(registry: Registry, entry: ModelEntry, val: Validation, rules: Rules
+def promote(registry: Registry, entry: ModelEntry, val: ValidationRun, rules: Rules
             ) -> tuple[Decision, ModelEntry | None]:
     """Decides, and on success makes ``entry`` the board's promoted model."""
     board = val.board
@@ -167,7 +169,7 @@ def rollback_target(registry: Registry, board: str) -> tuple[ModelEntry, ModelEn
 
 def apply_rollback(registry: Registry, board: str, current: ModelEntry, target: ModelEntry,
                    record: dict[str, Any], reason: str) -> Path:
-    val = Validation.from_dict(record["validation"]) if record.get("validation") else None
+    val = ValidationRun.from_dict(record["validation"]) if record.get("validation") else None
     card = model_card(target, val, None, [], board, note=f"restored by rollback from "
                       f"{current.short}: {reason}")
     with registry.locked():
@@ -191,7 +193,7 @@ def describe_exit(status: int) -> str:
     return EXIT_MEANING.get(status, f"exit status {status}")
 
 
-def validation_summary(val: Validation) -> list[str]:
+def validation_summary(val: ValidationRun) -> list[str]:
     lines = [f"HIL suite on {val.board}: {describe_exit(val.exit_status)}"
              f" (run {val.run_id}, log {val.log})"]
     for name, fig in sorted(val.figures.items()):

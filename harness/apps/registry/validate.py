@@ -1,16 +1,15 @@
 """Validation: the HIL suite run on a board for a registered model, as a subprocess.
 
 The model's files are exported from the registry (hash-checked) and the suite runs as a
-user runs it: ``python -m pytest tests_hil --model ... --vectors ... --reference ...
---board B --hil-db DB``. Its run in the results store (found by model hash, board and a
-run id newer than before) is linked to the registry entry with its figures.
+user runs it (``harness.plugin.runner``: ``python -m pytest --pyargs harness.suite --model ...
+--vectors ... --reference ... --board B --hil-db DB``), in its own process group with a time
+limit. Its run in the results store (found by model hash, board and a run id newer than
+before) is linked to the registry entry with its figures.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import closing
@@ -19,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ...boards.catalog import resolve_board
-from ...errors import EXIT_INFRA, ConfigError
-from ...paths import PACKAGE_DIR
+from ...errors import EXIT_INFRA
+from ...plugin.runner import SuiteRun
+from ...plugin.runner import run_suite as run_suite_child
+from ...proc import read_tail
 from ...provenance import Figure
-from ...results.store import ResultsStore, default_db_path
-from .gates import run_figures
+from ...results.store import ResultsStore, default_db_path, run_figures
 from .store import ModelEntry, Registry, board_dir_name
 
-SUITE_ENV = "TFLM_HIL_SUITE"
+# A real board's first PlatformIO build alone can take most of an hour (BUILD_TIMEOUT_S)
+DEFAULT_TIMEOUT_S = 3600.0
 # The suite's exit status: pytest's, plus the plugin's EXIT_INFRA (the rig failed, the model
 # was not judged).
 EXIT_MEANING = {0: "passed", 1: "tests failed", 2: "interrupted", 3: "internal error",
@@ -34,7 +35,10 @@ EXIT_MEANING = {0: "passed", 1: "tests failed", 2: "interrupted", 3: "internal e
 
 
 @dataclass
-class Validation:
+class ValidationRun:
+    """One run of the HIL suite on one board for a registered model, as the registry keeps it
+    (the JSON key is ``validations``)."""
+
     board: str
     exit_status: int
     run_id: int | None
@@ -57,60 +61,48 @@ class Validation:
                 "failures": self.failures, "device": self.device}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Validation:
+    def from_dict(cls, d: dict[str, Any]) -> ValidationRun:
         return cls(d["board"], int(d["exit_status"]), d.get("run_id"), d.get("db", ""),
                    {k: Figure.from_dict(v) for k, v in d.get("figures", {}).items()},
                    list(d.get("failures", [])), float(d.get("started", 0.0)),
                    d.get("log", ""), dict(d.get("device", {})))
 
 
-def suite_dir() -> Path:
-    env = os.environ.get(SUITE_ENV)
-    for candidate in ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "tests_hil",
-                                                     Path.cwd() / "tests_hil"]:
-        if candidate.is_dir():
-            return candidate
-    raise ConfigError("no HIL suite (tests_hil) found: run from the tflm-hil checkout or set "
-                      f"${SUITE_ENV} to the suite's folder")
-
-
 def db_path(db: str | os.PathLike[str] | None) -> Path:
     return Path(db) if db else default_db_path(Path.cwd())
 
 
-def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path) -> Validation:
+def run_suite(registry: Registry, entry: ModelEntry, board: str, db: Path,
+              timeout: float = DEFAULT_TIMEOUT_S) -> ValidationRun:
     resolve_board(board)  # an unknown board is a ConfigError naming the known ones
-    suite = suite_dir()
     with closing(ResultsStore(db)) as store:
         before = max((r["id"] for r in store.runs()), default=0)
     log_dir = registry.root / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log = log_dir / f"{entry.short}-{board_dir_name(board)}-{int(started)}.log"
     with tempfile.TemporaryDirectory(prefix="tflm-hil-validate-") as tmp:
         files = registry.export(entry, Path(tmp), stem=entry.short)
-        cmd = [sys.executable, "-m", "pytest", str(suite), "--model", str(files["model"]),
-               "--board", board, "--hil-db", str(db), "--hil-log-dir", str(log_dir),
-               "-p", "no:cacheprovider", "-p", "no:randomly", "-q"]  # reasons in test order
-        if "vectors" in files:
-            cmd += ["--vectors", str(files["vectors"])]
-        if "reference" in files:
-            cmd += ["--reference", str(files["reference"])]
-        proc = subprocess.run(cmd, cwd=suite.parent, capture_output=True, text=True)
-    log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
-    val = Validation(board, proc.returncode, None, str(db), started=started, log=str(log),
-                     tail="\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:]))
+        run = SuiteRun(board, files["model"], vectors=files.get("vectors"),
+                       reference=files.get("reference"), db=db, log_dir=log_dir)
+        proc = run_suite_child(run, log=log, timeout=timeout)
+    # a timeout is a rig failure: the model was not judged
+    status = EXIT_INFRA if proc.timed_out or proc.returncode is None else proc.returncode
+    tail = read_tail(log, 4000).strip().splitlines()[-6:]
+    if proc.timed_out:
+        tail.append(f"timed out after {timeout:g} s (--timeout)")
+    val = ValidationRun(board, status, None, str(db), started=started, log=str(log),
+                     tail="\n".join(tail))
     with closing(ResultsStore(db)) as store:
         runs = [r for r in store.runs(model_hash=entry.sha256, board=board) if r["id"] > before]
         if runs:
-            run = runs[-1]
-            val.run_id = int(run["id"])
+            row = runs[-1]
+            val.run_id = int(row["id"])
             val.figures = run_figures(store, val.run_id)
             val.failures = [
                 {"nodeid": r["nodeid"], "outcome": r["outcome"], "category": r["category"],
                  "message": r["message"]}
                 for r in store.results(val.run_id) if r["outcome"] in ("failed", "error")
             ]
-            val.device = {k: run[k] for k in ("image_hash", "fw_version", "tflm_version",
+            val.device = {k: row[k] for k in ("image_hash", "fw_version", "tflm_version",
                                               "core_version", "simulated")}
     return val

@@ -1,0 +1,107 @@
+"""On-device latency and memory. Latency lands in pytest-benchmark's JSON in device time, so
+``--benchmark-save`` / ``--benchmark-compare`` / ``--benchmark-compare-fail`` gate regressions
+across runs; the test id says where the figures come from: measured (a board), emulated (QEMU:
+instructions at the board's clock) or estimated (the twin's cost model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pytest_html import extras as html_extras
+
+from harness.latency import DEVICE_CLOCK
+from harness.plugin.fixtures import memory_metrics
+from harness.provenance import Provenance
+from harness.report import html, plots
+
+pytestmark = pytest.mark.hil
+
+# What the device's "cycles" are, per provenance (docs/emulated.md for the emulated ones).
+COUNTS = {
+    Provenance.MEASURED: "CPU cycles (DWT cycle counter), or microseconds where a core has none",
+    Provenance.EMULATED: "instructions executed on QEMU, reported at the board's nominal clock "
+    "as if one instruction took one cycle: not cycles (no wait states, no pipeline stalls)",
+    Provenance.ESTIMATED: "cycles from the twin's cost model",
+}
+
+
+@pytest.mark.benchmark(timer=DEVICE_CLOCK, group="device latency", disable_gc=False)
+def test_latency(
+    benchmark, device_kind, device_latency, dut, extras, pytestconfig, record_property
+):
+    lat = device_latency
+    # the benchmark's name promised a provenance; the device's handshake must agree with it
+    assert device_kind.endswith(f"-{lat.provenance}"), (device_kind, lat.provenance)
+    assert len(lat.cycles) == pytestconfig.option.bench_runs
+    assert np.all(lat.cycles > 0), "a run took no cycles: the cycle counter is not running"
+    replay = iter(lat.seconds.tolist())
+    benchmark.pedantic(lambda: DEVICE_CLOCK.advance(next(replay)), rounds=len(lat.cycles))
+    figures = lat.metrics()
+    for name in ("latency_us_median", "latency_us_p95", "latency_cycles_median"):
+        record_property(name, figures[name])
+    record_property("latency_provenance", str(lat.provenance))
+    benchmark.extra_info.update(
+        {
+            "unit": "device seconds",
+            "provenance": str(lat.provenance),
+            "counts": COUNTS[lat.provenance],
+            "clock_hz": lat.clock_hz,
+            "warmup_runs": lat.warmup,
+            **{k: v for k, v in figures.items() if k.startswith("latency_cycles")},
+            **memory_metrics(dut),
+            "stack_used_bytes": dut.info.stack_used or "not measured",
+        }
+    )
+    caption = f"latency ({lat.provenance.note})"
+    extras.append(html_extras.html(html.mapping_table(figures, caption=caption)))
+    png = plots.latency_histogram(
+        lat.seconds * 1e6, f"{device_kind}: {len(lat.cycles)} runs", lat.provenance
+    )
+    extras.append(html_extras.html(html.image(png, "latency histogram")))
+
+
+def test_memory_fits_the_board(dut, hil_record):
+    board, info, image = dut.image.board, dut.info, dut.image
+    assert 0 < info.arena_used <= info.arena_size
+    assert image.flash_bytes <= board.flash_bytes, (
+        f"image {image.flash_bytes} B > {board.flash_bytes} B of flash"
+    )
+    assert image.ram_bytes <= board.ram_bytes, f"RAM {image.ram_bytes} B > {board.ram_bytes} B"
+    hil_record(
+        "flash_headroom_bytes",
+        board.flash_bytes - image.flash_bytes,
+        unit="B",
+        provenance=image.provenance,
+    )
+    hil_record(
+        "ram_headroom_bytes",
+        board.ram_bytes - image.ram_bytes,
+        unit="B",
+        provenance=image.provenance,
+    )
+
+
+def test_per_operator_counts(dut, hil_model, hil_vectors, hil_record, extras):
+    """The device's count for each operator of one inference, in execution order: TFLM's
+    profiler on a board (cycles) or the emulated board (instructions), the cost model's
+    estimate on the twin. Each is stored with its provenance."""
+    result = dut.benchmark(hil_vectors.payload(0), runs=1, warmup=0)
+    ops = dut.op_profile()
+    model_ops = [op.name for op in hil_model.ops]
+    assert ops, "the device kept no per-operator counts"
+    # the firmware keeps the first 128 operators (HIL_MAX_PROFILED_OPS)
+    assert len(ops) == len(model_ops) or len(ops) >= 128, (len(ops), len(model_ops))
+    assert [op.name for op in ops] == model_ops[: len(ops)]
+    total = sum(op.cycles for op in ops)
+    assert 0 < total <= result.cycles[0], (total, result.cycles)
+    label = dut.info.provenance
+    for op in ops:
+        hil_record(
+            f"op_cycles_{op.index:03d}_{op.name}", op.cycles, unit="cycles", provenance=label
+        )
+    share = {
+        f"{op.index} {op.name}": f"{op.cycles} ({100 * op.cycles / total:.1f} %)" for op in ops
+    }
+    extras.append(
+        html_extras.html(html.mapping_table(share, caption=f"per-operator counts ({label.note})"))
+    )
