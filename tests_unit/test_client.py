@@ -231,3 +231,50 @@ def test_get_output_asks_for_up_to_64_kib(client):
     device answers (here with RANGE: its output is smaller), not a packing error."""
     with pytest.raises(DeviceErrorReply, match="RANGE"):
         client.get_output(0, 40_000)
+
+
+class ScriptedDevice:
+    """A link to a device that loses the first ECHO and answers each INPUT_STATE with the next
+    error of ``probe_errors`` (a damaged request, then no model to say what it holds)."""
+
+    timeout: float | None = 0.01
+
+    def __init__(self, probe_errors: list[int]):
+        self.decoder = FrameDecoder()
+        self.out = b""
+        self.probe_errors = probe_errors
+        self.echoes = 0
+        self.probes = 0
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.out)
+
+    def write(self, data: bytes) -> int:
+        for f in self.decoder.feed(data):
+            assert isinstance(f, Frame)
+            if f.type == Msg.ECHO:
+                self.echoes += 1
+                if self.echoes > 1:
+                    self.out += encode_frame(Msg.ECHO_R, f.seq, f.payload)
+            elif f.type == Msg.INPUT_STATE:
+                code = self.probe_errors[min(self.probes, len(self.probe_errors) - 1)]
+                self.probes += 1
+                payload = struct.pack("<IBBI", 7, code, Msg.INPUT_STATE, 0) + b"no"
+                self.out += encode_frame(Msg.ERROR, f.seq, payload)
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data, self.out = self.out[:size], self.out[size:]
+        return data
+
+
+def test_an_error_in_reply_to_input_state_is_recovered_from_not_parsed_as_a_state():
+    """The device answers the engine's INPUT_STATE with an error: the request arrived damaged
+    (CRC: ask again) or the device cannot say (NO_MODEL: send everything again). Found by the
+    random order: the error's payload was parsed as a state and the request failed."""
+    dev = ScriptedDevice([Err.CRC, Err.NO_MODEL])
+    client = DeviceClient(dev, byte_rate=1e6, reply_timeout=0.05, retries=3)
+    assert client.echo(b"hi") == b"hi"
+    assert dev.echoes == 2 and dev.probes == 2
+    assert client.counters.probes == 2 and client.counters.errors == {"CRC": 1, "NO_MODEL": 1}

@@ -186,7 +186,12 @@ class Engine(Sender):
             return
         if sent.job is self.probe:
             self.probe = None
-            self._resume(parse_input_state(frame.payload))
+            if frame.type != Msg.ERROR:
+                self._resume(parse_input_state(frame.payload))
+            elif parse_error(frame.payload)[1] in FRAME_ERRORS:  # it arrived damaged
+                self._recover("the INPUT_STATE request arrived damaged")
+            else:  # the device cannot say (no model): send everything again
+                self._resume(None)
             return
         if frame.type == Msg.ERROR:
             self._on_error(sent, frame)
@@ -255,8 +260,10 @@ class Engine(Sender):
         self._put(self.probe, 0, self.c.wire_size(b""))
         self.last_progress = time.monotonic()
 
-    def _resume(self, state: InputState) -> None:
-        self.c.check_boot(state.boot_id)
+    def _resume(self, state: InputState | None) -> None:
+        """Queues what the device lacks (``state``: what it holds; None: it did not say)."""
+        if state is not None:
+            self.c.check_boot(state.boot_id)
         first = True
         for job in self.pending:
             if job.done:
