@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("harness.apps.monitor.cli", "watch the results store for regressions and alert"),
     "history": ("harness.results.history", "a model's figures over time and across boards"),
     "matrix": ("harness.apps.matrix.cli", "compatibility matrix: run a cell, report, gate, tox"),
+    "mlperf": ("harness.mlperf.cli", "MLPerf Tiny datasets as test vectors (docs/mlperf.md)"),
 }
 
 

@@ -209,7 +209,7 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     transcript = None
     if log_dir is not None:  # one per run: two runs at once never share a transcript
         transcript = runlog.log_path(log_dir, f"link-{driver.spec.id}")
-    client = DeviceClient(
+    client = driver.make_client(link, device, transcript) or DeviceClient(
         link,
         byte_rate=device.byte_rate,
         reply_timeout=device.reply_timeout,

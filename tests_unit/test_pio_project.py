@@ -20,6 +20,8 @@ from harness.firmware.project import generate_project
 from harness.paths import firmware_dir
 from harness.pio import cmd as pio_cmd
 from harness.pio.probe import harness_touches
+from harness.tflite.model import TfliteModel
+from harness.tflite.synthetic import fc_model
 
 from .tiny_tflite import tiny_model
 
@@ -382,3 +384,52 @@ def test_forwarder_env_builds_the_forwarder_alone(project):
     assert not (project / "src" / "forwarder").exists()
     assert not (project / "lib" / "hil_forwarder").exists()
 
+
+def test_mlperf_env_builds_the_mlperf_dut(project):
+    """The MLPerf Tiny DUT firmware (image mlperf): the test firmware's TFLM backend and board
+    support behind the MLPerf module, its benchmark settings from the generated image header."""
+    opts = pio_config(project, {"HIL_TFLM_REF": "0123abcd", "HIL_ARDUINO_CORE": "4.4.1"})[
+        "env:nano33ble_mlperf"
+    ]
+    assert opts["board"] == "nano33ble"
+    assert opts["build_src_filter"] == ["+<mlperf/> +<arduino/> +<tflm/> +<generated/>"]
+    assert opts["lib_deps"][0] == "hil_mlperf" and "0123abcd" in opts["lib_deps"][1]
+    src = (firmware_dir() / "src" / "mlperf" / "mlperf_main.cpp").read_text()
+    assert '#include "hil_mlperf.h"' in src
+    header = (project / "src" / "generated" / "hil_image.h").read_text()
+    for macro in ("MODEL_VERSION", "CONVERT", "RESULTS", "DB_BYTES", "BAUD"):
+        assert f"#define HIL_MLPERF_{macro} " in header and f"HIL_MLPERF_{macro}" in src
+
+
+def test_generate_writes_the_image_of_the_env_asked(tmp_path):
+    """``tflm-hil firmware generate --env nano33ble_mlperf``: the MLPerf DUT's copy, not ours."""
+    model = tiny_model(["CONV_2D"])
+    ours = generate_project(model, CATALOG["nano33"], tmp_path / "a", 4096, DEFAULTS)
+    dut = generate_project(
+        model, CATALOG["nano33"], tmp_path / "b", 4096, DEFAULTS, "nano33ble_mlperf"
+    )
+    assert dut.env == "nano33ble_mlperf" and dut.image_hash != ours.image_hash
+    assert {"src/mlperf/mlperf_main.cpp", "lib/hil_mlperf/src/hil_mlperf.c"} <= set(dut.files)
+    assert "src/app/main.cpp" not in dut.files and "src/mlperf/mlperf_main.cpp" not in ours.files
+
+
+def test_generate_names_the_benchmark_of_a_model_of_ones_own(tmp_path):
+    """``--mlperf-model kws01``: a retrained keyword spotter answers ``m-model-[kws01]`` (the
+    runner's id) with kws01's conversion and db buffer, not its hash."""
+    path = tmp_path / "kws_mine.tflite"
+    path.write_bytes(fc_model(490, 12, seed=2))
+    model = TfliteModel.load(path)
+    nano, env = CATALOG["nano33"], "nano33ble_mlperf"
+    plain = generate_project(model, nano, tmp_path / "a", 4096, DEFAULTS, env)
+    named = generate_project(model, nano, tmp_path / "b", 4096, DEFAULTS, env, "kws01")
+    header = (tmp_path / "b" / "src" / "generated" / "hil_image.h").read_text()
+    assert '#define HIL_MLPERF_MODEL_VERSION "kws01"' in header
+    assert "#define HIL_MLPERF_DB_BYTES 490u" in header
+    assert "HIL_MLPERF_CONVERT_NONE" in header and "HIL_MLPERF_RESULTS_OUTPUTS" in header
+    plain_header = (tmp_path / "a" / "src" / "generated" / "hil_image.h").read_text()
+    assert f'"sha256-{model.sha256[:16]}"' in plain_header
+    assert named.image_hash != plain.image_hash  # the id is part of the image
+    with pytest.raises(ConfigError, match="ic01 sends 3072"):
+        generate_project(model, nano, tmp_path / "c", 4096, DEFAULTS, env, "ic01")
+    with pytest.raises(ConfigError, match="add --env nano33ble_mlperf"):
+        generate_project(model, nano, tmp_path / "d", 4096, DEFAULTS, None, "kws01")

@@ -14,6 +14,7 @@ from ..provenance import Provenance
 
 SIM_PREFIX = "sim:"
 QEMU_PREFIX = "qemu:"
+MLPERF_PREFIX = "mlperf:"
 
 # QEMU machines the emulation support layer (firmware/src/emu/) runs on, and the CPU each has.
 QEMU_MACHINES = {"mps2-an386": "cortex-m4"}
@@ -25,6 +26,7 @@ class BoardKind(enum.StrEnum):
     REAL = "real"
     SIM = "sim"
     QEMU = "qemu"
+    MLPERF = "mlperf"  # any MLPerf Tiny DUT firmware on a port (harness/mlperf/)
 
     @property
     def provenance(self) -> Provenance:
@@ -36,6 +38,7 @@ _KIND_PROVENANCE = {
     BoardKind.REAL: Provenance.MEASURED,
     BoardKind.QEMU: Provenance.EMULATED,
     BoardKind.SIM: Provenance.ESTIMATED,
+    BoardKind.MLPERF: Provenance.MEASURED,  # by the DUT's own m-lap-us timer
 }
 
 
@@ -171,6 +174,8 @@ def resolve_board(
 ) -> tuple[BoardSpec, BoardKind]:
     """``nano33`` -> (its entry, REAL); ``sim:nano33`` -> (the same entry, SIM); ``qemu:nano33``
     -> (the same entry, QEMU), for a board whose entry declares an emulation target."""
+    if name.startswith(MLPERF_PREFIX):
+        return mlperf_spec(name.removeprefix(MLPERF_PREFIX)), BoardKind.MLPERF
     catalog = catalog if catalog is not None else load_catalog()
     kind, board_id = BoardKind.REAL, name
     for prefix, prefixed in ((SIM_PREFIX, BoardKind.SIM), (QEMU_PREFIX, BoardKind.QEMU)):
@@ -181,7 +186,7 @@ def resolve_board(
         raise ConfigError(
             f"unknown board {name!r}: the catalog has {known} "
             f"(prefix 'sim:' for a simulated twin, e.g. --board=sim:{next(iter(catalog), '')}; "
-            "'qemu:' for an emulated one)"
+            "'qemu:' for an emulated one; 'mlperf:PORT' for an MLPerf Tiny DUT)"
         )
     spec = catalog[board_id]
     if kind is BoardKind.QEMU and spec.emulation is None:
@@ -191,3 +196,29 @@ def resolve_board(
             f"exist: emulated boards are {emulated or 'none'} (docs/emulated.md)"
         )
     return spec, kind
+
+
+def mlperf_spec(port: str) -> BoardSpec:
+    """The entry of ``mlperf:PORT``: an MLPerf Tiny DUT the catalog does not know, nothing but
+    its port; its figures are the DUT's m-lap-us microseconds (harness/mlperf/)."""
+    if not port:
+        raise ConfigError(
+            "--board=mlperf:PORT needs the DUT's serial port, e.g. mlperf:/dev/ttyACM0"
+        )
+    return BoardSpec(
+        id="mlperf",
+        name=f"MLPerf Tiny DUT on {port}",
+        mcu="unknown",
+        cpu="unknown",
+        arduino_core="unknown",
+        clock_hz=1_000_000,
+        flash_bytes=0,
+        ram_bytes=0,
+        usb_app="",
+        usb_bootloader="",
+        touch_1200bps=False,
+        link=LinkSpec(kind="uart", bytes_per_s=115200 // 10, rx_window=80, baud=115200),
+        platformio=PlatformioSpec(env="", board="", platform="", upload_protocol=""),
+        footprint_flash_bytes=0,
+        footprint_ram_bytes=0,
+    )

@@ -11,6 +11,7 @@ import abc
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import serial
 
@@ -58,6 +59,7 @@ class DriverOptions:
     log_dir: Path | None = None
     baud: int | None = None
     lock_timeout: float | None = None  # seconds to wait for a board another run holds
+    mlperf_model: str | None = None  # mlperf:PORT: the benchmark id the DUT reports
 
 
 class BoardDriver(abc.ABC):
@@ -76,6 +78,10 @@ class BoardDriver(abc.ABC):
     # an emulated board does. A twin with other kernels sets it False, and the pin gate
     # (tests_hil/test_pin_compat.py) then judges the model against that library's known issues.
     pinned_library = True
+    # The device describes itself in our handshake (protocol, arena, stack, per-operator
+    # counts) and the image's sizes are known. An MLPerf Tiny DUT reports only a benchmark
+    # id: the suite's tests of those figures skip for it, saying so.
+    describes_itself = True
 
     def __init__(self, spec: BoardSpec, options: DriverOptions | None = None):
         self.spec = spec
@@ -108,6 +114,11 @@ class BoardDriver(abc.ABC):
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"cannot open {device.port} for {self.spec.name}: {exc}") from exc
+
+    def make_client(self, link: serial.Serial, device: Device, transcript: Path | None) -> Any:
+        """The client of a device that speaks another protocol than ours (an MLPerf Tiny DUT
+        speaks MLPerf's text protocol), or None: ours (harness/protocol/client.py)."""
+        return None
 
     def close_link(self) -> None:
         """Closes the link if one is open (again: nothing)."""

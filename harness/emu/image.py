@@ -56,6 +56,7 @@ class EmuImageBuilder:
         log_dir: Path | None = None,
         images_dir: Path | None = None,
         emit: Callable[[str], None] = print,
+        mlperf: bool = False,
     ):
         if spec.emulation is None:
             raise ConfigError(f"{spec.id} declares no emulation target in the board catalog")
@@ -67,6 +68,8 @@ class EmuImageBuilder:
         self.log_dir = log_dir or cache_dir() / "emu" / "logs"
         self.images_dir = images_dir or cache_dir() / "emu" / "images"
         self.emit = emit
+        # the MLPerf Tiny DUT firmware (env *_mlperf, src/mlperf/) instead of ours
+        self.mlperf = mlperf
 
     def build(self, model: TfliteModel) -> Image:
         pins = check_pins(self.pins) if self.pins else resolve_pins()
@@ -79,7 +82,8 @@ class EmuImageBuilder:
         # the build's name in the image hash: the machine and whatever else makes the binary
         build_id = ours.digest(library.commit, toolchain.version, str(ICOUNT_SHIFT))[:16]
         env = f"qemu-{self.emulation.machine}-{build_id}"
-        image = firmware_image("emu")  # the board's test firmware, src/emu/ for src/arduino/
+        # the board's test firmware (or its MLPerf DUT firmware), src/emu/ for src/arduino/
+        image = firmware_image("emu_mlperf" if self.mlperf else "emu")
         ident, files = plan_files(inputs, pins, firmware_sources(image), env)
         project = self.images_dir / self.spec.id / ident[:16]
         log_path = runlog.log_path(self.log_dir, f"emu-build-{self.spec.id}")

@@ -109,6 +109,27 @@ def _answers_echo(fd: int, proc: subprocess.Popen, deadline: float) -> bool:
     return False
 
 
+def _answers_mlperf(fd: int, proc: subprocess.Popen, deadline: float) -> bool:
+    """The MLPerf Tiny DUT firmware's readiness: ``name%`` answered up to ``m-ready``."""
+    os.write(fd, b"name%")
+    seen = b""
+    while (left := deadline - time.monotonic()) > 0 and proc.poll() is None:
+        if not select.select([fd], [], [], min(left, 0.1))[0]:
+            continue
+        try:
+            seen += os.read(fd, 4096)
+        except BlockingIOError:
+            continue
+        except OSError:  # the other end went away: QEMU ended
+            return False
+        if b"m-name-dut-" in seen and seen.rstrip().endswith(b"m-ready"):
+            return True
+    return False
+
+
+PROBES = {"hil": _answers_echo, "mlperf": _answers_mlperf}
+
+
 @dataclass
 class QemuProcess:
     proc: subprocess.Popen
@@ -154,8 +175,9 @@ class QemuProcess:
         self.stop()
 
 
-def start_qemu(elf: Path, machine: str, log_path: Path) -> QemuProcess:
-    """Starts ``elf`` on ``machine``; returns once QEMU named its pseudo-terminal."""
+def start_qemu(elf: Path, machine: str, log_path: Path, protocol: str = "hil") -> QemuProcess:
+    """Starts ``elf`` on ``machine``; returns once the firmware answers on QEMU's
+    pseudo-terminal in its ``protocol`` (ours, or MLPerf Tiny's text protocol)."""
     if not shutil.which(QEMU):
         raise FlashError(
             f"{QEMU} is missing: it runs the emulated board. Install it: apt-get install "
@@ -179,7 +201,7 @@ def start_qemu(elf: Path, machine: str, log_path: Path) -> QemuProcess:
         if m := _PTY_RE.search(log_path.read_bytes()):
             qemu.port = m.group(1).decode()
             qemu._keeper.append(os.open(qemu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
-            if _answers_echo(qemu._keeper[0], proc, deadline):
+            if PROBES[protocol](qemu._keeper[0], proc, deadline):
                 return qemu
             break
         time.sleep(0.02)

@@ -40,6 +40,17 @@ def main(argv: list[str]) -> int:
     gen.add_argument("--board", required=True, help="catalog board id, e.g. nano33")
     gen.add_argument("--out", required=True, type=Path, help="directory to write (new or empty)")
     gen.add_argument("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
+    gen.add_argument(
+        "--env",
+        help="the PlatformIO env to build, e.g. nano33ble_mlperf (the MLPerf Tiny DUT "
+        "firmware, docs/mlperf.md); default: the board's",
+    )
+    gen.add_argument(
+        "--mlperf-model",
+        metavar="ID",
+        help="with the MLPerf env: the benchmark (ic01, kws01, vww01, ad01) the model answers "
+        "as (default: a published model's, found by its hash)",
+    )
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
     fetch = sub.add_parser("fetch", help="fetch the TFLM library's sources into the cache")
     fetch.add_argument("--ref", help=f"git ref to fetch (default: ${TFLM_REF_VAR}, else the pin)")
@@ -56,13 +67,11 @@ def main(argv: list[str]) -> int:
     spec, kind = resolve_board(args.board)
     if kind is not BoardKind.REAL:
         what = "a simulated twin" if kind is BoardKind.SIM else "built by the harness for QEMU"
-        raise ConfigError(
-            f"{args.board} is {what}: it needs no PlatformIO project; pass {spec.id}"
-        )
+        raise ConfigError(f"{args.board} is {what}: it needs no PlatformIO project; pass {spec.id}")
     model = TfliteModel.load(args.model)
     arena = choose_arena(model, spec.ram_bytes, args.arena)
     pins = resolve_pins()
-    project = generate_project(model, spec, args.out, arena, pins)
+    project = generate_project(model, spec, args.out, arena, pins, args.env, args.mlperf_model)
     summary = describe(project)
     summary["warnings"] = compat_warnings(model, pins)
     if args.json:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..boards.catalog import BoardSpec
+from ..protocol.mlperf_benchmarks import identify, model_id
 from ..tflite.arena import ARENA_ALIGN
 from ..tflite.model import TfliteModel
 from .opmap import resolver_methods
@@ -37,6 +38,7 @@ class ImageInputs:
     model: TfliteModel
     arena_size: int
     fw_version: str = f"tflm-hil {__version__}"
+    mlperf_model: str | None = None  # the MLPerf DUT's benchmark id, if not a published model
 
     def __post_init__(self) -> None:
         # TFLM aligns inside the arena anyway; a multiple of 16 keeps the figure honest.
@@ -126,7 +128,28 @@ def render_image_header(inputs: ImageInputs, image_hash: str) -> str:
     m = inputs.model
     return image_header(
         inputs.board, m.sha256, len(m.data), inputs.arena_size, inputs.fw_version, image_hash
-    )
+    ).replace("\nextern const", mlperf_macros(m, inputs.mlperf_model) + "\nextern const", 1)
+
+
+def mlperf_macros(model: TfliteModel, benchmark: str | None = None) -> str:
+    """The MLPerf Tiny DUT settings of this model (image mlperf, src/mlperf/mlperf_main.cpp):
+    the benchmark id, input conversion, results and db buffer of ``benchmark`` or of the
+    published model it is (harness/data/mlperf_benchmarks.toml); any other model answers with
+    its hash, takes the bytes as they are and prints every output."""
+    bench = identify(model, benchmark)
+    ident = model_id(model, bench)
+    if bench is None:
+        convert, results, db, baud = "NONE", "OUTPUTS", sum(t.nbytes for t in model.inputs), 115200
+    else:
+        convert, results = bench.convert.upper(), bench.results.upper()
+        db, baud = bench.db_bytes, bench.baud
+    return f"""
+#define HIL_MLPERF_MODEL_VERSION {_c_string(ident)}
+#define HIL_MLPERF_CONVERT HIL_MLPERF_CONVERT_{convert}
+#define HIL_MLPERF_RESULTS HIL_MLPERF_RESULTS_{results}
+#define HIL_MLPERF_DB_BYTES {db}u
+#define HIL_MLPERF_BAUD {baud}
+"""
 
 
 def image_header(

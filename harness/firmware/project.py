@@ -171,16 +171,30 @@ def write_files(out: Path, files: Mapping[str, bytes]) -> None:
 
 
 def generate_project(
-    model: TfliteModel, board: BoardSpec, out: Path, arena_size: int, pins: Pins
+    model: TfliteModel,
+    board: BoardSpec,
+    out: Path,
+    arena_size: int,
+    pins: Pins,
+    env: str | None = None,
+    mlperf_model: str | None = None,
 ) -> Project:
-    """Writes the project copy for this model and board into ``out``; returns what it is."""
-    inputs = ImageInputs(board=board, model=model, arena_size=arena_size)
-    ident, files = plan_files(inputs, pins)
+    """Writes the project copy for this model and board into ``out`` (the image ``env``
+    builds: by default the board's test firmware); returns what it is. ``mlperf_model``: the
+    benchmark the MLPerf DUT firmware answers as, for a model that is not a published one."""
+    env = env or board.platformio.env
+    if mlperf_model and "hil_mlperf" not in image_of_env(env).libs:
+        raise ConfigError(
+            f"--mlperf-model is for the MLPerf Tiny DUT firmware, and env {env!r} builds "
+            f"image {image_of_env(env).name!r}: add --env nano33ble_mlperf"
+        )
+    inputs = ImageInputs(board=board, model=model, arena_size=arena_size, mlperf_model=mlperf_model)
+    ident, files = plan_files(inputs, pins, env=env)
     write_files(out, files)
     return Project(
         dir=out,
         board=board,
-        env=board.platformio.env,
+        env=env,
         pins=pins,
         arena_size=inputs.arena_size,
         image_hash=ident,

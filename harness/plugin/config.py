@@ -51,8 +51,17 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         paths = [ini[0], _path(cwd, opt.vectors) or ini[1], _path(cwd, opt.reference) or ini[2]]
     if opt.reflash and opt.no_flash:
         raise ConfigError("--reflash and --no-flash contradict each other: pass one of them")
+    port = opt.port
+    if kind is BoardKind.MLPERF:  # the port is in the board's name
+        port = opt.board.removeprefix("mlperf:")
+    elif opt.mlperf_model:
+        raise ConfigError(
+            f"--mlperf-model is for an MLPerf Tiny DUT (--board=mlperf:PORT), not {opt.board}"
+        )
     if kind is not BoardKind.REAL and (opt.port or opt.board_serial):
-        what = "simulated" if kind is BoardKind.SIM else "emulated on QEMU"
+        what = {BoardKind.SIM: "simulated", BoardKind.QEMU: "emulated on QEMU"}.get(
+            kind, "an MLPerf DUT whose port is in its name"
+        )
         raise ConfigError(f"{opt.board} is {what}: --port and --board-serial are for real boards")
     if kind is BoardKind.QEMU and opt.link_baud:
         raise ConfigError(f"--link-baud is for the simulated twin (sim:<id>), not {opt.board}")
@@ -62,7 +71,7 @@ def resolve_config(config: pytest.Config) -> HilConfig:
             raise ConfigError(f"the {label} file {p} does not exist: check --{label}")
     assert paths[0] is not None
     options = DriverOptions(
-        port=opt.port,
+        port=port,
         board_serial=opt.board_serial,
         arena=opt.arena,
         reflash=opt.reflash,
@@ -70,5 +79,6 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         log_dir=_path(cwd, opt.hil_log_dir),
         baud=opt.link_baud,
         lock_timeout=opt.lock_timeout,
+        mlperf_model=opt.mlperf_model,
     )
     return HilConfig(opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options)

@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--board",
         default="sim:nano33",
         help="catalog board id (nano33), sim:<id> for its simulated twin, qemu:<id> for its "
-        "emulation [sim:nano33]",
+        "emulation, mlperf:PORT for an MLPerf Tiny DUT [sim:nano33]",
     )
     add("--port", help="serial port or pyserial URL of the board (default: discovered)")
     add("--board-serial", help="USB serial number choosing one of several boards")
@@ -60,7 +60,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds to wait for a board another run holds [$TFLM_HIL_LOCK_TIMEOUT or 600]")
     add("--reflash", action="store_true", help="flash even if the image is current")
     add("--no-flash", action="store_true", help="never flash; refuse a stale image")
-    add("--link-baud", type=int, help="twin only: simulate a UART at this baud rate")
+    add("--link-baud", type=int,
+        help="twin: simulate a UART at this baud rate; mlperf:PORT: the DUT's baud rate")
+    add("--mlperf-model", metavar="ID",
+        help="mlperf:PORT: the benchmark the model belongs to (ic01, kws01, vww01) when it is "
+        "not a published MLPerf Tiny model")
     add("--bench-runs", type=int, default=50, help="timed inferences per latency benchmark [50]")
     add("--bench-warmup", type=int, default=5, help="untimed inferences before them [5]")
     add(
@@ -155,6 +159,10 @@ def pytest_tflm_hil_make_driver(
         if reporter is not None:
             reporter.write_line(f"tflm-hil: {line}")
 
+    if kind is BoardKind.MLPERF:
+        from ..mlperf.driver import MlperfDriver
+
+        return MlperfDriver(spec, options)
     if kind is BoardKind.QEMU:
         from ..emu.driver import QemuDriver
 

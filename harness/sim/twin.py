@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -68,8 +69,13 @@ def start(args: argparse.Namespace) -> tuple[TwinHost, TwinImage, TflmBackend]:
         on_invoke=lambda: clock.add(image.cycles_per_invoke),
         op_cycles=estimate_op_cycles(model, board.cpu),
     )
+    personality = (
+        MlperfPersonality(lib, backend, args.mlperf_model)
+        if args.protocol == "mlperf"
+        else PERSONALITIES[args.protocol](lib, backend)
+    )
     host = TwinHost(
-        PERSONALITIES[args.protocol](lib, backend),
+        personality,
         boot_info(  # --rx-window replaces the whole buffer: no staging then
             image,
             args.rx_window or board.link.window,
@@ -95,6 +101,12 @@ def parser() -> argparse.ArgumentParser:
         choices=tuple(PERSONALITIES),
         default="hil",
         help="device protocol: ours (hil) or MLPerf Tiny's text protocol (a peer)",
+    )
+    p.add_argument(
+        "--mlperf-model",
+        metavar="ID",
+        help="mlperf: the benchmark (ic01, kws01, vww01, ad01) the model answers as, with its "
+        "input conversion and results (default: a published model's, found by its hash)",
     )
     p.add_argument("--no-timing", action="store_true", help="reply at once, not after the estimate")
     p.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
@@ -129,6 +141,8 @@ def refuse(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # the twin's log is its stderr (the driver's log file): device error replies go there
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         host, image, backend = start(args)
     except (HilError, FileNotFoundError) as exc:

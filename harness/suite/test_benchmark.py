@@ -60,7 +60,8 @@ def test_latency(
     extras.append(html_extras.html(html.image(png, "latency histogram")))
 
 
-def test_memory_fits_the_board(dut, hil_record):
+def test_memory_fits_the_board(described_dut, hil_record):
+    dut = described_dut
     board, info, image = dut.image.board, dut.info, dut.image
     assert 0 < info.arena_used <= info.arena_size
     assert image.flash_bytes <= board.flash_bytes, (
@@ -81,10 +82,11 @@ def test_memory_fits_the_board(dut, hil_record):
     )
 
 
-def test_per_operator_counts(dut, hil_model, hil_vectors, hil_record, extras):
+def test_per_operator_counts(described_dut, hil_model, hil_vectors, hil_record, extras):
     """The device's count for each operator of one inference, in execution order: TFLM's
     profiler on a board (cycles) or the emulated board (instructions), the cost model's
     estimate on the twin. Each is stored with its provenance."""
+    dut = described_dut
     result = dut.benchmark(hil_vectors.payload(0), runs=1, warmup=0)
     ops = dut.op_profile()
     model_ops = [op.name for op in hil_model.ops]

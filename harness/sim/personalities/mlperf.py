@@ -5,14 +5,22 @@ host runtime as its backend, the peer our protocol is benchmarked against
 from __future__ import annotations
 
 import ctypes
-import os
+import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 
+from ... import __version__
 from ...errors import BuildError
+from ...protocol.mlperf_benchmarks import identify, model_id
+from ...tflite.model import TfliteModel
 from ..backend import TflmBackend
 from ..corelib import Backend, Callbacks, CoreLibrary, InfoC
 from ..personality import BootInfo, DeviceCore, Emit, VirtualClock
+
+log = logging.getLogger("harness.sim.mlperf")
+# hil_mlperf.h's HIL_MLPERF_CONVERT_* and HIL_MLPERF_RESULTS_*
+CONVERT_CODES = {"none": 0, "shift128": 1, "quantize": 2}
+RESULTS_CODES = {"outputs": 0, "mse": 1}
 
 u8, u32 = ctypes.c_uint8, ctypes.c_uint32
 
@@ -24,6 +32,8 @@ class MlperfConfigC(ctypes.Structure):
         ("db", ctypes.POINTER(u8)),
         ("db_cap", u32),
         ("min_decimals", u32),
+        ("convert", u8),
+        ("results", u8),
     ]
 
 
@@ -70,6 +80,48 @@ def _bind(lib: CoreLibrary) -> ctypes.CDLL:
     return cdll
 
 
+def _logging_errors(write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """``write``, logging every ``e-[...]`` line the device sends (the twin's log is its
+    stderr): a host that ignores error replies, as the MLPerf runner does, leaves a trace."""
+    pending = bytearray()
+
+    def logged(data: bytes) -> None:
+        pending.extend(data)
+        *lines, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        for line in lines:
+            if line.startswith(b"e-["):
+                log.warning("MLPerf DUT error reply: %s", line.decode("ascii", "replace").strip())
+        write(data)
+
+    return logged
+
+
+@dataclass(frozen=True)
+class MlperfSettings:
+    """How the device module is configured for one model: the MLPerf benchmark's id, input
+    conversion, result format and db buffer (harness/data/mlperf_benchmarks.toml), or, for a
+    model of no benchmark, its hash as id, bytes copied as they are, every output printed."""
+
+    model_version: str
+    db_bytes: int
+    convert: int = 0
+    results: int = 0
+
+    @classmethod
+    def of(cls, model: TfliteModel, override: str | None = None) -> MlperfSettings:
+        bench = identify(model, override)
+        if bench is None:
+            return cls(model_id(model, None), sum(t.nbytes for t in model.inputs))
+        bench.check_model(model)
+        return cls(
+            model_id(model, bench),
+            bench.db_bytes,
+            CONVERT_CODES[bench.convert],
+            RESULTS_CODES[bench.results],
+        )
+
+
 class MlperfCore(DeviceCore):
     """One instance of the MLPerf text-protocol device module, driven from Python."""
 
@@ -85,6 +137,8 @@ class MlperfCore(DeviceCore):
         vendor: str = "tflm-hil",
         model_version: str = "unknown",
         min_decimals: int = 0,
+        convert: int = 0,
+        results: int = 0,
     ):
         self.cdll = _bind(lib)
         self._mem = ctypes.create_string_buffer(self.cdll.hil_mlperf_sizeof())
@@ -99,9 +153,11 @@ class MlperfCore(DeviceCore):
             ctypes.cast(self._db, ctypes.POINTER(u8)),
             db_bytes,
             min_decimals,
+            convert,
+            results,
         )
         # the text protocol has no reset command: no reset callback
-        self._callbacks = Callbacks(backend, write, cycles)
+        self._callbacks = Callbacks(backend, _logging_errors(write), cycles)
         self.cdll.hil_mlperf_init(
             self._mem,
             ctypes.byref(info),
@@ -137,20 +193,25 @@ class MlperfPersonality:
 
     name = "mlperf"
 
-    def __init__(self, lib: CoreLibrary, backend: TflmBackend):
+    def __init__(self, lib: CoreLibrary, backend: TflmBackend, mlperf_model: str | None = None):
         self.lib = lib
         self.backend = backend
+        # the benchmark it answers as (its conversion, results, db buffer): ConfigError here,
+        # before the twin serves, for a model that does not fit it
+        self.settings = MlperfSettings.of(backend.model, mlperf_model)
 
     def boot(
         self, info: BootInfo, emit: Emit, clock: VirtualClock, reset: Callable[[], None]
     ) -> DeviceCore:
-        model = self.backend.model
+        # its profile line says what its m-lap-us are: a host cannot tell otherwise
+        info = replace(
+            info, fw_version=f"tflm-hil {__version__} simulated twin (m-lap-us estimated)"
+        )
         return MlperfCore(  # the text protocol has no reset command: ``reset`` is not used
             self.lib,
             InfoC.of(**asdict(info)),
             self.backend,
             emit,
             lambda: clock.cycles,
-            db_bytes=sum(t.nbytes for t in model.inputs),
-            model_version=os.path.splitext(os.path.basename(model.source))[0],
+            **asdict(self.settings),
         )

@@ -327,10 +327,17 @@ static int output_types_ok(hil_mlperf_t *m) {
   return 1;
 }
 
+static float anomaly_score(hil_mlperf_t *m);
+
 static void print_results(hil_mlperf_t *m) {
   uint32_t n = m->be.tensor_count(m->be.ctx, 1), first = 1;
   uint32_t min_dec = m->cfg.min_decimals ? m->cfg.min_decimals : 3u;
   out_str(m, "m-results-[");
+  if (m->cfg.results == HIL_MLPERF_RESULTS_MSE) {
+    out_fixed(m, (double)anomaly_score(m), min_dec);
+    out_line(m, "]");
+    return;
+  }
   for (uint32_t k = 0; k < n; k++) {
     hil_tensor_t t;
     memset(&t, 0, sizeof t);
@@ -358,6 +365,61 @@ static void print_results(hil_mlperf_t *m) {
     }
   }
   out_line(m, "]");
+}
+
+/* QuantizeFloatToInt8 of the reference (benchmark/util/quantization_helpers.h): the division
+ * in float, C's round() (half away from zero) in double, clamped to int8. Written out
+ * because libm's round is not on every board's link line; NaN gives the zero point. */
+static int8_t quantize_like_reference(float x, float scale, int32_t zero_point) {
+  float v = x / scale;
+  double a = v < 0.0f ? -(double)v : (double)v;
+  if (a != a) a = 0.0;
+  if (a > 1000.0) a = 1000.0; /* far past the clamp: keeps the cast defined */
+  int32_t r = (int32_t)(a + 0.5);
+  if (v < 0.0f) r = -r;
+  r += zero_point;
+  return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+}
+
+/* th_load_tensor: the loaded bytes into the input tensors, converted as cfg.convert says.
+ * The db buffer stays intact, so `infer` can be repeated on it and the anomaly score can
+ * read the float input. */
+static void load_tensors(hil_mlperf_t *m) {
+  uint32_t count = m->be.tensor_count(m->be.ctx, 0), off = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    hil_tensor_t t;
+    memset(&t, 0, sizeof t);
+    m->be.tensor(m->be.ctx, 0, k, &t);
+    uint8_t *dst = (uint8_t *)t.data;
+    for (uint32_t i = 0; i < t.bytes; i++) {
+      if (m->cfg.convert == HIL_MLPERF_CONVERT_QUANTIZE) {
+        float x;
+        memcpy(&x, m->cfg.db + off + 4u * i, 4); /* little-endian, as every target is */
+        dst[i] = (uint8_t)quantize_like_reference(x, t.scale, t.zero_point);
+      } else if (m->cfg.convert == HIL_MLPERF_CONVERT_SHIFT128) {
+        dst[i] = (uint8_t)(m->cfg.db[off + i] ^ 0x80u); /* byte - 128, as int8 */
+      } else {
+        dst[i] = m->cfg.db[off + i];
+      }
+    }
+    off += m->cfg.convert == HIL_MLPERF_CONVERT_QUANTIZE ? 4u * t.bytes : t.bytes;
+  }
+}
+
+/* ad01's score (the reference's calculate_result): mean over the first output's elements of
+ * (dequantized output - float input)^2, accumulated in float as there. */
+static float anomaly_score(hil_mlperf_t *m) {
+  hil_tensor_t t;
+  memset(&t, 0, sizeof t);
+  m->be.tensor(m->be.ctx, 1, 0, &t);
+  uint32_t n = t.bytes < m->db_size / 4u ? t.bytes : m->db_size / 4u;
+  float sum = 0.0f;
+  for (uint32_t i = 0; i < n; i++) {
+    float x, y = (float)((int32_t)((const int8_t *)t.data)[i] - t.zero_point) * t.scale;
+    memcpy(&x, m->cfg.db + 4u * i, 4);
+    sum += (y - x) * (y - x);
+  }
+  return n ? sum / (float)n : 0.0f;
 }
 
 static int run_n(hil_mlperf_t *m, uint32_t n) {
@@ -415,25 +477,18 @@ static void cmd_infer(hil_mlperf_t *m, uint32_t argc, char *argv[MAX_ARGS]) {
     err_end(m);
     return;
   }
-  if (m->db_size != m->in_total) {
+  uint32_t want = m->cfg.convert == HIL_MLPERF_CONVERT_QUANTIZE ? 4u * m->in_total : m->in_total;
+  if (m->db_size != want) {
     err_begin(m);
     out_str(m, "Loaded ");
     out_u64(m, m->db_size);
     out_str(m, " bytes; the model's inputs take ");
-    out_u64(m, m->in_total);
+    out_u64(m, want);
     err_end(m);
     return;
   }
   if (!output_types_ok(m)) return;
-  /* th_load_tensor: the db buffer stays intact, so `infer` can be repeated on it */
-  uint32_t count = m->be.tensor_count(m->be.ctx, 0), off = 0;
-  for (uint32_t k = 0; k < count; k++) {
-    hil_tensor_t t;
-    memset(&t, 0, sizeof t);
-    m->be.tensor(m->be.ctx, 0, k, &t);
-    memcpy(t.data, m->cfg.db + off, t.bytes);
-    off += t.bytes;
-  }
+  load_tensors(m);
   m->have_results = 0;
   out_str(m, "m-warmup-start-");
   out_u64(m, w);

@@ -17,10 +17,12 @@
  *   db load N            m-[Expecting N bytes]: the next N bytes of input come as hex
  *   db HH[HH]*           up to N bytes as hex digits; m-load-done when the N-th arrives
  *   db print [N [OFF]]   m-buffer-HH-HH-... (8 bytes per line) of the loaded bytes
- *   infer [N [W]]        copies the loaded bytes to the inputs, runs W warmups (default
+ *   infer [N [W]]        converts the loaded bytes into the inputs (cfg.convert: copied,
+ *                        shifted by 128, or float32 quantized), runs W warmups (default
  *                        10, as the reference parser) then N timed inferences bracketed
  *                        by two m-lap-us- lines, and prints the results
- *   results              m-results-[v0,v1,...]: every output element, dequantized with
+ *   results              m-results-[v0,v1,...]: every output element (or, with
+ *                        HIL_MLPERF_RESULTS_MSE, the one anomaly score), dequantized with
  *                        the tensor's scale and zero point, at least 3 decimals (more when
  *                        the scale is below 0.002, so that the host can recover the exact
  *                        quantized value: 10^-d <= scale / 2)
@@ -60,12 +62,29 @@ extern "C" {
 #define HIL_MLPERF_TX_SIZE 64u
 #endif
 
+/* How `infer` turns the loaded bytes into the int8 input tensor, per MLPerf Tiny benchmark,
+ * as the reference DUT API's th_load_tensor does (harness/data/mlperf_benchmarks.toml). */
+enum {
+  HIL_MLPERF_CONVERT_NONE = 0,     /* bytes copied as they are (kws01; any other model) */
+  HIL_MLPERF_CONVERT_SHIFT128 = 1, /* uint8 pixels: int8 = byte - 128 (ic01, vww01) */
+  HIL_MLPERF_CONVERT_QUANTIZE = 2  /* float32 LE values: round(x / scale) + zero point,
+                                      clamped to int8, the input's own parameters (ad01) */
+};
+/* What `infer` and `results` print. */
+enum {
+  HIL_MLPERF_RESULTS_OUTPUTS = 0, /* every output element, dequantized */
+  HIL_MLPERF_RESULTS_MSE = 1      /* one value: mean over the input of (dequantized output -
+                                     float input)^2, ad01's anomaly score */
+};
+
 typedef struct {
   const char *vendor;        /* m-name-dut-[vendor]; NULL: "tflm-hil" */
   const char *model_version; /* m-model-[...]: e.g. ic01, kws01, or the model's name */
   uint8_t *db;               /* buffer for `db load`; owned by the glue */
   uint32_t db_cap;           /* its size in bytes */
   uint32_t min_decimals;     /* decimals of result values; 0 means 3, as the reference */
+  uint8_t convert;           /* HIL_MLPERF_CONVERT_* */
+  uint8_t results;           /* HIL_MLPERF_RESULTS_* */
 } hil_mlperf_config_t;
 
 typedef struct {
