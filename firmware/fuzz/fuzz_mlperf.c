@@ -16,7 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hil_info_t info = fuzz_info();
   hil_platform_t plat = fuzz_platform();
   hil_backend_t be = fuzz_backend();
-  hil_mlperf_config_t cfg = {"fuzz", "fuzz01", db, size % 3u ? FUZZ_IN_MAX : 50u, size % 4u};
+  /* the input's size picks the buffer, the decimals, the conversion and what results print */
+  hil_mlperf_config_t cfg = {"fuzz",    "fuzz01",
+                             db,        size % 3u ? FUZZ_IN_MAX : 50u,
+                             size % 4u, (uint8_t)(size / 4u % 3u),
+                             (uint8_t)(size / 12u % 2u)};
   hil_mlperf_init(&mlperf, &info, &cfg, &plat, &be);
   hil_mlperf_announce(&mlperf);
   hil_mlperf_feed(&mlperf, data, (uint32_t)size);
