@@ -173,6 +173,60 @@ def test_reenumeration_wait_is_bounded_and_reports_what_it_saw():
     assert enum.now == 3.0 and enum.calls == 13  # polled at 0, 0.25 ... 3.0 s, then gave up
 
 
+# The Nano 33 BLE's two serial strings, in their real formats: the application (the core's
+# USB CDC) reports the nRF52840's device address (FICR DEVICEADDR[1], [0]) as 16 hex digits;
+# the bootloader the same two words after two zero words ("%08X%08X%08X%08X").
+APP_SERIAL = "A1B2C3D4E5F60718"
+BOOTLOADER_SERIAL = "0000000000000000A1B2C3D4E5F60718"
+
+
+def test_the_bootloader_is_found_by_the_applications_serial_after_zeros():
+    enum = Enumeration(
+        [
+            [nano("/dev/ttyACM0", APP_SERIAL)],
+            [],  # the touch: the application's port is gone
+            [nano("/dev/ttyACM5", "00000000000000001111222233334444", bootloader=True)],
+            [
+                nano("/dev/ttyACM5", "00000000000000001111222233334444", bootloader=True),
+                nano("/dev/ttyACM1", BOOTLOADER_SERIAL, bootloader=True),
+            ],
+        ]
+    )
+    m, _ = wait_for_board(
+        NANO33, APP_SERIAL, "bootloader", 10, list_ports=enum.list_ports, sleep=enum.sleep,
+        clock=enum.clock, before=[nano("/dev/ttyACM0", APP_SERIAL)],
+    )  # fmt: skip
+    assert m is not None and m.port.device == "/dev/ttyACM1" and enum.calls == 4
+    assert m.port.serial_number == BOOTLOADER_SERIAL
+
+
+def test_only_leading_zeros_make_two_serials_one_board():
+    port = attached_ports(ports(nano("/dev/ttyACM1", BOOTLOADER_SERIAL, bootloader=True)))[0]
+    assert port.is_board(APP_SERIAL) and port.is_board(BOOTLOADER_SERIAL.lower())
+    assert not port.is_board("E5F60718")  # a shorter tail leaves non-zero digits in front
+    assert not port.is_board("")
+    other = attached_ports(ports(nano("/dev/ttyACM1", "1" + BOOTLOADER_SERIAL[1:], True)))[0]
+    assert not other.is_board(APP_SERIAL)
+
+
+def test_a_bootloader_with_another_serial_is_the_only_new_port_at_the_deadline():
+    other = nano("/dev/ttyACM3", "0000000000000000FFFF000011112222", bootloader=True)
+    fresh = nano("/dev/ttyACM1", "SOMETHING-ELSE", bootloader=True)
+    enum = Enumeration([[other], [other, fresh]])
+    m, _ = wait_for_board(
+        NANO33, APP_SERIAL, "bootloader", 2.0, list_ports=enum.list_ports, sleep=enum.sleep,
+        clock=enum.clock, before=[other, nano("/dev/ttyACM0", APP_SERIAL)],
+    )  # fmt: skip
+    assert m is not None and m.port.device == "/dev/ttyACM1"
+    assert enum.now == 2.0  # taken only once no port with our serial came
+    two = Enumeration([[other, fresh, nano("/dev/ttyACM2", "X", bootloader=True)]])
+    m, _ = wait_for_board(
+        NANO33, APP_SERIAL, "bootloader", 1.0, list_ports=two.list_ports, sleep=two.sleep,
+        clock=two.clock, before=[other],
+    )  # fmt: skip
+    assert m is None  # two new bootloaders: which one is ours is unknown
+
+
 def test_a_board_without_serial_number_is_found_again_as_the_one_new_port():
     old = nano("/dev/ttyACM0", None)
     before = attached_ports(ports(old))

@@ -21,8 +21,8 @@ uint32_t hil_board_counter_hz(void);
 // measured); HIL_FLAG_EMULATED on QEMU, whose counter counts emulated instructions.
 uint32_t hil_board_flags(void);
 
-// Differs at every boot: a boot counter kept in RAM that survives a reset, mixed with the
-// chip's unique id. Never 0.
+// Differs at every boot (hil_boot.h): a boot record in RAM, a hardware random word and a
+// retained boot counter, mixed with the chip's unique id. Never 0.
 uint32_t hil_board_boot_id(void);
 
 // Deepest stack use since boot in bytes (0 when the stack bounds are unknown).

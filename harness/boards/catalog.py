@@ -103,6 +103,9 @@ class BoardSpec:
     app_flash_bytes: int = 0
     app_ram_bytes: int = 0
     emulation: EmulationSpec | None = None
+    # the board's id in the Arduino core's boards.txt (its FQBN is arduino_core:arduino_board):
+    # what `tflm-hil firmware check` compiles for; "" for a board it cannot check
+    arduino_board: str = ""
 
 
 def _emulation(d: dict | None) -> EmulationSpec | None:
@@ -154,6 +157,7 @@ def _board(board_id: str, d: dict) -> BoardSpec:
             app_flash_bytes=int(d.get("app_flash_bytes", d["flash_bytes"])),
             app_ram_bytes=int(d.get("app_ram_bytes", d["ram_bytes"])),
             emulation=_emulation(d.get("emulation")),
+            arduino_board=d.get("arduino_board", ""),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"board catalog entry {board_id!r} is invalid: {exc!r}") from exc

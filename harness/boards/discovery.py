@@ -44,6 +44,18 @@ class AttachedPort:
     def has_serial(self, serial_number: str) -> bool:
         return (self.serial_number or "").strip().casefold() == serial_number.strip().casefold()
 
+    def is_board(self, serial_number: str) -> bool:
+        """This port is the board whose application reports ``serial_number``: the same
+        serial, or that serial after leading zeros. The Nano 33 BLE's application reports
+        16 hex digits (the chip's FICR device address), its bootloader the same 16 after 16
+        zeros (ArduinoCore-mbed's variant.cpp and bootloaders/nano33ble; docs/boards.md)."""
+        mine = (self.serial_number or "").strip().casefold()
+        wanted = serial_number.strip().casefold()
+        if not mine or not wanted:
+            return False
+        padding = mine.removesuffix(wanted)
+        return mine == wanted or (padding != mine and set(padding) == {"0"})
+
     def describe(self) -> str:
         parts = [self.device, self.usb_id or "no USB id"]
         if self.serial_number:
@@ -178,6 +190,12 @@ def find_board(
     )
 
 
+def _new_in_role(
+    spec: BoardSpec, ports: list[AttachedPort], old: set[str], role: str
+) -> list[AttachedPort]:
+    return [p for p in ports if role_of(spec, p) == role and p.device not in old]
+
+
 def wait_for_board(
     spec: BoardSpec,
     serial_number: str,
@@ -187,17 +205,28 @@ def wait_for_board(
     list_ports: ListPorts | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    before: Iterable[AttachedPort] | None = None,
 ) -> tuple[Match | None, list[AttachedPort]]:
-    """Polls until the board with this serial number shows up in ``role``, for at most ``timeout``.
+    """Polls until the board with this serial number shows up in ``role``, for at most ``timeout``:
+    its serial, or the serial with leading zeros (``AttachedPort.is_board``). Given the ports
+    seen ``before`` the reset, when no serial matched by the deadline, the only new port in
+    ``role`` is taken: a bootloader that reports some other serial still appears where nothing
+    was. Only at the deadline, so that another board's port appearing first is never taken
+    while ours may still come.
 
     Returns the match (or None) and the ports seen last, for the caller's error message.
     """
     deadline = clock() + timeout
+    old = None if before is None else {p.device for p in before}
     while True:
         ports = attached_ports(list_ports)
-        for p in ports:
-            if role_of(spec, p) == role and p.has_serial(serial_number):
+        in_role = [p for p in ports if role_of(spec, p) == role]
+        for p in in_role:
+            if p.is_board(serial_number):
                 return Match(spec, p, role), ports
+        if clock() >= deadline and old is not None:
+            fresh = _new_in_role(spec, ports, old, role)
+            return (Match(spec, fresh[0], role) if len(fresh) == 1 else None), ports
         if clock() >= deadline:
             return None, ports
         sleep(POLL_S)
@@ -218,11 +247,7 @@ def wait_for_new_port(
     deadline = clock() + timeout
     old = {p.device for p in before}
     while True:
-        fresh = [
-            p
-            for p in attached_ports(list_ports)
-            if role_of(spec, p) == role and p.device not in old
-        ]
+        fresh = _new_in_role(spec, attached_ports(list_ports), old, role)
         if len(fresh) == 1:
             return Match(spec, fresh[0], role)
         if clock() >= deadline:

@@ -10,30 +10,26 @@ enters the repository; builds find a checkout by the ref they are pinned to.
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
-import shutil
-import subprocess
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from filelock import FileLock
-
-from ..errors import BuildError, ConfigError
+from ..errors import BuildError
 from ..paths import cache_dir
+from .gitfetch import (
+    METADATA,
+    commit_date,
+    fetch_into_cache,
+    fetched_urls,
+    read_metadata,
+    source_url,
+)
 from .pins import TFLM_REF_VAR, check_pins, read_platformio_ini, resolve_pins
 
 SPARSE_PATHS = ("/src/", "/LICENSE", "/library.properties")
-METADATA = ".tflm-hil-library.json"
-GIT_TIMEOUT_S = 15 * 60.0
-# A local repository serves a blob-less, shallow fetch of any commit only when asked to.
-LOCAL_UPLOAD_PACK = (
-    "git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack"
-)
+__all__ = ["METADATA", "LibraryCheckout", "fetch_library", "find_library", "require_library"]
 
 
 @dataclass(frozen=True)
@@ -80,33 +76,16 @@ def fetch_command(ref: str, source: str | None = None, *, explicit: bool = False
 
 def fetched_sources() -> list[str]:
     """Where the fetched checkouts came from (their metadata's url), most used first."""
-    counts: dict[str, int] = {}
-    for meta in libraries_dir().glob(f"*/{METADATA}"):
-        try:
-            url = json.loads(meta.read_text())["url"]
-        except (OSError, ValueError, KeyError):
-            continue
-        counts[url] = counts.get(url, 0) + 1
-    return sorted(counts, key=lambda u: -counts[u])
+    return fetched_urls(libraries_dir())
 
 
 def find_library(ref: str) -> LibraryCheckout | None:
     root = checkout_dir(ref)
-    try:
-        meta = json.loads((root / METADATA).read_text())
-    except (OSError, ValueError):
+    meta = read_metadata(root)
+    if meta is None or not (root / "src").is_dir():
         return None
-    if not (root / "src").is_dir():
-        return None
-    date = meta.get("date") or _commit_date(root)  # checkouts fetched before dates were kept
+    date = meta.get("date") or commit_date(root)  # checkouts fetched before dates were kept
     return LibraryCheckout(ref, meta["commit"], meta["url"], root, date)
-
-
-def _commit_date(root: Path) -> str:
-    try:
-        return _git(["log", "-1", "--format=%as", "HEAD"], root).strip()
-    except BuildError:
-        return ""
 
 
 def require_library(ref: str) -> LibraryCheckout:
@@ -121,73 +100,13 @@ def require_library(ref: str) -> LibraryCheckout:
     return found
 
 
-def _git(args: list[str], cwd: Path) -> str:
-    cmd = ["git", *args]
-    try:
-        run = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
-        )
-    except FileNotFoundError as exc:
-        raise BuildError("git is needed to fetch the TFLM library: apt-get install git") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"{shlex.join(cmd)} ran longer than {GIT_TIMEOUT_S:.0f} s") from exc
-    if run.returncode != 0:
-        tail = "\n".join(run.stderr.strip().splitlines()[-6:])
-        raise BuildError(f"{shlex.join(cmd)} failed in {cwd}:\n{tail}")
-    return run.stdout
-
-
-def _source(source: str | None) -> str:
-    """A URL as given; a local directory as an absolute path."""
-    if source is None:
-        return library_url()
-    if "://" not in source and not source.startswith("git@"):
-        path = Path(source).expanduser()
-        if not path.exists():
-            raise ConfigError(f"--from {source}: no such directory and not a URL")
-        return str(path.resolve())
-    return source
-
-
-def _clone(url: str, ref: str, into: Path) -> str:
-    """A sparse checkout of ``ref`` from ``url`` in ``into``; returns the commit."""
-    into.mkdir(parents=True)
-    _git(["init", "-q"], into)
-    _git(["remote", "add", "origin", url], into)
-    if Path(url).is_dir():
-        _git(["config", "remote.origin.uploadpack", LOCAL_UPLOAD_PACK], into)
-    try:  # the ref alone, without history or blobs
-        _git(["fetch", "-q", "--depth", "1", "--filter=blob:none", "origin", ref], into)
-        target = "FETCH_HEAD"
-    except BuildError:  # servers that refuse a commit by name: every ref, still blob-less
-        _git(["fetch", "-q", "--filter=blob:none", "--tags", "origin"], into)
-        target = ref
-    _git(["sparse-checkout", "set", "--no-cone", *SPARSE_PATHS], into)
-    _git(["checkout", "-q", "--detach", target], into)
-    return _git(["rev-parse", "HEAD"], into).strip()
-
-
 def fetch_library(
     ref: str | None = None, source: str | None = None, emit: Callable[[str], None] = print
 ) -> LibraryCheckout:
     """Fetches the library at ``ref`` into the cache (again, if it was there); returns it."""
     ref = check_pins(replace(resolve_pins(), tflm_ref=ref)).tflm_ref if ref else default_ref()
-    url = _source(source)
-    root = checkout_dir(ref)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{root}.lock"):
-        tmp = root.with_name(f"{root.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        emit(f"fetching the TFLM library from {url} at {ref}")
-        try:
-            commit = _clone(url, ref, tmp)
-            date = _commit_date(tmp)
-            meta = {"ref": ref, "commit": commit, "date": date, "url": url, "fetched": time.time()}
-            (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
-            shutil.rmtree(root, ignore_errors=True)
-            tmp.rename(root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    url = source_url(source, library_url())
+    fetch_into_cache(url, ref, checkout_dir(ref), SPARSE_PATHS, "the TFLM library", emit)
     checkout = find_library(ref)
     assert checkout is not None
     return checkout

@@ -4,7 +4,8 @@ monitor's thresholds).
 
 The same ``Threshold`` serves promotion (candidate vs the promoted model) and monitoring
 (latest run vs the promoted baseline and the recent trend; harness/apps/monitor). Figures of
-two provenances (measured, emulated, estimated) are never compared.
+two provenances (measured, emulated, estimated) are never compared, nor latency figures of
+images of two float ABIs (their handshakes' core version: docs/firmware.md).
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ class FigureChange:
     worse_pct: float | None
     regressed: bool
     comparable: bool = True
+    why: str = ""  # why the figures are not comparable, when they are not
 
     def describe(self, against: str = "the promoted model") -> str:
         if not self.comparable:
-            return (f"{self.name}: not compared ({self.new.provenance} vs "
-                    f"{self.old.provenance} figures are never mixed)")
+            return f"{self.name}: not compared ({self.why})"
         unit = f" {self.new.unit}" if self.new.unit else ""
         old, new = self.old.value, self.new.value
         pct = f" ({100.0 * (new - old) / abs(old):+.1f}%)" if abs(old) > EPS else ""
@@ -74,9 +75,18 @@ class FigureChange:
         return abs(self.worse_by) > EPS or not self.comparable
 
 
-def compare(name: str, old: Figure, new: Figure, th: Threshold) -> FigureChange:
+def compare(
+    name: str, old: Figure, new: Figure, th: Threshold, abis: tuple[str, str] = ("", "")
+) -> FigureChange:
+    """``abis``: the float ABIs of the old and the new image (their handshakes' core version):
+    timing figures of two ABIs are not compared, software float calls make every float kernel
+    slower (docs/firmware.md)."""
     if old.provenance != new.provenance:
-        return FigureChange(name, old, new, th, 0.0, None, False, comparable=False)
+        why = f"{new.provenance} vs {old.provenance} figures are never mixed"
+        return FigureChange(name, old, new, th, 0.0, None, False, comparable=False, why=why)
+    if abis[0] != abis[1] and name.startswith("latency_"):
+        why = f"float ABI {abis[1] or 'unknown'} vs {abis[0] or 'unknown'}: never mixed"
+        return FigureChange(name, old, new, th, 0.0, None, False, comparable=False, why=why)
     worse = (old.value - new.value) if th.better == "higher" else (new.value - old.value)
     pct = 100.0 * worse / abs(old.value) if abs(old.value) > EPS else None
     if th.better == "higher":

@@ -97,7 +97,7 @@ class UsbFlasher(PioStage):
         if serial_number:
             found, _ = wait_for_board(
                 self.spec, serial_number, role, timeout,
-                list_ports=rig.list_ports, sleep=rig.sleep, clock=rig.clock,
+                list_ports=rig.list_ports, sleep=rig.sleep, clock=rig.clock, before=before,
             )  # fmt: skip
             return found
         return wait_for_new_port(

@@ -16,6 +16,7 @@ from ..dut import Dut, open_dut
 from ..firmware.compat import Finding, check_model
 from ..firmware.pins import resolve_pins
 from ..latency import Latency, measure_latency
+from ..latency_model.estimate import estimate
 from ..metrics.gates import Gate
 from ..metrics.validation import OutputComparisons, validate
 from ..model.cache import cached, file_digest, package_version, vectors_digest
@@ -241,6 +242,10 @@ def device_latency(pytestconfig: pytest.Config, dut: Dut, hil_vectors: Vectors) 
     opt = pytestconfig.option
     latency = measure_latency(dut, hil_vectors.payload(0), opt.bench_runs, opt.bench_warmup)
     session_results(pytestconfig)["latency"] = latency
+    if latency.provenance is Provenance.ESTIMATED:  # the report draws the estimate's band
+        board = dut.image.board
+        est = estimate(dut.model, board.cpu, board=board.id)
+        session_results(pytestconfig)["latency_band_us"] = est.band_us(latency.clock_hz)
     rec = recorder(pytestconfig)
     if rec:
         for name, value in latency.metrics().items():

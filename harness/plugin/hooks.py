@@ -253,7 +253,7 @@ def summary_figures(results: dict) -> SummaryFigures:
     if latency is not None:
         metrics.update(latency.metrics())
         return SummaryFigures(metrics, latency.seconds * 1e6, latency.provenance, errors,
-                              confusion)
+                              confusion, results.get("latency_band_us"))
     return SummaryFigures(metrics, errors=errors, confusion=confusion)
 
 

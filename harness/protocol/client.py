@@ -144,9 +144,10 @@ class DeviceClient(LinkPolicy):
         return ops
 
     def reset(self) -> None:
-        """Asks the device to reboot; call hello() afterwards."""
-        self._single(Msg.RESET, b"", Msg.RESET_R)
+        """Asks the device to reboot; call hello() afterwards. A reboot is expected from the
+        request on: the boot announcement may arrive in the same read as the reply."""
         self.info = None
+        self._single(Msg.RESET, b"", Msg.RESET_R)
 
     def request(self, msg_type: int, payload: bytes, expect: int) -> Frame:
         """Sends one raw request (for protocol tests) and returns its reply frame."""

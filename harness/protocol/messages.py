@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,16 @@ class TensorDesc:
             raise LinkError(f"device reported unknown tensor type {self.dtype_code}") from None
 
 
+_FLOAT_ABI_RE = re.compile(r"\bfloat-abi=(\w+)")
+
+
+def float_abi_of(core_version: str) -> str:
+    """The float ABI a handshake's core version names (firmware/include/hil_abi.h: "soft",
+    "softfp", "hard"; "host" for the twin's core), or "" when it names none (older images)."""
+    m = _FLOAT_ABI_RE.search(core_version)
+    return m.group(1) if m else ""
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     proto_version: int
@@ -97,6 +108,10 @@ class DeviceInfo:
     @property
     def simulated(self) -> bool:
         return bool(self.flags & Flag.SIMULATED)
+
+    @property
+    def float_abi(self) -> str:
+        return float_abi_of(self.core_version)
 
     @property
     def provenance(self) -> Provenance:

@@ -20,6 +20,8 @@ class SummaryFigures:
     latency_provenance: Provenance | None = None
     errors: tuple[np.ndarray, str] | None = None  # output 0's errors in steps, and against what
     confusion: tuple[np.ndarray, str] | None = None  # a confusion matrix: vs labels or float
+    # an estimated latency: where the board's figure is expected (µs), None: no spread
+    latency_band_us: tuple[float, float] | None = None
 
 
 def summary_html(
@@ -28,8 +30,15 @@ def summary_html(
     from . import plots  # matplotlib: only when there is something to draw
 
     images: list[tuple[bytes, str]] = []
+    notes: list[str] = []
     label = figures.latency_provenance
-    if figures.latency_us is not None and label is not None:
+    if figures.latency_us is not None and label is Provenance.ESTIMATED:  # one figure: its band
+        from .layers import estimate_band_note, estimate_band_plot
+
+        us, band = float(figures.latency_us[0]), figures.latency_band_us
+        notes.append(estimate_band_note(us, band))
+        images.append((estimate_band_plot(us, band, "latency, estimated"), notes[-1]))
+    elif figures.latency_us is not None and label is not None:
         title = f"latency, {len(figures.latency_us)} runs"
         images.append((plots.latency_histogram(figures.latency_us, title, label),
                        "latency histogram"))
@@ -44,5 +53,6 @@ def summary_html(
                        f"confusion matrix vs {reference}"))
     caption = "metrics" + (f" (latency {label.note})" if label is not None else "")
     page = render(__package__, "summary.html.j2", device=device, references=references,
-                  metrics=figures.metrics, metrics_caption=caption, images=images)
+                  metrics=figures.metrics, metrics_caption=caption, notes=notes,
+                  images=images)
     return [page]

@@ -5,6 +5,7 @@
 #include <Arduino.h>
 
 #include "cmsis.h"
+#include "hil_boot.h"
 #include "hil_mix.h"
 
 #if defined(__has_include)
@@ -26,24 +27,16 @@
 
 namespace {
 
-// ---- Boot id: a counter in RAM that the startup code does not clear, so it survives a reset.
-// At power-on the record holds SRAM noise: it fails its check, and that noise becomes the seed,
-// so two power-ons do not repeat the same ids either.
-constexpr uint32_t kBootMagic = 0x48494C42u;  // "HILB"
-
-struct BootRecord {
-  uint32_t magic;
-  uint32_t seed;
-  uint32_t count;
-  uint32_t check;
-};
-
-BootRecord g_boot __attribute__((section(HIL_NOINIT_SECTION)));
+// ---- Boot id (hil_boot.h): a record in RAM the startup code does not clear, plus what survives
+// where a bootloader zeroes that RAM (the Nano 33 BLE's does): a hardware random word and a
+// retained register counting boots. Register addresses and fields: nRF52840 Product
+// Specification v1.7 (RNG 6.22: TASKS_START, EVENTS_VALRDY, VALUE; POWER 6.21: GPREGRET2, 8
+// bits, kept over a reset but not a power-off); RP2040 datasheet (ROSC 2.17.8: RANDOMBIT at
+// 0x4006001c; watchdog 4.7.6: SCRATCH0 at 0x4005800c, which the boot ROM leaves alone, it uses
+// SCRATCH4-7); STM32H747 RM0399 (RNG 34: CR.RNGEN, SR.DRDY, DR).
+hil_boot_record_t g_boot __attribute__((section(HIL_NOINIT_SECTION)));
 uint32_t g_boot_id = 1;
-
-uint32_t boot_check(const BootRecord &r) {
-  return ~(r.magic ^ hil_mix(r.seed) ^ hil_mix(r.count));
-}
+constexpr uint32_t kRngPolls = 100000;  // a random word takes microseconds: never hang on one
 
 uint32_t chip_uid_hash() {
 #if defined(NRF52840_XXAA)
@@ -56,17 +49,49 @@ uint32_t chip_uid_hash() {
 #endif
 }
 
-void count_boot() {
-  if (g_boot.magic != kBootMagic || g_boot.check != boot_check(g_boot)) {
-    uint32_t noise = hil_mix(g_boot.seed ^ hil_mix(g_boot.count ^ g_boot.check));
-    g_boot.seed = hil_mix(g_boot.magic ^ noise);
-    g_boot.magic = kBootMagic;
-    g_boot.count = 0;
+uint32_t hardware_entropy() {
+  uint32_t word = 0;
+#if defined(NRF52840_XXAA)
+  NRF_RNG->CONFIG = RNG_CONFIG_DERCEN_Msk;  // bias correction: uniform bytes
+  for (int byte = 0; byte < 4; ++byte) {
+    NRF_RNG->EVENTS_VALRDY = 0;
+    NRF_RNG->TASKS_START = 1;
+    for (uint32_t n = 0; n < kRngPolls && NRF_RNG->EVENTS_VALRDY == 0; ++n) {
+    }
+    word = (word << 8) | (NRF_RNG->VALUE & 0xFFu);
   }
-  g_boot.count++;
-  g_boot.check = boot_check(g_boot);
-  g_boot_id = hil_mix(g_boot.seed ^ hil_mix(g_boot.count ^ chip_uid_hash()));
-  if (g_boot_id == 0) g_boot_id = 1;  // 0 means "unknown" to the host
+  NRF_RNG->TASKS_STOP = 1;
+#elif defined(TARGET_RP2040)
+  const volatile uint32_t *randombit = reinterpret_cast<const volatile uint32_t *>(0x4006001Cu);
+  for (int bit = 0; bit < 32; ++bit) word = (word << 1) | (*randombit & 1u);
+#elif defined(RNG) && defined(RCC_AHB2ENR_RNGEN)
+  RCC->AHB2ENR |= RCC_AHB2ENR_RNGEN;
+  RNG->CR |= RNG_CR_RNGEN;
+  for (uint32_t n = 0; n < kRngPolls && (RNG->SR & RNG_SR_DRDY) == 0; ++n) {
+  }
+  if (RNG->SR & RNG_SR_DRDY) word = RNG->DR;
+#endif
+  return word;
+}
+
+// The retained boot counter, incremented here; its value after the increment (0: none).
+uint32_t count_retained() {
+#if defined(NRF52840_XXAA)
+  uint32_t next = (NRF_POWER->GPREGRET2 + 1u) & 0xFFu;  // 8 retained bits
+  NRF_POWER->GPREGRET2 = next;
+  return next;
+#elif defined(TARGET_RP2040)
+  volatile uint32_t *scratch0 = reinterpret_cast<volatile uint32_t *>(0x4005800Cu);
+  *scratch0 = *scratch0 + 1u;
+  return *scratch0;
+#else
+  return 0;  // STM32H7: the RNG alone (its RTC backup registers belong to the bootloader)
+#endif
+}
+
+void count_boot() {
+  const hil_boot_inputs_t inputs = {hardware_entropy(), count_retained(), chip_uid_hash()};
+  g_boot_id = hil_boot_next(&g_boot, &inputs);
 }
 
 // ---- Stack high-water mark: paint the free part of this thread's stack at boot, later find

@@ -14,9 +14,9 @@
 #include "board_support.h"
 
 #include "generated/hil_image.h"
+#include "hil_boot.h"
 #include "hil_core.h"
 #include "hil_emu.h"
-#include "hil_mix.h"
 
 extern "C" {
 extern uint32_t hil_noinit[];  // linker script: seed word, then the boot record
@@ -40,20 +40,14 @@ uint32_t g_last = 0;
 constexpr uint32_t kNsPerTick = 1000000000u / HIL_EMU_TIMER_HZ;
 static_assert(1000000000u % HIL_EMU_TIMER_HZ == 0, "the timer period must be whole ns");
 
-constexpr uint32_t kBootMagic = 0x48494C42u;  // "HILB"
 uint32_t g_boot_id = 1;
 
+// The board's boot id (hil_boot.h), the driver's seed word standing for the hardware random
+// word; the record after it survives QEMU's reset as .noinit survives the board's.
 void count_boot() {
-  uint32_t seed = hil_noinit[0];
-  uint32_t *magic = &hil_noinit[1], *count = &hil_noinit[2], *check = &hil_noinit[3];
-  if (*magic != kBootMagic || *check != ~(*magic ^ hil_mix(*count))) {
-    *magic = kBootMagic;
-    *count = 0;
-  }
-  ++*count;
-  *check = ~(*magic ^ hil_mix(*count));
-  g_boot_id = hil_mix(seed ^ hil_mix(*count));
-  if (g_boot_id == 0) g_boot_id = 1;  // 0 means "unknown" to the host
+  static_assert(sizeof(hil_boot_record_t) <= 60, "the boot record must fit the 64 bytes");
+  const hil_boot_inputs_t inputs = {hil_noinit[0], 0, 0};
+  g_boot_id = hil_boot_next(reinterpret_cast<hil_boot_record_t *>(&hil_noinit[1]), &inputs);
 }
 
 constexpr uint32_t kPaint = 0xC5C5C5C5u;

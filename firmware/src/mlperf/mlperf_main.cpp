@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "board_support.h"
+#include "hil_abi.h"
 #include "hil_mlperf.h"
 
 #if defined(__has_include)
@@ -56,7 +57,7 @@ void setup() {
   g_info.board = HIL_BOARD_ID;
   g_info.cpu = HIL_BOARD_CPU;
   g_info.tflm_version = HIL_TFLM_VERSION;
-  g_info.core_version = HIL_CORE_VERSION;
+  g_info.core_version = HIL_CORE_VERSION " float-abi=" HIL_FLOAT_ABI;  // hil_abi.h
   memcpy(g_info.model_hash, kModelHash, sizeof kModelHash);
   memcpy(g_info.image_hash, kImageHash, sizeof kImageHash);
   g_info.arena_size = HIL_ARENA_SIZE;

@@ -8,8 +8,9 @@ Simulated cell (model x tflite-micro runtime x converter):
   5. the HIL suite runs on the twin in a subprocess with a time limit;
   6. its exit status, JUnit properties and results store give the outcome (classify.py);
   7. outputs are compared with the reference runtime's: a difference is ``degraded``.
-Hardware cell (model x TFLM library ref x Arduino core x board): steps 1, 5 and 6, with the
-pins exported to PlatformIO.
+Hardware cell (model x TFLM library ref x Arduino core x board): step 1; the firmware
+compiled against the core and the library (check_step.py: ``install``, ``build`` or on; with
+no board to run on, ``compiles``); then steps 5 and 6, with the pins exported to PlatformIO.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ...boards.catalog import resolve_board
+from ...firmware.pins import Pins
 from ...plugin.runner import SuiteRun, suite_env
 from ...plugin.runner import run_suite as run_suite_child
 from ...proc import ProcessRun, read_tail, run_child
 from ...provenance import Provenance
 from ...results.store import ResultsStore
 from .axes import Axes, Converter, Model, Pinned, Runtime
+from .check_step import nothing_to_run_on, run_check
 from .child import read_report, stderr_path, with_stderr
 from .classify import (
     StoredResult,
@@ -400,8 +404,9 @@ def run_hw_cell(
     *,
     timeout: float | None = None,
 ) -> CellResult:
-    """A real board: this environment's harness builds and flashes through PlatformIO, which
-    reads the library ref and core version from the environment."""
+    """A real board: the firmware is compiled against the core first (check_step.py); then this
+    environment's harness builds and flashes through PlatformIO, which reads the library ref
+    and core version from the environment."""
     result = hw_cell_base(model, board, tflm_ref, core)
     write_result(provisional(result), out)
     work = places.work / result.cell_id.replace(" ", "-")
@@ -418,6 +423,16 @@ def run_hw_cell(
             ),
             out,
         )
+    spec = resolve_board(board)[0]
+    verdict, check = run_check(
+        spec, Pins(tflm_ref.value, core.value), core, tflm_ref, tflite, work
+    )
+    if check:
+        result.details["check"] = check
+        result.logs["check"] = str(check["log"])
+    verdict = verdict or nothing_to_run_on(spec)
+    if verdict is not None:
+        return finish(result, verdict, out)
     evidence = run_suite(
         Path(sys.executable),
         work,

@@ -26,6 +26,7 @@ from .result import KEY_FIGURES, KINDS, STATUSES, CellResult, first_error, headl
 
 COLOURS: dict[str, str] = {
     "pass": "#2e7d32",
+    "compiles": "#9ccc65",
     "degraded": "#ef6c00",
     "unsupported": "#6a1b9a",
     "crash": "#c62828",
@@ -36,6 +37,7 @@ COLOURS: dict[str, str] = {
 }
 MEANINGS: dict[str, str] = {
     "pass": "runs; every gate passed, outputs equal the reference runtime's",
+    "compiles": "compiled against the Arduino core and library; no board ran it",
     "degraded": "runs, but outputs or accuracy are outside a gate",
     "unsupported": "an op, op version or API was rejected with an error",
     "crash": "the process died (signal, abort)",

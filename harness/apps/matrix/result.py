@@ -21,9 +21,12 @@ from typing import Any
 from ...errors import ConfigError
 from ...provenance import Provenance
 
-# The outcomes (docs/matrix.md), best first. `timeout` also covers the rig failing (link,
+# The outcomes (docs/matrix.md), best first. `compiles`: a hardware cell compiled against its
+# core and library, with no board to run on. `timeout` also covers the rig failing (link,
 # device, harness): the model was not judged.
-STATUSES = ("pass", "degraded", "unsupported", "crash", "install", "build", "flash", "timeout")
+STATUSES = (
+    "pass", "compiles", "degraded", "unsupported", "crash", "install", "build", "flash", "timeout"
+)  # fmt: skip
 # The matrices: simulated (the twin, tflite-micro runtimes), emulated (QEMU, TFLM library
 # refs), hardware (real boards, library refs and Arduino cores).
 KINDS = ("sim", "emu", "hw")

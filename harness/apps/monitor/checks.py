@@ -9,6 +9,7 @@ from typing import Any
 
 from ...errors import EXIT_INFRA, ConfigError
 from ...metrics.regression import FigureChange, Threshold, compare, parse_thresholds, threshold_for
+from ...protocol.messages import float_abi_of
 from ...provenance import Figure
 from ...results.store import ResultsStore, run_figures
 from ...tomlio import check_keys, overlay, packaged_toml, read_toml
@@ -65,6 +66,7 @@ class RunFigures:
     started: float
     exit_status: int | None
     figures: dict[str, Figure]
+    float_abi: str = ""  # the image's (its handshake): timing of two ABIs is never compared
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def board_runs(store: ResultsStore, board: str) -> list[RunFigures]:
         if r["finished"] is None:
             continue  # still running, or killed before its end: not a figure to judge
         out.append(RunFigures(int(r["id"]), board, r["model_hash"] or "", float(r["started"]),
-                              r["exit_status"], run_figures(store, int(r["id"]))))
+                              r["exit_status"], run_figures(store, int(r["id"])),
+                              float_abi_of(r["core_version"] or "")))
     return out
 
 
@@ -113,8 +116,9 @@ def baseline_for(store: ResultsStore, registry: Registry | None, board: str
     figures = run_figures(store, int(run_id)) if run_id is not None else {}
     if not figures:
         figures = {k: Figure.from_dict(v) for k, v in val.get("figures", {}).items()}
+    abi = float_abi_of(str(val.get("device", {}).get("core_version") or ""))
     return RunFigures(int(run_id or 0), board, state["promoted"], float(val.get("started", 0)),
-                      val.get("exit_status"), figures)
+                      val.get("exit_status"), figures, abi)
 
 
 def check_board(board: str, runs: list[RunFigures], baseline: RunFigures | None,
@@ -138,14 +142,16 @@ def check_board(board: str, runs: list[RunFigures], baseline: RunFigures | None,
         if th is None:
             continue
         if baseline is not None and baseline.run_id != latest.run_id and name in baseline.figures:
-            change = compare(name, baseline.figures[name], fig, th)
+            abis = (baseline.float_abi, latest.float_abi)
+            change = compare(name, baseline.figures[name], fig, th, abis)
             report.compared.append(change)
             if change.regressed:
                 report.findings.append(Finding(
                     board, latest.run_id, latest.model, "baseline",
                     change.describe(f"the promoted baseline (run {baseline.run_id})")))
         values = [r.figures[name] for r in previous if name in r.figures
-                  and r.figures[name].provenance == fig.provenance]
+                  and r.figures[name].provenance == fig.provenance
+                  and (r.float_abi == latest.float_abi or not name.startswith("latency_"))]
         if values:
             median = Figure(statistics.median(v.value for v in values), fig.unit, fig.provenance)
             change = compare(name, median, fig, th)

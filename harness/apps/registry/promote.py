@@ -18,6 +18,7 @@ from ... import atomic
 from ...boards.catalog import resolve_board
 from ...errors import EXIT_INFRA, ConfigError
 from ...metrics.regression import FigureChange, compare
+from ...protocol.messages import float_abi_of
 from ...provenance import Provenance
 from .card import add_changelog, model_card, write_card_and_changelog
 from .rules import Rules
@@ -31,6 +32,10 @@ class Decision:
     reasons: list[str] = field(default_factory=list)  # why it was refused
     changes: list[FigureChange] = field(default_factory=list)  # every comparison with the baseline
     not_measured: list[str] = field(default_factory=list)  # gates no figure met: not applied
+
+
+def _abi(validation: ValidationRun) -> str:
+    return float_abi_of(str(validation.device.get("core_version") or ""))
 
 
 def decide(candidate: ValidationRun, baseline: ValidationRun | None, rules: Rules) -> Decision:
@@ -57,7 +62,8 @@ def decide(candidate: ValidationRun, baseline: ValidationRun | None, rules: Rule
             th = rules.threshold_for(name)
             if th is None or name not in baseline.figures:
                 continue
-            change = compare(name, baseline.figures[name], fig, th)
+            abis = (_abi(baseline), _abi(candidate))
+            change = compare(name, baseline.figures[name], fig, th, abis)
             d.changes.append(change)
             if change.regressed:
                 d.reasons.append(change.describe())
