@@ -131,7 +131,7 @@ def compute_model(rows: int = 96, depth: int = 288, hidden: int = 300, units: in
                   seed: int = 0) -> bytes:
     """An input of rows x depth int8 (27,648 bytes by default, a 96x96x3 image's size) with
     a real compute load for few weights: FULLY_CONNECTED applied to each of the ``rows``
-    (rows x depth x hidden MACs: 8.3 M, about 0.18 s estimated on a 64 MHz Cortex-M4), then
+    (rows x depth x hidden MACs: 8.3 M, about 0.57 s estimated on a 64 MHz Cortex-M4), then
     one over all of it to ``units`` outputs. The overlap benchmark's model."""
     return _fc_model(
         [rows, depth], [hidden, units], seed, None, "tflm-hil overlap benchmark: int8 FC per row"
