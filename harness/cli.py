@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("harness.results.history", "a model's figures over time and across boards"),
     "matrix": ("harness.apps.matrix.cli", "compatibility matrix: run a cell, report, gate, tox"),
     "mlperf": ("harness.mlperf.cli", "MLPerf Tiny datasets as test vectors (docs/mlperf.md)"),
+    "lab": ("harness.lab.cli", "labgrid: a loopback lab of twins; flashing on an exporter host"),
 }
 
 

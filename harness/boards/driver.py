@@ -59,6 +59,7 @@ class DriverOptions:
     log_dir: Path | None = None
     baud: int | None = None
     lock_timeout: float | None = None  # seconds to wait for a board another run holds
+    place: str | None = None  # a labgrid place (--board=labgrid:PLACE): harness/lab/
     mlperf_model: str | None = None  # mlperf:PORT: the benchmark id the DUT reports
 
 

@@ -11,6 +11,8 @@ import pytest
 from ..boards.catalog import BoardKind, BoardSpec, resolve_board
 from ..boards.driver import DriverOptions
 from ..errors import ConfigError
+from ..lab.place import LAB_PREFIX, describe_place
+from .workers import board_instance, choose_board, choose_place, this_worker
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class HilConfig:
     reference: Path | None
     gates: Path | None
     driver_options: DriverOptions
+    instance: str = ""  # the board this process's tests run on (JUnit property board_instance)
 
     @property
     def simulated(self) -> bool:
@@ -38,7 +41,20 @@ def _path(base: Path, value: str | None) -> Path | None:
 
 def resolve_config(config: pytest.Config) -> HilConfig:
     opt = config.option
-    spec, kind = resolve_board(opt.board)
+    worker = this_worker(config)
+    place, catalog_name = None, opt.board
+    if opt.board.startswith(LAB_PREFIX):
+        places = [p for p in opt.board.removeprefix(LAB_PREFIX).split(",") if p]
+        if not places:
+            raise ConfigError("--board=labgrid: names no place: pass --board=labgrid:PLACE")
+        place = choose_place(places, worker)  # with pytest -n: this worker's own place
+        if opt.port or opt.board_serial:
+            raise ConfigError(
+                f"{opt.board} is a labgrid place: its port comes from the lab; "
+                "drop --port and --board-serial"
+            )
+        catalog_name = describe_place(place).board_name  # its tags name the catalog board
+    spec, kind = resolve_board(catalog_name)
     cwd, root = config.invocation_params.dir, config.rootpath
     if opt.model:  # --model replaces the ini's example: its vectors and reference go with it
         paths = [_path(cwd, v) for v in (opt.model, opt.vectors, opt.reference)]
@@ -63,7 +79,7 @@ def resolve_config(config: pytest.Config) -> HilConfig:
             kind, "an MLPerf DUT whose port is in its name"
         )
         raise ConfigError(f"{opt.board} is {what}: --port and --board-serial are for real boards")
-    if kind is BoardKind.QEMU and opt.link_baud:
+    if (kind is BoardKind.QEMU or place) and opt.link_baud:
         raise ConfigError(f"--link-baud is for the simulated twin (sim:<id>), not {opt.board}")
     gates = _path(cwd, opt.gates)
     for label, p in (*zip(("model", "vectors", "reference"), paths, strict=True), ("gates", gates)):
@@ -79,6 +95,10 @@ def resolve_config(config: pytest.Config) -> HilConfig:
         log_dir=_path(cwd, opt.hil_log_dir),
         baud=opt.link_baud,
         lock_timeout=opt.lock_timeout,
+        place=place,
         mlperf_model=opt.mlperf_model,
     )
-    return HilConfig(opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options)
+    if kind is BoardKind.REAL and not place:
+        options = choose_board(spec, options, worker)  # with pytest -n: this worker's own board
+    instance = board_instance(opt.board, kind, options, worker)
+    return HilConfig(opt.board, spec, kind, paths[0], paths[1], paths[2], gates, options, instance)

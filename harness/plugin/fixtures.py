@@ -30,6 +30,7 @@ from .config import HilConfig, resolve_config
 from .recorder import RunRecorder, recorder
 from .state import device_summary, reference_notes, session_results
 from .suite_metrics import load_suite_gates, memory_figures
+from .workers import run_argv, run_labels
 
 log = logging.getLogger("harness")
 
@@ -71,6 +72,8 @@ def board(
             simulated=hil_config.simulated,
             model_path=str(hil_config.model),
             model_hash=hil_model.sha256,
+            labels=run_labels(pytestconfig, hil_config.instance),
+            argv=run_argv(pytestconfig),
         )
     driver = pytestconfig.hook.pytest_tflm_hil_make_driver(
         spec=hil_config.spec,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,15 +22,18 @@ from ..firmware.pins import resolve_pins
 from ..report import html
 from ..report.summary import SummaryFigures, summary_html
 from ..tflite.model import TfliteModel
-from . import hookspecs
+from . import hookspecs, worker_summary
 from .config import resolve_config
 from .state import device_summary, reference_notes, session_results
 from .suite_metrics import load_suite_gates
+from .workers import check_board_count
 
 pytest_plugins = ["harness.plugin.fixtures"]
 
 
 _failures = pytest.StashKey[list[tuple[str, str, str]]]()
+_instance = pytest.StashKey[str]()
+_worker_summaries = pytest.StashKey[list[dict[str, Any]]]()  # pytest -n: in the controller
 _bad_config = pytest.StashKey[str]()  # a ConfigError met while tests were generated
 
 
@@ -44,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--board",
         default="sim:nano33",
         help="catalog board id (nano33), sim:<id> for its simulated twin, qemu:<id> for its "
-        "emulation, mlperf:PORT for an MLPerf Tiny DUT [sim:nano33]",
+        "emulation, labgrid:PLACE for a place of the lab at $LG_COORDINATOR, mlperf:PORT for "
+        "an MLPerf Tiny DUT [sim:nano33]",
     )
     add("--port", help="serial port or pyserial URL of the board (default: discovered)")
     add("--board-serial", help="USB serial number choosing one of several boards")
@@ -57,7 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--arena", type=int, help="tensor arena bytes (default: measured + margin)")
     add("--lock-timeout", type=float,
-        help="seconds to wait for a board another run holds [$TFLM_HIL_LOCK_TIMEOUT or 600]")
+        help="seconds to wait for a board (or labgrid place) another run holds "
+        "[$TFLM_HIL_LOCK_TIMEOUT or 600]")
     add("--reflash", action="store_true", help="flash even if the image is current")
     add("--no-flash", action="store_true", help="never flash; refuse a stale image")
     add("--link-baud", type=int,
@@ -90,7 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
     report = getattr(config.option, "htmlpath", None)
     if report and not hasattr(config, "workerinput"):  # the report this run will replace
         runlog.mark_stale(Path(config.invocation_params.dir, report))
+    config.pluginmanager.register(_FailureLog(config.stash[_failures]), "tflm-hil-failures")
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
+    # pyserial's RFC 2217 client (a labgrid place's port) names its reader thread the old way
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:serial.rfc2217")
 
 
 def pytest_collection_modifyitems(
@@ -103,11 +112,29 @@ def pytest_collection_modifyitems(
     needs = {"dut", "pin_compat"}
     if any(needs & set(getattr(item, "fixturenames", ())) for item in items):
         try:
-            TfliteModel.load(resolve_config(config).model)
+            hil = resolve_config(config)
+            config.stash[_instance] = hil.instance
+            TfliteModel.load(hil.model)
             resolve_pins()
             library_history()
         except ConfigError as exc:
             raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        check_board_count(session.config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"tflm-hil: {exc}") from None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Every test of a HIL run says which board ran it: with pytest -n the merged JUnit file
+    holds several workers' boards (harness/plugin/workers.py)."""
+    instance = item.config.stash.get(_instance, None)
+    if instance:
+        item.user_properties.append(("board_instance", instance))
 
 
 def _parametrized_by_the_test(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -149,16 +176,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_tflm_hil_make_driver(
     spec: BoardSpec, options: DriverOptions, config: pytest.Config, kind: BoardKind
 ) -> BoardDriver:
-    if kind is BoardKind.SIM:
-        from ..sim.driver import SimDriver
-
-        return SimDriver(spec, options)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def progress(line: str) -> None:  # builds and uploads take minutes: show where they are
         if reporter is not None:
             reporter.write_line(f"tflm-hil: {line}")
 
+    if options.place:
+        from ..lab.driver import LabgridDriver
+        from ..lab.place import describe_place
+
+        return LabgridDriver(spec, options, describe_place(options.place), progress=progress)
+    if kind is BoardKind.SIM:
+        from ..sim.driver import SimDriver
+
+        return SimDriver(spec, options)
     if kind is BoardKind.MLPERF:
         from ..mlperf.driver import MlperfDriver
 
@@ -192,7 +224,8 @@ def pytest_runtest_makereport(
         # JUnit XML takes a test's properties from the item: a setup error's category too
         item.user_properties.append(("failure_category", exc.category))
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
-        item.config.stash[_failures].append((item.nodeid, exc.category, str(exc)))
+        # read back in pytest_runtest_logreport, which xdist's controller runs too
+        report.tflm_hil_failure = (exc.category, str(exc))  # type: ignore[attr-defined]
         if exc.category in INFRA_CATEGORIES:  # the message here, the traceback in the log
             log_dir = Path(item.config.invocation_params.dir, item.config.option.hil_log_dir)
             log = runlog.keep_traceback(log_dir, item.nodeid, str(report.longrepr))
@@ -231,6 +264,21 @@ class _InfraRepr:
         return self.text
 
 
+class _FailureLog:
+    """Failures by category, in this process or (pytest -n) in xdist's controller from the
+    workers' reports: the summary lists them and an infrastructure failure sets the exit
+    status, whichever process ran the test."""
+
+    def __init__(self, failures: list[tuple[str, str, str]]):
+        self.failures = failures
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        failure = getattr(report, "tflm_hil_failure", None)
+        if failure and report.failed:
+            category, message = failure
+            self.failures.append((report.nodeid, str(category), str(message)))
+
+
 def pytest_html_report_title(report) -> None:
     opt = report.config.option if hasattr(report, "config") else None
     report.title = "tflm-hil report" + (f": {opt.board}" if opt else "")
@@ -257,19 +305,34 @@ def summary_figures(results: dict) -> SummaryFigures:
     return SummaryFigures(metrics, errors=errors, confusion=confusion)
 
 
-def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
-    config = session.config
+def _summary(config: pytest.Config) -> tuple[dict[str, str], dict[str, str], SummaryFigures]:
+    """This session's device table, reference notes and figures; with pytest -n, in xdist's
+    controller, the workers' folded (harness/plugin/worker_summary.py)."""
+    workers = config.stash.get(_worker_summaries, [])
+    if workers:
+        return worker_summary.fold(workers)
     figures = summary_figures(session_results(config))
-    prefix.extend(summary_html(device_summary(config), reference_notes(config), figures))
+    return device_summary(config), reference_notes(config), figures
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a worker ended, with its workeroutput
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    summary = getattr(node, "workeroutput", {}).get(worker_summary.KEY)
+    if summary:
+        node.config.stash.setdefault(_worker_summaries, []).append(summary)
+
+
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session) -> None:
+    prefix.extend(summary_html(*_summary(session.config)))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    device = device_summary(config)
+    device, references, _ = _summary(config)
     if device:
         terminalreporter.section("tflm-hil device")
         for key, value in device.items():
             terminalreporter.write_line(f"{key:>13}: {value}")
-    for name, note in reference_notes(config).items():
+    for name, note in references.items():
         terminalreporter.write_line(f"{'reference':>13}: {name} {note}")
     failures = config.stash.get(_failures, [])
     if failures:
@@ -281,6 +344,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    failures = session.config.stash.get(_failures, [])
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)  # an xdist worker's, for the controller
+    if workeroutput is not None and device_summary(config):
+        figures = summary_figures(session_results(config))
+        workeroutput[worker_summary.KEY] = worker_summary.to_plain(
+            config.stash.get(_instance, ""), device_summary(config), reference_notes(config),
+            figures,
+        )
+    failures = config.stash.get(_failures, [])
     if any(cat in INFRA_CATEGORIES for _, cat, _ in failures):
         session.exitstatus = EXIT_INFRA

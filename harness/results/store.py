@@ -57,6 +57,24 @@ UPDATE metrics SET provenance = CASE estimated WHEN 1 THEN 'estimated' ELSE 'mea
 """
 
 
+WAL_WAIT_S = 30.0
+
+
+def _set_wal(db: sqlite3.Connection) -> None:
+    """WAL mode, waiting for the store's other writers: SQLite answers "database is locked" at
+    once, without its busy timeout, when another connection switches a new store to WAL at
+    the same moment (pytest -n: every worker opens the store as it starts)."""
+    deadline = time.monotonic() + WAL_WAIT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def default_db_path(root: Path) -> Path:
     env = os.environ.get("TFLM_HIL_DB")
     return Path(env) if env else root / ".tflm-hil" / "results.sqlite"
@@ -79,7 +97,7 @@ class ResultsStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        _set_wal(self.db)
         self.db.executescript(SCHEMA)
         columns = {r["name"] for r in self.db.execute("PRAGMA table_info(metrics)")}
         if "provenance" not in columns:
@@ -98,6 +116,7 @@ class ResultsStore:
         model_path: str,
         model_hash: str,
         labels: dict[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> int:
         from .. import __version__
 
@@ -107,7 +126,7 @@ class ResultsStore:
             (
                 time.time(),
                 socket.gethostname(),
-                json.dumps(sys.argv),
+                json.dumps(argv if argv is not None else sys.argv),
                 __version__,
                 board,
                 int(simulated),

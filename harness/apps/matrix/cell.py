@@ -42,6 +42,7 @@ from .compare import compare_outputs, load_outputs
 from .converter import Artifact, convert, load_artifact
 from .junit import parse_junit
 from .result import CellResult, provisional, write_result
+from .runtime_pins import next_fix
 from .venvs import EnvSpec, ensure_env, harness_source, installed_version
 
 TFLM_REF_VAR = "HIL_TFLM_REF"  # firmware/platformio.ini reads the pins from these
@@ -190,10 +191,15 @@ def _apply(result: CellResult, verdict: Verdict) -> CellResult:
 
 
 def _runtime_python(
-    axes: Axes, runtime: Runtime, places: Places, python: Path | None, in_env: bool
+    axes: Axes,
+    runtime: Runtime,
+    places: Places,
+    python: Path | None,
+    in_env: bool,
+    own_env: bool = False,
 ) -> tuple[Path | Verdict, str]:
     """The interpreter that has the cell's runtime (or the install verdict), and how it was
-    found."""
+    found. ``own_env``: pins were added, so not this interpreter even if it has the version."""
     if in_env:
         have = installed_tflm()
         if have != runtime.version:
@@ -210,13 +216,42 @@ def _runtime_python(
         return Path(sys.executable), "current (tox)"
     if python is not None:
         return python, "given"
-    if installed_tflm() == runtime.version:
+    if installed_tflm() == runtime.version and not own_env:
         return Path(sys.executable), "current"
     reqs = runtime_requirements(axes, runtime)
     env = ensure_env(EnvSpec(f"rt-{runtime.id}", tuple(reqs), harness_source()), places.venvs)
     if env.python is None:
         return classify_env_failure(reqs, env.output), str(env.log)
     return env.python, str(env.log)
+
+
+def _probe(
+    py: Path, artifact: Artifact, work: Path, timeout: float
+) -> tuple[ProcessRun, dict | None, Verdict | None]:
+    """The runtime alone on the cell's model (probe.py), and what its outcome says."""
+    stderr_path(work / "probe.json").unlink(missing_ok=True)
+    (work / "probe.json").unlink(missing_ok=True)
+    vectors = ["--vectors", str(artifact.vectors)] if artifact.vectors else []
+    run = run_child(
+        [
+            str(py),
+            "-m",
+            "harness.apps.matrix.probe",
+            "--model",
+            str(artifact.model),
+            *vectors,
+            "--report",
+            str(work / "probe.json"),
+            "--out",
+            str(work / "outputs.npz"),
+        ],
+        log=work / "probe.log",
+        timeout=timeout,
+        env=suite_env(),
+    )
+    run = with_stderr(run, work / "probe.json")
+    report = read_report(work / "probe.json")
+    return run, report, classify_probe(run, report)
 
 
 def run_sim_cell(
@@ -262,38 +297,40 @@ def run_sim_cell(
     if artifact.verdict is not None:
         return finish(result, artifact.verdict, out)
 
-    # 3. the runtime's environment
-    py, how = _runtime_python(axes, runtime, places, python, in_env)
-    result.details["environment"] = how
-    if isinstance(py, Verdict):
-        return finish(result, py, out)
-
-    # 4. the probe
-    stderr_path(work / "probe.json").unlink(missing_ok=True)
-    probe_run = run_child(
-        [
-            str(py),
-            "-m",
-            "harness.apps.matrix.probe",
-            "--model",
-            str(artifact.model),
-            *(["--vectors", str(artifact.vectors)] if artifact.vectors else []),
-            "--report",
-            str(work / "probe.json"),
-            "--out",
-            str(work / "outputs.npz"),
-        ],
-        log=work / "probe.log",
-        timeout=timeout,
-        env=suite_env(),
-    )
-    probe_run = with_stderr(probe_run, work / "probe.json")
-    probe = read_report(work / "probe.json")
+    # 3-4. the runtime's environment, then the probe; an import failure with a known cause
+    # (runtime_pins.py) is retried in an environment with the pin that cures it
+    pins = list(runtime.pins)
+    while True:
+        py, how = _runtime_python(
+            axes,
+            replace(runtime, pins=tuple(pins)),
+            places,
+            python,
+            in_env,
+            own_env=len(pins) > len(runtime.pins),
+        )
+        result.details["environment"] = how
+        result.details["pins"] = list(pins)
+        if isinstance(py, Verdict):
+            return finish(result, py, out)
+        probe_run, probe, probe_verdict = _probe(py, artifact, work, timeout)
+        fix = None
+        if (
+            probe_verdict is not None
+            and probe_verdict.status == "install"
+            and not (in_env or python)
+        ):
+            fix = next_fix(f"{probe_verdict.error}\n{probe_run.output}", pins)
+        if fix is None:
+            break
+        result.details.setdefault("retries", []).append(
+            f"{' '.join([runtime.requirement, *pins])}: {fix.why}; again with {fix.pin}"
+        )
+        pins.append(fix.pin)
     result.logs["probe"] = str(work / "probe.log")
     result.details["probe"] = {
         k: (probe or {}).get(k) for k in ("stage", "tflm_version", "numpy", "vectors", "log")
     }
-    probe_verdict = classify_probe(probe_run, probe)
     if probe_verdict is not None and probe_verdict.status in ("install", "crash", "timeout"):
         return finish(result, probe_verdict, out)  # the suite would only fail the same way
 

@@ -9,6 +9,7 @@
     tflm-hil matrix report [--out reports/matrix.html] [RESULT.json|DIR ...] [--db DB]
     tflm-hil matrix gate [--strict] [--write-expected]
     tflm-hil matrix tox --check | --write
+    tflm-hil matrix ci --check | --write
     tflm-hil matrix list
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from functools import partial
 from pathlib import Path
 
 from ...boards.catalog import QEMU_PREFIX, SIM_PREFIX, resolve_board
@@ -30,10 +32,13 @@ from .cell import Places, hw_cell_base, run_hw_cell, run_sim_cell, sim_cell_base
 from .converter import convert
 from .emu_cell import emu_cell_base, run_emu_cell
 from .expect import DEFAULT_EXPECTED, judge, load_expected, render_expected
+from .parallel import Cell, default_jobs, run_cells
 from .report import latest, previous_results, render
 from .result import CellResult, read_results
 from .storeio import record, results_from_store
 from .toxgen import is_current, render_block, splice
+from .workflow import WORKFLOW, render_workflow
+from .workflow import is_current as workflow_is_current
 
 EXPECTED_HEADER = """\
 # Known outcomes of the compatibility matrix, per cell ("ROW COLUMN" as in the report's grid).
@@ -60,7 +65,7 @@ def _models(axes: Axes, name: str, accept) -> list[Model]:
     return [axes.model(name)]
 
 
-def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[CellResult]:
+def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[Cell]:
     missing = [
         option
         for option, given in (
@@ -79,19 +84,19 @@ def _hw_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) 
     ref = axes.tflm_ref(args.tflm_ref)
     core = pinned(axes.hardware.arduino_cores, args.arduino_core, "core")
     names = axes.hardware.models if args.model == "all" else (args.model,)
-    results = []
+    results: list[Cell] = []
     for model in (axes.model(n) for n in names):
         default = _result_path(base, hw_cell_base(model, args.board, ref, core))
         out = args.json if args.json and len(names) == 1 else default
         results.append(
-            run_hw_cell(axes, model, args.board, ref, core, out, places, timeout=args.timeout)
+            partial(
+                run_hw_cell, axes, model, args.board, ref, core, out, places, timeout=args.timeout
+            )
         )
     return results
 
 
-def _emu_cells(
-    args: argparse.Namespace, axes: Axes, base: Path, places: Places
-) -> list[CellResult]:
+def _emu_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[Cell]:
     """``--board qemu:ID --tflm-ref REF``: every model x converter of the emulated axis (or the
     given --model and --converter) with the library at REF."""
     if not args.tflm_ref or args.arduino_core:
@@ -113,12 +118,13 @@ def _emu_cells(
             f"{', '.join(c.id for c in converters)}: a Keras model needs a TensorFlow converter, "
             "a .tflite the prebuilt one"
         )
-    results = []
+    results: list[Cell] = []
     for model, converter in pairs:
         default = _result_path(base, emu_cell_base(model, converter, board, ref))
         out = args.json if args.json and len(pairs) == 1 else default
         results.append(
-            run_emu_cell(
+            partial(
+                run_emu_cell,
                 axes,
                 model,
                 converter,
@@ -133,9 +139,7 @@ def _emu_cells(
     return results
 
 
-def _sim_cells(
-    args: argparse.Namespace, axes: Axes, base: Path, places: Places
-) -> list[CellResult]:
+def _sim_cells(args: argparse.Namespace, axes: Axes, base: Path, places: Places) -> list[Cell]:
     if not (args.tflm_runtime and args.converter):
         raise ConfigError("a simulated cell needs --tflm-runtime and --converter")
     runtime = axes.runtime(args.tflm_runtime)
@@ -143,7 +147,7 @@ def _sim_cells(
     models = _models(axes, args.model, lambda m: m.converts_with(converter))
     if not models:
         raise ConfigError(f"no model of {axes.path} goes through converter {converter.id}")
-    results = []
+    results: list[Cell] = []
     for model in models:
         if not model.converts_with(converter):
             raise ConfigError(
@@ -157,7 +161,8 @@ def _sim_cells(
         default = _result_path(base, sim_cell_base(model, runtime, converter))
         out = args.json if args.json and len(models) == 1 else default
         results.append(
-            run_sim_cell(
+            partial(
+                run_sim_cell,
                 axes,
                 model,
                 runtime,
@@ -175,23 +180,28 @@ def _sim_cells(
 def cmd_run(args: argparse.Namespace, axes: Axes) -> int:
     base = args.dir or _default_dir(axes)
     places = Places.under(base)
+    boards = None
     if args.board.startswith(QEMU_PREFIX):
-        results = _emu_cells(args, axes, base, places)
+        cells = _emu_cells(args, axes, base, places)
     elif args.tflm_ref or args.arduino_core or not args.board.startswith(SIM_PREFIX):
-        results = _hw_cells(args, axes, base, places)
+        cells = _hw_cells(args, axes, base, places)
+        boards = 1  # the cells of one board take turns on it (its lock)
     else:
-        results = _sim_cells(args, axes, base, places)
-    for r in results:
-        if args.db:
-            record(args.db, r)
-        first = r.error.strip().splitlines()[0][:140] if r.error.strip() else ""
-        figures = ", ".join(f"{k} {v:g}" for k, v in r.key_figures().items())
-        print(
-            f"{r.cell_id}: {r.status.upper()}"
-            + (f" [{r.gate}]" if r.gate else "")
-            + (f" {figures}" if figures else "")
-            + (f" — {first}" if first else "")
-        )
+        cells = _sim_cells(args, axes, base, places)
+
+    def recorded(cell: Cell) -> Cell:
+        def run() -> CellResult:
+            result = cell()
+            if args.db:
+                record(args.db, result)
+            return result
+
+        return run
+
+    jobs = args.jobs or default_jobs(len(cells), boards)
+    if len(cells) > 1:
+        print(f"matrix: {len(cells)} cells, {jobs} at a time", flush=True)
+    run_cells([recorded(c) for c in cells], jobs, report=lambda line: print(line, flush=True))
     return 0
 
 
@@ -289,6 +299,15 @@ def cmd_gate(args: argparse.Namespace, axes: Axes) -> int:
     return report.exit_code
 
 
+def _in_step(path: Path, current: bool, axes: Axes, command: str) -> int:
+    """``--check`` of a file generated from the axes: 0 when it is current, else 1."""
+    if current:
+        print(f"{path} is in step with {axes.path}")
+        return 0
+    print(f"{path} is stale: run tflm-hil matrix {command} --write", file=sys.stderr)
+    return 1
+
+
 def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
     tox_ini = args.tox_ini or Path.cwd() / "tox.ini"
     if args.write:
@@ -297,12 +316,21 @@ def cmd_tox(args: argparse.Namespace, axes: Axes) -> int:
         print(f"wrote the matrix environments of {tox_ini}")
         return 0
     if args.check:
-        if tox_ini.is_file() and is_current(tox_ini, axes):
-            print(f"{tox_ini} is in step with {axes.path}")
-            return 0
-        print(f"{tox_ini} is stale: run tflm-hil matrix tox --write", file=sys.stderr)
-        return 1
+        return _in_step(tox_ini, tox_ini.is_file() and is_current(tox_ini, axes), axes, "tox")
     print(render_block(axes))
+    return 0
+
+
+def cmd_ci(args: argparse.Namespace, axes: Axes) -> int:
+    path = args.workflow or Path.cwd() / WORKFLOW
+    if args.write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_workflow(axes), encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
+    if args.check:
+        return _in_step(path, workflow_is_current(path, axes), axes, "ci")
+    print(render_workflow(axes))
     return 0
 
 
@@ -345,6 +373,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--python", type=Path, help="run the cell in this interpreter")
     run.add_argument("--timeout", type=float, help="seconds per step [axes file]")
     run.add_argument("--db", type=Path, help="also record the result in this results store")
+    run.add_argument("--jobs", type=int, help="cells at a time [the CPUs; for a real board: 1]")
 
     conv = sub.add_parser("convert", help="convert the models with one converter")
     common(conv)
@@ -390,6 +419,12 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true")
     mode.add_argument("--write", action="store_true")
 
+    ci = sub.add_parser("ci", help="print, check or write the CI workflow that fans cells out")
+    ci.add_argument("--workflow", type=Path, help=f"the workflow file [{WORKFLOW}]")
+    ci_mode = ci.add_mutually_exclusive_group()
+    ci_mode.add_argument("--check", action="store_true")
+    ci_mode.add_argument("--write", action="store_true")
+
     sub.add_parser("list", help="list the cells and their tox environments")
 
     fetch = sub.add_parser("fetch", help="fetch the TFLM library at every ref of the emulated axis")
@@ -408,6 +443,7 @@ COMMANDS = {
     "report": cmd_report,
     "gate": cmd_gate,
     "tox": cmd_tox,
+    "ci": cmd_ci,
     "list": cmd_list,
     "fetch": cmd_fetch,
 }

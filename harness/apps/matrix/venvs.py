@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from filelock import FileLock
+
 from ...paths import checkout_root
 
 INSTALL_TIMEOUT_S = 1800
@@ -72,6 +74,14 @@ def current_env_matches(requirements: Sequence[str]) -> bool:
 
 
 def ensure_env(spec: EnvSpec, root: Path) -> EnvResult:
+    """Makes (once) or reuses the environment; cells running side by side that want the same
+    one take turns (the second finds it made)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f"{spec.name}-{spec.digest}.lock")):
+        return _ensure_env(spec, root)
+
+
+def _ensure_env(spec: EnvSpec, root: Path) -> EnvResult:
     path = root / f"{spec.name}-{spec.digest}"
     python = path / "bin" / "python"
     log = root / f"{spec.name}-{spec.digest}.log"
