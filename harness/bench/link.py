@@ -194,7 +194,9 @@ def compare(
         peer = MlperfPeer(peer_link, byte_rate=byte_rate, line_bytes=line_bytes)
         try:
             info = client.hello()
-            peer.wait_ready()
+            # Not wait_ready: the twin may send its boot banner before the port is opened,
+            # and opening drops it (seen under load); sync puts both sides in step either way.
+            peer.sync()
             peer_name, peer_profile = peer.name(), peer.profile()
             # One untimed vector each: first-use costs are not the link's.
             ours_warm, peer_warm = SideStats(), SideStats()
