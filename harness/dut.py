@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
+from . import runlog
 from .boards.driver import BoardDriver, Device, Image
 from .errors import ConfigError, DeviceRebooted, FlashError, LinkError, ModelRejected
 from .protocol.client import DeviceClient
@@ -29,6 +32,33 @@ class Event:
     kind: str
     detail: str
     at: float = field(default_factory=time.time)
+
+
+class StreamedResults(Sequence[Result]):
+    """The results of a stream as arrays: each vector's output bytes, boot id and cycles."""
+
+    def __init__(self, n: int, output_bytes: int):
+        self.outputs = np.zeros((n, output_bytes), dtype=np.uint8)
+        self.boot_ids = np.zeros(n, dtype=np.uint32)
+        self.cycles = np.zeros(n, dtype=np.uint32)
+
+    def put(self, i: int, res: Result) -> None:
+        self.outputs[i] = np.frombuffer(res.output, dtype=np.uint8)
+        self.boot_ids[i] = res.boot_id
+        self.cycles[i] = res.cycles[0] if res.cycles else 0
+
+    def __len__(self) -> int:
+        return len(self.cycles)
+
+    @overload
+    def __getitem__(self, i: int) -> Result: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Result]: ...
+    def __getitem__(self, i: int | slice) -> Result | list[Result]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        row = self.outputs[i]
+        return Result(int(self.boot_ids[i]), 1, (int(self.cycles[i]),), len(row), row.tobytes())
 
 
 class Dut:
@@ -96,23 +126,40 @@ class Dut:
             payload += np.ascontiguousarray(arr).tobytes()
         return self.split_outputs(self._results([payload])[0].output)
 
-    def infer_vectors(self, vectors: Vectors) -> tuple[list[np.ndarray], list[Result]]:
-        """Streams every vector; returns one (N, *shape) array per output, and the raw results."""
-        results = self._results([vectors.payload(i) for i in range(len(vectors))])
-        per_vector = [self.split_outputs(r.output) for r in results]
-        outputs = [np.stack([v[k] for v in per_vector]) for k in range(len(self.info.outputs))]
+    def infer_vectors(self, vectors: Vectors) -> tuple[list[np.ndarray], StreamedResults]:
+        """Streams every vector; returns one (N, *shape) array per output, and the raw results.
+
+        Memory stays flat in the vector count apart from the results themselves: payloads are
+        made as the stream needs them, and each answer goes straight into arrays (its output
+        bytes and 8 bytes of boot id and cycles), never into a list of objects."""
+        n = len(vectors)
+        results = StreamedResults(n, self.info.output_bytes)
+        self._stream(n, vectors.payload, results.put)
+        outputs, at = [], 0
+        for t in self.info.outputs:
+            raw = np.ascontiguousarray(results.outputs[:, at : at + t.nbytes])
+            outputs.append(raw.view(t.dtype).reshape(n, *t.shape))
+            at += t.nbytes
         return outputs, results
 
     def _results(self, payloads: list[bytes]) -> list[Result]:
         done: list[Result] = []
-        reboots = 0
-        while len(done) < len(payloads):
-            try:
-                for res in self.client.infer_stream(payloads[len(done) :]):
-                    done.append(res)
-            except DeviceRebooted as exc:  # resume after the last answered vector
-                reboots = self._recover(exc, reboots)
+        self._stream(len(payloads), payloads.__getitem__, lambda _i, res: done.append(res))
         return done
+
+    def _stream(
+        self, n: int, payload: Callable[[int], bytes], put: Callable[[int, Result], None]
+    ) -> None:
+        """Streams vectors 0..n-1, handing each result to ``put``; after a reboot, resumes
+        after the last answered vector."""
+        answered, reboots = 0, 0
+        while answered < n:
+            try:
+                for res in self.client.infer_stream(payload(i) for i in range(answered, n)):
+                    put(answered, res)
+                    answered += 1
+            except DeviceRebooted as exc:
+                reboots = self._recover(exc, reboots)
 
     def op_profile(self) -> tuple[OpCycles, ...]:
         """Per-operator counts of the device's last invoke, at its clock, in execution order."""
@@ -160,9 +207,8 @@ def open_dut(driver: BoardDriver, model: TfliteModel, log_dir: Path | None = Non
     device = driver.flash(image)
     link = driver.link(device)
     transcript = None
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        transcript = log_dir / f"link-{driver.spec.id}.log"
+    if log_dir is not None:  # one per run: two runs at once never share a transcript
+        transcript = runlog.log_path(log_dir, f"link-{driver.spec.id}")
     client = driver.make_client(link, device, transcript) or DeviceClient(
         link,
         byte_rate=device.byte_rate,

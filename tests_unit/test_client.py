@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from harness.errors import DeviceErrorReply
+from harness.protocol import engine
 from harness.protocol.client import DeviceClient
 from harness.protocol.constants import Err, Msg
+from harness.protocol.engine import MAX_FRAMES_IN_FLIGHT
 from harness.protocol.framing import Frame, FrameDecoder, encode_frame
 from harness.sim.launcher import start_twin
 from harness.tflite.model import TfliteModel
@@ -30,10 +32,22 @@ def test_benchmark_times_the_runs_asked_for(client, device):
     assert client.benchmark(x.tobytes(), runs=1).runs == 1  # warmup 0 and one run: the minimum
 
 
-@pytest.mark.parametrize(("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536)])
-def test_benchmark_refuses_counts_the_protocol_cannot_carry(client, runs, warmup):
-    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535 and warmup 0\.\.65535"):
+@pytest.mark.parametrize(
+    ("runs", "warmup"), [(0, 0), (65536, 0), (1, -1), (1, 65536), (9000, 1001)]
+)
+def test_benchmark_refuses_counts_the_protocol_or_the_device_cannot_carry(client, runs, warmup):
+    assert client.info.max_runs == 10000  # the device's bound, from its handshake
+    with pytest.raises(ValueError, match=r"runs must be 1\.\.65535, warmup 0\.\.65535 and runs "
+                       r"\+ warmup <= 10000 \(the device's bound\)"):
         client.benchmark(b"", runs=runs, warmup=warmup)
+
+
+def test_the_device_refuses_runs_beyond_its_bound_with_a_typed_error(client):
+    """A request past the client's check (a raw INVOKE) gets ERROR LIMIT naming the bound."""
+    with pytest.raises(DeviceErrorReply) as err:
+        client.request(Msg.INVOKE, struct.pack("<HH", 60000, 60000), Msg.RESULT)
+    assert (err.value.code, err.value.detail) == (Err.LIMIT, 10000)
+    assert "bound" in err.value.reason
 
 
 def test_raw_request_returns_the_reply_frame(client):
@@ -70,9 +84,9 @@ def large_input() -> Iterator[tuple[DeviceClient, TfliteModel]]:
     yield from zoo_client("large_input.tflite")
 
 
-def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
-    """2304 input bytes through a 1040-byte receive window: several SET_INPUT chunks, the last
-    one invoking; two chunk frames in flight at most, so nothing is lost or sent twice."""
+def test_a_vector_larger_than_a_frame_goes_in_chunks_that_fit(large_input):
+    """2304 input bytes through 1040-byte frames: several SET_INPUT chunks, the last one
+    invoking; never more in flight than the window, so nothing is lost or sent twice."""
     client, model = large_input
     assert client.info is not None
     window, frame = client.info.rx_window, client.info.max_frame
@@ -83,11 +97,28 @@ def test_a_vector_larger_than_the_window_goes_in_chunks_that_fit(large_input):
     assert [r.output for r in results] == [w.tobytes() for w in want]
     assert client.counters.resends == 0
     assert client.counters.max_inflight_bytes <= window
-    # the chunks are as large as two frames in the window allow: the fewest frames
-    chunk = min(frame - 8 - 6, window // 2 - (window // 2) // 254 - 3 - 8 - 6)
+    # the chunks are the largest whole number of input blocks a frame takes: the fewest frames
+    block = client.info.input_block
+    chunk = (frame - 8 - 6) // block * block
+    assert client.plan.chunk == chunk
     per_vector = -(-model.inputs[0].nbytes // chunk)
     assert per_vector >= 3
-    assert client.counters.frames_sent - before == 3 * per_vector
+    # and one INPUT_STATE behind the last invoke, whose reply would reveal a lost invoke
+    assert client.counters.frames_sent - before == 3 * per_vector + 1
+
+
+def test_small_chunks_never_reuse_a_sequence_number_in_flight(large_input):
+    """16-byte chunks of a 2304-byte input (144 frames per vector) under a 36 KiB window:
+    more frames than sequence numbers would fit; at most 96 are in flight, so a reply can
+    never match another frame with the same number, and every answer is right."""
+    client, model = large_input
+    client._chunk = 16  # as after repeated losses, at the smallest block
+    xs = np.random.default_rng(11).integers(-128, 128, (3, *model.inputs[0].shape), np.int8)
+    results = list(client.infer_stream(x.tobytes() for x in xs))
+    client._chunk = client.plan.chunk
+    want = HostTflm(model).run((xs,))[0]
+    assert [r.output for r in results] == [w.tobytes() for w in want]
+    assert client.counters.max_inflight_frames == MAX_FRAMES_IN_FLIGHT == 96
 
 
 def test_a_long_stream_keeps_vectors_apart(client, device):
@@ -201,3 +232,52 @@ def test_get_output_asks_for_up_to_64_kib(client):
     device answers (here with RANGE: its output is smaller), not a packing error."""
     with pytest.raises(DeviceErrorReply, match="RANGE"):
         client.get_output(0, 40_000)
+
+
+class ScriptedDevice:
+    """A link to a device that loses the first ECHO and answers each INPUT_STATE with the next
+    error of ``probe_errors`` (a damaged request, then no model to say what it holds)."""
+
+    timeout: float | None = 0.01
+
+    def __init__(self, probe_errors: list[int]):
+        self.decoder = FrameDecoder()
+        self.out = b""
+        self.probe_errors = probe_errors
+        self.echoes = 0
+        self.probes = 0
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.out)
+
+    def write(self, data: bytes) -> int:
+        for f in self.decoder.feed(data):
+            assert isinstance(f, Frame)
+            if f.type == Msg.ECHO:
+                self.echoes += 1
+                if self.echoes > 1:
+                    self.out += encode_frame(Msg.ECHO_R, f.seq, f.payload)
+            elif f.type == Msg.INPUT_STATE:
+                code = self.probe_errors[min(self.probes, len(self.probe_errors) - 1)]
+                self.probes += 1
+                payload = struct.pack("<IBBI", 7, code, Msg.INPUT_STATE, 0) + b"no"
+                self.out += encode_frame(Msg.ERROR, f.seq, payload)
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data, self.out = self.out[:size], self.out[size:]
+        return data
+
+
+def test_an_error_in_reply_to_input_state_is_recovered_from_not_parsed_as_a_state(monkeypatch):
+    """The device answers the engine's INPUT_STATE with an error: the request arrived damaged
+    (CRC: ask again) or the device cannot say (NO_MODEL: send everything again). Found by the
+    random order: the error's payload was parsed as a state and the request failed."""
+    # no INPUT_STATE to break the silence before the deadline: the recovery's own are tested
+    monkeypatch.setattr(engine, "MAX_NUDGES", 0)
+    dev = ScriptedDevice([Err.CRC, Err.NO_MODEL])
+    client = DeviceClient(dev, byte_rate=1e6, reply_timeout=0.05, retries=3)
+    assert client.echo(b"hi") == b"hi"
+    assert dev.echoes == 2 and dev.probes == 2
+    assert client.counters.probes == 2 and client.counters.errors == {"CRC": 1, "NO_MODEL": 1}

@@ -4,6 +4,9 @@ twin; the test backend's on the protocol-only image on QEMU), or a typed error i
 
 from __future__ import annotations
 
+import re
+import time
+
 import numpy as np
 import pytest
 import serial
@@ -120,6 +123,16 @@ def test_silent_device_times_out_with_diagnostics(device):
         link, byte_rate=device.byte_rate, reply_timeout=0.1, invoke_timeout=0.2, retries=2
     )
     client.hello()
-    with pytest.raises(DeviceTimeout, match="after 2 retries"):
+    t0 = time.monotonic()
+    with pytest.raises(DeviceTimeout, match="after 2 retries") as err:
         client.infer(bytes(client.info.input_bytes))
+    took = time.monotonic() - t0
     port.close()
+    # the message states the deadline it applied last, figure by figure (the first wait, for
+    # the invoking chunk, also had the invoke allowance; the later ones, for INPUT_STATE, not),
+    # and the client waited that long at least three times (the first try and two retries)
+    m = re.search(r"no reply within ([\d.]+)s \(reply timeout 0\.10s \+ wire time [\d.]+s at "
+                  r"\d+ B/s( \+ invoke allowance 0\.20s)?\)", str(err.value))
+    assert m, str(err.value)
+    assert 3 * float(m.group(1)) <= took + 0.05
+    assert took < 3 * float(m.group(1)) + 2.0

@@ -135,7 +135,10 @@ def test_image_header_describes_board_arena_model_and_image():
     header = files[codegen.IMAGE_HEADER].decode()
     assert '#define HIL_BOARD_ID "nano33"' in header
     assert "#define HIL_ARENA_SIZE 10016u" in header
-    assert f"#define HIL_RX_WINDOW {NANO33.link.rx_window}u" in header
+    # the whole receive buffer, staging included, and the staging part on its own
+    window = NANO33.link.rx_window + NANO33.link.staging_bytes
+    assert f"#define HIL_RX_WINDOW {window}u" in header
+    assert f"#define HIL_STAGING_BYTES {NANO33.link.staging_bytes}u" in header
     assert f'#define HIL_MODEL_SHA256 "{model.sha256}"' in header
     assert f'#define HIL_IMAGE_HASH_HEX "{ident}"' in header
 

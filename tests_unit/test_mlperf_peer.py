@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import serial
 
-from harness.errors import DeviceTimeout
+from harness.errors import DeviceTimeout, LinkError
 from harness.protocol.mlperf import MlperfError, MlperfPeer, requantize
 from harness.sim.backend import TflmBackend
 from harness.sim.build import build_host_library
@@ -228,12 +228,39 @@ def test_silent_device_is_a_clear_timeout() -> None:
     try:
         link = serial.Serial(os.ttyname(slave), timeout=0.05)
         p = MlperfPeer(link, byte_rate=11520, reply_timeout=0.2)
-        with pytest.raises(DeviceTimeout, match=r"no m-ready in reply to 'db load 1024'"):
+        # the message states the deadline applied: 0.2 s + (13 + 64 bytes) / 11520 B/s
+        with pytest.raises(
+            DeviceTimeout,
+            match=r"no m-ready in reply to 'db load 1024' within 0\.21s \(reply 0\.20s \+ "
+            r"wire time 0\.01s at 11520 B/s\)",
+        ):
             p.load(bytes(INPUT_BYTES))
         link.close()
     finally:
         os.close(master)
         os.close(slave)
+
+
+class _Chatter:
+    """A port whose device answers the first command, then never stops sending."""
+
+    timeout: float | None = 0.05
+    in_waiting = 16
+
+    def __init__(self) -> None:
+        self.replies = [b"m-ready\r\n"]
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        return self.replies.pop() if self.replies else b"m-lap-us-1\r\n"[:size]
+
+
+def test_sync_with_a_device_that_never_goes_quiet_is_a_link_error() -> None:
+    p = MlperfPeer(_Chatter(), byte_rate=11520, reply_timeout=0.2)
+    with pytest.raises(LinkError, match=r"still sending after 0\.3s .*m-lap-us-1"):
+        p.sync(quiet=0.05, limit=0.3)
 
 
 # ---- the module driven directly -----------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import runlog
 from harness.boards.catalog import load_catalog
 from harness.boards.driver import DriverOptions
 from harness.boards.locking import BoardBusy
@@ -186,7 +187,8 @@ def test_a_failed_build_is_classified(tmp_path, elf):
     )
     with pytest.raises(BuildError, match=r"could not fetch a package for nano33ble") as err:
         bench.driver(tmp_path).build(MODEL)
-    assert str(tmp_path / "logs" / "pio-build-nano33.log") in str(err.value)
+    # the run's own log: its id in the name
+    assert str(tmp_path / "logs" / f"pio-build-nano33-{runlog.run_id()}.log") in str(err.value)
 
 
 def test_the_board_already_running_the_image_is_not_flashed(tmp_path, elf):

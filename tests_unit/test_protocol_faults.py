@@ -21,7 +21,7 @@ from harness.emu.protocol_image import INPUT_SHAPE, expected_output, start_proto
 from harness.errors import DeviceRebooted
 from harness.protocol.constants import Err, Msg
 from harness.protocol.framing import Frame, encode_frame, frame_body
-from harness.protocol.messages import parse_error
+from harness.protocol.messages import parse_error, parse_result
 from harness.sim.launcher import start_twin
 from harness.tflite.runtime import HostTflm
 
@@ -110,9 +110,10 @@ def test_length_field_mismatch_gets_length_error(client):
         (0x55, b"", Err.UNKNOWN_TYPE),
         (Msg.INVOKE, struct.pack("<HH", 1, 0), Err.INCOMPLETE),
         (Msg.INVOKE, struct.pack("<HH", 0, 0), Err.BAD_ARG),
-        (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 32) + b"x", Err.GAP),
+        (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 8) + b"x" * 16, Err.BAD_ARG),  # mid-block
+        (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 16) + b"x" * 15, Err.BAD_ARG),  # part of one
         (Msg.SET_INPUT, struct.pack("<BBI", 0, 1, 0) + b"x" * 65, Err.RANGE),  # 64 B inputs
-        (Msg.SET_INPUT, struct.pack("<BBI", 1, 1, 0) + b"x" * 10, Err.INCOMPLETE),
+        (Msg.SET_INPUT, struct.pack("<BBI", 1, 1, 16) + b"x" * 16, Err.INCOMPLETE),
         (Msg.GET_OUTPUT, struct.pack("<IH", 5, 10), Err.RANGE),
         (Msg.HELLO, b"", Err.BAD_ARG),
     ],
@@ -125,7 +126,8 @@ def test_bad_requests_get_typed_errors(client, msg, payload, code):
 
 
 def test_chunks_of_two_vectors_never_mix(client):
-    """A chunk continuing vector A cannot complete vector B, even at the right offset."""
+    """A chunk of vector B cannot complete vector A, even at the right offset: B starts
+    afresh, holding only its own chunk, and its invoke is refused as incomplete."""
     n = client.info.input_bytes
     half = n // 2
     client.send_raw(encode_frame(Msg.SET_INPUT, 1, struct.pack("<BBI", 0, 10, 0) + b"\x01" * half))
@@ -134,9 +136,28 @@ def test_chunks_of_two_vectors_never_mix(client):
     )
     frames = wait_for(client, has_error)
     code, _, detail = first_error(frames)
-    assert code == Err.GAP
-    assert detail == half
+    assert code == Err.INCOMPLETE
+    assert detail == 0  # the first byte B lacks: A's half does not count
     assert not any(isinstance(f, Frame) and f.type == Msg.RESULT for f in frames)
+    state = client.input_state()
+    assert (state.vector, state.held, state.total) == (11, n - half, n)
+    assert not state.has(0) and state.has(half)
+
+
+def test_chunks_in_any_order_complete_a_vector_and_resume_where_one_was_lost(client, device):
+    """The device keeps what arrived after a lost chunk; the missing one alone completes it."""
+    x = np.random.default_rng(3).integers(-128, 128, device.input_shape, dtype=np.int8)
+    data, block = x.tobytes(), client.info.input_block
+    n = len(data)
+    for off in range(block, n, block):  # every block but the first
+        client.request(Msg.SET_INPUT, struct.pack("<BBI", 0, 77, off) + data[off : off + block],
+                       Msg.ACK)
+    state = client.input_state()
+    assert (state.vector, state.held) == (77, n - block)
+    assert [state.has(o) for o in range(0, n, block)] == [False] + [True] * (n // block - 1)
+    reply = client.request(Msg.SET_INPUT, struct.pack("<BBI", 1, 77, 0) + data[:block], Msg.RESULT)
+    assert parse_result(reply.payload).output == device.truth(x[None])[0]
+    assert client.input_state().held == 0  # an invoke consumes the input
 
 
 def test_window_is_respected(client):

@@ -194,7 +194,9 @@ def compare(
         peer = MlperfPeer(peer_link, byte_rate=byte_rate, line_bytes=line_bytes)
         try:
             info = client.hello()
-            peer.wait_ready()
+            # Not wait_ready: the twin may send its boot banner before the port is opened,
+            # and opening drops it (seen under load); sync puts both sides in step either way.
+            peer.sync()
             peer_name, peer_profile = peer.name(), peer.profile()
             # One untimed vector each: first-use costs are not the link's.
             ours_warm, peer_warm = SideStats(), SideStats()
@@ -206,7 +208,7 @@ def compare(
             for _ in range(rounds):  # alternating, so drift on a noisy host hits both sides
                 run_ours(client, ours_link, data, refs, ours, info.clock_hz)
                 run_peer(peer, peer_link, data, refs, theirs, model.outputs)
-            chunk = client._chunk_payload()
+            chunk = client.plan.chunk
         finally:
             client.close()
             peer.close()

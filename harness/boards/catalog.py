@@ -65,6 +65,12 @@ class LinkSpec:
     bytes_per_s: int
     rx_window: int
     baud: int | None = None
+    staging_bytes: int = 0  # more receive buffer: the next vector uploads while one computes
+
+    @property
+    def window(self) -> int:
+        """The device's whole receive buffer, staging included: what the handshake reports."""
+        return self.rx_window + self.staging_bytes
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ def _board(board_id: str, d: dict) -> BoardSpec:
                 bytes_per_s=int(link.get("bytes_per_s") or int(link["baud"]) // 10),
                 rx_window=int(link["rx_window"]),
                 baud=link.get("baud"),
+                staging_bytes=int(link.get("staging_bytes", 0)),
             ),
             platformio=PlatformioSpec(**d["platformio"]),
             footprint_flash_bytes=int(d["footprint"]["flash_bytes"]),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import serial
 
+from .. import runlog
 from ..boards.catalog import QEMU_PREFIX, BoardSpec
 from ..boards.driver import BoardDriver, Device, DriverOptions, Image
 from ..errors import FlashError, LinkError
@@ -68,9 +69,8 @@ class QemuDriver(BoardDriver):
         if image.path is None or self.spec.emulation is None:
             raise FlashError(f"no emulation image was built for {self.label}")
         log_dir = self.options.log_dir or cache_dir() / "emu" / "logs"
-        self.qemu = start_qemu(
-            image.path, self.spec.emulation.machine, log_dir / f"qemu-{self.spec.id}.log"
-        )
+        log = runlog.log_path(log_dir, f"qemu-{self.spec.id}")
+        self.qemu = start_qemu(image.path, self.spec.emulation.machine, log)
         return Device(
             port=self.qemu.port,
             byte_rate=LINK_BYTES_PER_S,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .. import runlog
 from ..boards.catalog import BoardSpec
 from ..boards.driver import Image
 from ..errors import ConfigError
@@ -85,7 +86,7 @@ class EmuImageBuilder:
         image = firmware_image("emu_mlperf" if self.mlperf else "emu")
         ident, files = plan_files(inputs, pins, firmware_sources(image), env)
         project = self.images_dir / self.spec.id / ident[:16]
-        log_path = self.log_dir / f"emu-build-{self.spec.id}.log"
+        log_path = runlog.log_path(self.log_dir, f"emu-build-{self.spec.id}")
         progress = BuildProgress(f"build {self.label}", self.emit)
         stats: dict[str, object] = {"reused": True}  # nothing compiled: the image was built
         project.parent.mkdir(parents=True, exist_ok=True)

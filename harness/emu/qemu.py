@@ -200,7 +200,13 @@ def start_qemu(elf: Path, machine: str, log_path: Path, protocol: str = "hil") -
     while time.monotonic() < deadline and proc.poll() is None:
         if m := _PTY_RE.search(log_path.read_bytes()):
             qemu.port = m.group(1).decode()
-            qemu._keeper.append(os.open(qemu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
+            try:
+                fd = os.open(qemu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            except OSError:  # QEMU is exiting (a firmware that faults at once): its pty went
+                with contextlib.suppress(subprocess.TimeoutExpired):  # with it; the error
+                    proc.wait(timeout=5)  # below says why it exited
+                break
+            qemu._keeper.append(fd)
             if PROBES[protocol](qemu._keeper[0], proc, deadline):
                 return qemu
             break

@@ -170,7 +170,8 @@ def image_header(
 #define HIL_BOARD_ID {_c_string(board.id)}
 #define HIL_BOARD_CPU {_c_string(board.cpu)}
 #define HIL_BOARD_CLOCK_HZ {board.clock_hz}u
-#define HIL_RX_WINDOW {board.link.rx_window}u
+#define HIL_RX_WINDOW {board.link.window}u
+#define HIL_STAGING_BYTES {board.link.staging_bytes}u
 #define HIL_ARENA_SIZE {arena_size}u
 #define HIL_MODEL_BYTES {model_bytes}u
 #define HIL_MODEL_SHA256 {_c_string(model_sha256)}

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import runlog
 from ..errors import BuildError, FlashError, HilError
 from ..firmware.pins import Pins
 from ..firmware.progress import BuildProgress
@@ -157,7 +158,9 @@ class PioPlaces:
         return self.cache_root / "images" / self.board_id
 
     def log(self, stage: str) -> Path:
-        return (self.log_dir or self.cache_root / "logs") / f"pio-{stage}-{self.board_id}.log"
+        """One per stage and run (the run id in its name: two runs never share a log)."""
+        base = self.log_dir or self.cache_root / "logs"
+        return runlog.log_path(base, f"pio-{stage}-{self.board_id}")
 
 
 def run_stage(

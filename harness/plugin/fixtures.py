@@ -6,7 +6,7 @@ Each is computed once per session; the references are cached across sessions by 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -181,7 +181,7 @@ def pin_compat(
 
 
 @pytest.fixture(scope="session")
-def device_run(dut: Dut, hil_vectors: Vectors) -> tuple[list[np.ndarray], list[Result]]:
+def device_run(dut: Dut, hil_vectors: Vectors) -> tuple[list[np.ndarray], Sequence[Result]]:
     """Every vector streamed through the device once, shared by the tests that judge it."""
     return dut.infer_vectors(hil_vectors)
 

@@ -8,10 +8,12 @@ so a plain ``pytest`` needs no hardware. The fixtures live in ``harness.plugin.f
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .. import runlog
 from ..boards.catalog import BoardKind, BoardSpec
 from ..boards.driver import BoardDriver, DriverOptions
 from ..errors import EXIT_INFRA, INFRA_CATEGORIES, ConfigError, HilError
@@ -92,6 +94,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_failures] = []
+    report = getattr(config.option, "htmlpath", None)
+    if report and not hasattr(config, "workerinput"):  # the report this run will replace
+        runlog.mark_stale(Path(config.invocation_params.dir, report))
     config.pluginmanager.register(_FailureLog(config.stash[_failures]), "tflm-hil-failures")
     config.addinivalue_line("markers", "hil: runs against a device (a real board or its twin)")
     # pyserial's RFC 2217 client (a labgrid place's port) names its reader thread the old way
@@ -238,10 +243,33 @@ def pytest_runtest_makereport(
         report.sections.append(("tflm-hil", f"failure category: {exc.category}"))
         # read back in pytest_runtest_logreport, which xdist's controller runs too
         report.tflm_hil_failure = (exc.category, str(exc))  # type: ignore[attr-defined]
+        if exc.category in INFRA_CATEGORIES:  # the message here, the traceback in the log
+            log_dir = Path(item.config.invocation_params.dir, item.config.option.hil_log_dir)
+            log = runlog.keep_traceback(log_dir, item.nodeid, str(report.longrepr))
+            # "E   " lines, as pytest shows an exception's (the matrix reads them from JUnit)
+            said = f"[{exc.category}] {exc or type(exc).__name__}".splitlines()
+            text = "\n".join([*(f"E   {ln}" for ln in said), f"(traceback: {log})"])
+            report.longrepr = _InfraRepr(text, getattr(report.longrepr, "reprcrash", None))  # type: ignore[assignment]
         if report.when == "setup" and exc.category in INFRA_CATEGORIES:
             # no device: every later test would fail the same way; stop, once, with the cause
             item.session.shouldstop = f"tflm-hil: no device to test ({exc.category}): {exc}"
     return report
+
+
+class _InfraRepr:
+    """An infrastructure failure as the terminal and the report show it: the message (a build
+    failure's goes on with the compiler's first errors) and the log that holds the traceback.
+    ``reprcrash`` stays pytest's, so JUnit's message is the exception's, as before."""
+
+    def __init__(self, text: str, reprcrash: object):
+        self.text = text
+        self.reprcrash = reprcrash
+
+    def toterminal(self, tw) -> None:
+        tw.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class _FailureLog:

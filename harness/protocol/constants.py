@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-PROTO_VERSION = 1
+PROTO_VERSION = 2
 HEADER_LEN = 4
 CRC_LEN = 4
 FRAME_OVERHEAD = HEADER_LEN + CRC_LEN
@@ -23,6 +23,7 @@ class Msg(enum.IntEnum):
     RESET = 0x06
     ECHO = 0x07
     PROFILE = 0x08
+    INPUT_STATE = 0x09
     HELLO_R = 0x81
     ACK = 0x82
     RESULT = 0x83
@@ -31,6 +32,7 @@ class Msg(enum.IntEnum):
     RESET_R = 0x86
     ECHO_R = 0x87
     PROFILE_R = 0x88
+    INPUT_STATE_R = 0x89
     BOOT = 0xF0
     ERROR = 0xEE
 
@@ -48,6 +50,7 @@ class Err(enum.IntEnum):
     RANGE = 10
     OVERFLOW = 11
     COBS = 12
+    LIMIT = 13
 
 
 # Errors about a frame that did not decode: its type and seq are not to be trusted.
@@ -75,6 +78,9 @@ class Tag(enum.IntEnum):
     MODEL_ERROR = 0x12
     STACK_USED = 0x13
     CPU = 0x14
+    INPUT_BLOCK = 0x15
+    STAGING = 0x16
+    MAX_RUNS = 0x17
     FRAMES_OK = 0x40
     FRAMES_BAD = 0x41
     BYTES_DROPPED = 0x42

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +31,25 @@ TFLITE_DTYPES: dict[int, np.dtype] = {
     17: np.dtype(np.uint16),
 }
 TFLITE_TYPE_CODES: dict[np.dtype, int] = {dt: code for code, dt in TFLITE_DTYPES.items()}
+
+T = TypeVar("T")
+
+
+def _reply(name: str) -> Callable[[Callable[[bytes], T]], Callable[[bytes], T]]:
+    """A reply whose fields do not fit its payload is a LinkError naming the reply, never a
+    struct or enum error (found by hypothesis, tests_unit/test_codec_fuzz.py)."""
+
+    def wrap(parse: Callable[[bytes], T]) -> Callable[[bytes], T]:
+        @functools.wraps(parse)
+        def checked(payload: bytes) -> T:
+            try:
+                return parse(payload)
+            except (struct.error, ValueError) as exc:
+                raise LinkError(f"malformed {name} payload of {len(payload)} bytes: {exc}") from exc
+
+        return checked
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,9 @@ class DeviceInfo:
     inputs: tuple[TensorDesc, ...] = ()
     outputs: tuple[TensorDesc, ...] = ()
     model_error: str = ""
+    input_block: int = 16  # chunks start on, and cover whole, blocks of this many bytes
+    staging: int = 0  # of rx_window, bytes that hold the next vector while one computes
+    max_runs: int = 0  # largest runs + warmup of one INVOKE (0: not reported)
 
     @property
     def simulated(self) -> bool:
@@ -143,6 +168,7 @@ def _tensor(value: bytes) -> TensorDesc:
     return TensorDesc(index, dtype, tuple(dims), nbytes, float(scale), zp)
 
 
+@_reply("HELLO_R")
 def parse_hello(payload: bytes) -> DeviceInfo:
     strs: dict[int, str] = {}
     ints: dict[int, int] = {}
@@ -181,6 +207,9 @@ def parse_hello(payload: bytes) -> DeviceInfo:
         inputs=tuple(sorted(inputs, key=lambda t: t.index)),
         outputs=tuple(sorted(outputs, key=lambda t: t.index)),
         model_error=strs.get(Tag.MODEL_ERROR, ""),
+        input_block=ints.get(Tag.INPUT_BLOCK, 16),
+        staging=ints.get(Tag.STAGING, 0),
+        max_runs=ints.get(Tag.MAX_RUNS, 0),
     )
 
 
@@ -189,6 +218,7 @@ _STRING_TAGS = frozenset(
 )
 
 
+@_reply("STATS_R")
 def parse_stats(payload: bytes) -> dict[str, int]:
     return {
         Tag(tag).name.lower() if tag in Tag._value2member_map_ else f"tag_{tag:#x}": struct.unpack(
@@ -199,6 +229,7 @@ def parse_stats(payload: bytes) -> dict[str, int]:
     }
 
 
+@_reply("RESULT")
 def parse_result(payload: bytes) -> Result:
     if len(payload) < 12:
         raise LinkError(f"RESULT payload of {len(payload)} bytes is shorter than its header")
@@ -218,6 +249,7 @@ class OpCycles:
     cycles: int
 
 
+@_reply("PROFILE_R")
 def parse_profile(payload: bytes) -> tuple[int, tuple[OpCycles, ...]]:
     """boot_id, and the operators of a PROFILE_R."""
     if len(payload) < 6:
@@ -234,6 +266,35 @@ def parse_profile(payload: bytes) -> tuple[int, tuple[OpCycles, ...]]:
     return boot_id, tuple(ops)
 
 
+@dataclass(frozen=True)
+class InputState:
+    """INPUT_STATE_R: which blocks of vector ``vector`` the device holds."""
+
+    boot_id: int
+    vector: int
+    block: int
+    total: int
+    held: int
+    bitmap: bytes
+
+    def has(self, offset: int) -> bool:
+        """Whether the block that starts at ``offset`` is held."""
+        b = offset // self.block
+        return b // 8 < len(self.bitmap) and bool(self.bitmap[b // 8] >> (b % 8) & 1)
+
+
+@_reply("INPUT_STATE_R")
+def parse_input_state(payload: bytes) -> InputState:
+    if len(payload) < 19:
+        raise LinkError(f"INPUT_STATE_R payload of {len(payload)} bytes is shorter than its header")
+    boot_id, vector, block, total, held, blocks = struct.unpack_from("<IBIIIH", payload)
+    bitmap = bytes(payload[19:])
+    if len(bitmap) != (blocks + 7) // 8 or block == 0:
+        raise LinkError(f"INPUT_STATE_R: {len(bitmap)} bitmap bytes for {blocks} blocks")
+    return InputState(boot_id, vector, block, total, held, bitmap)
+
+
+@_reply("ERROR")
 def parse_error(payload: bytes) -> tuple[int, int, int, int, str]:
     """boot_id, code, request type, detail, reason."""
     if len(payload) < 10:

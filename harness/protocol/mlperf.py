@@ -119,20 +119,28 @@ class MlperfPeer:
 
     def wait_ready(self, timeout: float = 5.0) -> list[str]:
         """Reads the boot banner (or anything pending) up to its ``m-ready``."""
-        return self._read_reply("<boot>", time.monotonic() + timeout)
+        return self._read_reply("<boot>", timeout, "the boot banner's wait")
 
-    def sync(self, quiet: float = 0.1) -> None:
+    def sync(self, quiet: float = 0.1, limit: float = 5.0) -> None:
         """Puts host and device in step: a lone ``%`` ends any half-received command (the
         device answers it with m-ready only); replies still pending from before (a boot
-        banner, an abandoned command) are read and dropped until the port is ``quiet``."""
+        banner, an abandoned command) are read and dropped until the port is ``quiet``. A
+        device that is still talking after ``limit`` seconds is a LinkError, not a hang."""
         self._buf.clear()
         self.command("")
+        deadline = time.monotonic() + limit
         while True:
             self.link.timeout = quiet
             data = self.link.read(max(1, self.link.in_waiting))
             if not data:
                 break
             self.counters.bytes_received += len(data)
+            if time.monotonic() > deadline:
+                raise LinkError(
+                    f"the device was still sending after {limit:.1f}s of waiting for a quiet "
+                    f"port ({quiet:.2f}s without a byte): is it streaming, or the wrong "
+                    f"firmware? last bytes: {bytes(data[-32:])!r}"
+                )
         self._buf.clear()
 
     def command(self, text: str, *, heavy: bool = False, reply_bytes: int = 64) -> list[str]:
@@ -142,12 +150,15 @@ class MlperfPeer:
         ``m-ready`` arrives in time.
         """
         wire = (text + TERMINATOR).encode("ascii")
-        allowance = self.reply_timeout + (len(wire) + reply_bytes) / self.byte_rate
-        if heavy:
-            allowance += self.invoke_timeout
+        wire_s = (len(wire) + reply_bytes) / self.byte_rate
+        allowance = self.reply_timeout + wire_s + (self.invoke_timeout if heavy else 0.0)
+        parts = (
+            f"reply {self.reply_timeout:.2f}s + wire time {wire_s:.2f}s at {self.byte_rate:.0f} B/s"
+            + (f" + invoke timeout {self.invoke_timeout:.2f}s" if heavy else "")
+        )
         self._write(wire)
         self.counters.commands += 1
-        lines = self._read_reply(text, time.monotonic() + allowance)
+        lines = self._read_reply(text, allowance, parts)
         errors = [ln[3:-1] if ln.endswith("]") else ln[2:] for ln in lines if ln.startswith("e-")]
         if errors:
             self.counters.errors += 1
@@ -212,14 +223,13 @@ class MlperfPeer:
         if self._log:
             self._log.write(f"> {data.decode('ascii', 'replace')}\n")
 
-    def _read_reply(self, command: str, deadline: float) -> list[str]:
+    def _read_reply(self, command: str, allowance: float, parts: str) -> list[str]:
+        deadline = time.monotonic() + allowance
         lines, ready = read_reply(self.link, self._buf, deadline, self._received, self._logged)
         if not ready:
-            raise DeviceTimeout(
-                f"no {READY} in reply to {command!r} within the timeout "
-                f"(reply {self.reply_timeout:.1f}s + wire time at {self.byte_rate:.0f} B/s"
-                f"{' + invoke timeout' if command.startswith('infer') else ''}); lines so far: "
-                f"{lines[-8:]}; last bytes received: {bytes(self._tail[-64:])!r}"
+            raise DeviceTimeout(  # the deadline it applied, and what it was made of
+                f"no {READY} in reply to {command!r} within {allowance:.2f}s ({parts}); "
+                f"lines so far: {lines[-8:]}; last bytes received: {bytes(self._tail[-64:])!r}"
             )
         return lines
 

@@ -84,6 +84,7 @@ class InfoC(ctypes.Structure):
         ("arena_size", u32),
         ("clock_hz", u32),
         ("rx_window", u32),
+        ("staging", u32),
         ("boot_id", u32),
         ("flags", u32),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import runlog
 from ..boards.driver import BoardDriver, Device, Image
 from ..provenance import Provenance
 from ..tflite.model import TfliteModel
@@ -38,8 +39,7 @@ class SimDriver(BoardDriver):
         self.close()
         log = None
         if self.options.log_dir:
-            self.options.log_dir.mkdir(parents=True, exist_ok=True)
-            log = self.options.log_dir / f"twin-{self.spec.id}.log"
+            log = runlog.log_path(self.options.log_dir, f"twin-{self.spec.id}")
         model_path = self._model_file(image)
         self.twin = start_twin(
             self.spec.id,

@@ -57,7 +57,7 @@ def plan_image(
     if arena_size is None:  # when the runtime rejected the model, the device will say why
         arena_size = plan_arena(host_used) if host_used else board.ram_bytes // 2
     flash = board.footprint_flash_bytes + len(model.data)
-    ram = board.footprint_ram_bytes + arena_size + core_size
+    ram = board.footprint_ram_bytes + arena_size + core_size + board.link.window
     if flash > board.app_flash_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s flash: model {_kib(len(model.data))} + "
@@ -68,7 +68,8 @@ def plan_image(
     if ram > board.app_ram_bytes:
         raise BuildError(
             f"the image does not fit {board.name}'s RAM: arena {_kib(arena_size)} + firmware "
-            f"{_kib(board.footprint_ram_bytes + core_size)} (estimated) = {_kib(ram)} > "
+            f"{_kib(board.footprint_ram_bytes + core_size + board.link.window)} (estimated, "
+            f"receive buffer {_kib(board.link.window)} included) = {_kib(ram)} > "
             f"{_kib(board.app_ram_bytes)} available; reduce the activations (smaller input or "
             "layers) or pick a board with more RAM"
         )

@@ -27,8 +27,9 @@ class BootInfo:
     image_hash: str  # hex
     arena_size: int
     clock_hz: int
-    rx_window: int
+    rx_window: int  # the whole receive buffer, staging included
     flags: int
+    staging: int = 0  # of rx_window, bytes for the next vector while the model runs
     boot_id: int = 0  # a new one at every boot, set by the host
 
 

@@ -40,7 +40,7 @@ PERSONALITIES: dict[str, Callable[[CoreLibrary, TflmBackend], Personality]] = {
 }
 
 
-def boot_info(image: TwinImage, rx_window: int) -> BootInfo:
+def boot_info(image: TwinImage, rx_window: int, staging: int = 0) -> BootInfo:
     return BootInfo(
         board=image.board.id,
         cpu=image.board.cpu,
@@ -52,6 +52,7 @@ def boot_info(image: TwinImage, rx_window: int) -> BootInfo:
         arena_size=image.arena_size,
         clock_hz=image.board.clock_hz,
         rx_window=rx_window,
+        staging=staging,
         flags=int(Flag.SIMULATED | Flag.CLOCK_ESTIMATED),
     )
 
@@ -75,7 +76,11 @@ def start(args: argparse.Namespace) -> tuple[TwinHost, TwinImage, TflmBackend]:
     )
     host = TwinHost(
         personality,
-        boot_info(image, args.rx_window or board.link.rx_window),
+        boot_info(  # --rx-window replaces the whole buffer: no staging then
+            image,
+            args.rx_window or board.link.window,
+            0 if args.rx_window else board.link.staging_bytes,
+        ),
         byte_rate=args.baud / 10 if args.baud else board.link.bytes_per_s,
         drop_on_overflow=bool(args.baud) or board.link.kind == "uart",
         clock=clock,
@@ -147,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "arena_used": backend.arena_used(),
         "model_error": backend.init_error(),
         "protocol": args.protocol,
+        "byte_rate": host.inbound.rate,
+        "rx_window": host.rx_window,
     }
     what = f"simulated {image.board.name} (latency figures are estimated)"
     return serve(host, ready, args.exit_on_stdin_eof, what)

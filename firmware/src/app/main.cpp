@@ -7,7 +7,17 @@
 #include "board_support.h"
 #include "hil_abi.h"
 #include "hil_core.h"
+#include "hil_ring.h"
 #include "backend.h"
+
+// The mbed cores run an RTOS: a thread fills the receive ring, also while the model runs (the
+// next vector uploads during an invoke). The emulated board's Arduino.h (firmware/emu) has
+// none: loop() fills the ring there, between requests, so that an invoke's instruction count
+// never depends on when the host's bytes arrived (its UART holds them back meanwhile).
+#if defined(ARDUINO_ARCH_MBED) && !defined(HIL_EMU_ARDUINO_H)
+#define HIL_PUMP_THREAD 1
+#include <mbed.h>  // the mbed core's: rtos::Thread
+#endif
 
 #if defined(__has_include)
 #if !__has_include("generated/hil_image.h")
@@ -19,6 +29,10 @@
 #ifndef HIL_TFLM_VERSION
 #error "HIL_TFLM_VERSION is not defined: platformio.ini sets it from HIL_TFLM_REF"
 #endif
+#ifndef HIL_STAGING_BYTES
+#define HIL_STAGING_BYTES 0u  // an image generated before staging: no overlap
+#endif
+
 #ifndef HIL_CORE_VERSION
 #error "HIL_CORE_VERSION is not defined: platformio.ini sets it from HIL_ARDUINO_CORE"
 #endif
@@ -29,6 +43,11 @@ hil_core_t g_core;  // static: it holds the receive buffer, too big for the stac
 hil_info_t g_info;
 hil_platform_t g_platform;
 hil_backend_t g_backend;
+
+// The receive window: every byte the host may have unanswered fits here (hil_ring.h), the
+// staging part included, so the next vector uploads while the model runs.
+uint8_t g_rx_mem[HIL_RX_WINDOW];
+hil_ring_t g_rx;
 
 // Replies leave in few large USB transfers rather than one per byte: bytes gather here and
 // go out when the buffer fills or a frame ends. A frame ends with a 0x00 written after other
@@ -75,9 +94,41 @@ void describe_image() {
   g_info.arena_size = HIL_ARENA_SIZE;
   g_info.clock_hz = hil_board_counter_hz();
   g_info.rx_window = HIL_RX_WINDOW;
+  g_info.staging = HIL_STAGING_BYTES;
   g_info.boot_id = hil_board_boot_id();
   g_info.flags = hil_board_flags();
 }
+
+// Moves what the link's driver holds into the ring: the ring's only producer.
+void pump_once() {
+  uint8_t buf[64];
+  for (int i = 0; i < 64; ++i) {  // bounded: at most 4 KiB per call
+    uint32_t room = hil_ring_room(&g_rx);
+    int avail = Serial.available();
+    if (avail <= 0 || room == 0) return;
+    // Never ask for more than is there: readBytes() would wait for the rest.
+    size_t want = static_cast<size_t>(avail) < sizeof buf ? static_cast<size_t>(avail) : sizeof buf;
+    if (want > room) want = room;
+    size_t got = Serial.readBytes(buf, want);
+    if (got == 0) return;
+    hil_ring_push(&g_rx, buf, static_cast<uint32_t>(got));
+  }
+}
+
+#if defined(HIL_PUMP_THREAD)
+// On the mbed cores the USB driver holds 256 bytes and then makes the host wait; this thread
+// drains it into the ring every millisecond, also while the model runs in the main thread
+// (USBSerial's available() and readBytes() take the driver's lock).
+// 2 KiB of stack: USBSerial::available() alone puts a 256-byte buffer on it.
+rtos::Thread g_pump_thread(osPriorityAboveNormal, 2048);
+
+void pump_forever() {
+  for (;;) {
+    pump_once();
+    rtos::ThisThread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+#endif
 
 }  // namespace
 
@@ -93,21 +144,21 @@ void setup() {
   g_platform.stack_used = stack_used;
   g_platform.reset = reset;
   hil_backend_init(&g_backend);
+  hil_ring_init(&g_rx, g_rx_mem, sizeof g_rx_mem);
   hil_core_init(&g_core, &g_info, &g_platform, &g_backend);
   hil_core_announce(&g_core);
   tx_flush();
+#if defined(HIL_PUMP_THREAD)
+  g_pump_thread.start(pump_forever);
+#endif
 }
 
 void loop() {
+#if !defined(HIL_PUMP_THREAD)
+  pump_once();  // the ring's only producer where there is no pump thread
+#endif
   uint8_t rx[64];
-  int avail = Serial.available();
-  while (avail > 0) {
-    // Never ask for more than is there: readBytes() would wait for the rest.
-    size_t want = avail < static_cast<int>(sizeof rx) ? static_cast<size_t>(avail) : sizeof rx;
-    size_t got = Serial.readBytes(rx, want);
-    if (got == 0) break;
-    hil_core_feed(&g_core, rx, static_cast<uint32_t>(got));
-    avail = Serial.available();
-  }
+  uint32_t got;
+  while ((got = hil_ring_pop(&g_rx, rx, sizeof rx)) > 0) hil_core_feed(&g_core, rx, got);
   tx_flush();
 }

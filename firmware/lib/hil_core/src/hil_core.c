@@ -167,10 +167,13 @@ static void hello_tlvs(tlv_t *w, uint32_t nonce) {
   tlv_u32(w, HIL_TAG_CLOCK_HZ, c->info.clock_hz);
   tlv_u32(w, HIL_TAG_RX_WINDOW, c->info.rx_window);
   tlv_u32(w, HIL_TAG_MAX_FRAME, HIL_MAX_FRAME);
+  tlv_u32(w, HIL_TAG_STAGING, c->info.staging);
+  tlv_u32(w, HIL_TAG_MAX_RUNS, HIL_MAX_RUNS);
   tlv_u32(w, HIL_TAG_BOOT_ID, c->info.boot_id);
   tlv_u32(w, HIL_TAG_NONCE, nonce);
   tlv_u32(w, HIL_TAG_FLAGS, c->info.flags | (ready ? HIL_FLAG_MODEL_READY : 0u));
   tlv_u32(w, HIL_TAG_STACK_USED, c->plat.stack_used ? c->plat.stack_used(c->plat.ctx) : 0u);
+  tlv_u32(w, HIL_TAG_INPUT_BLOCK, c->in_block);
   if (!ready) {
     tlv_str(w, HIL_TAG_MODEL_ERROR, c->be.init_error(c->be.ctx));
     return;
@@ -260,13 +263,39 @@ static void tx_space(hil_core_t *c, uint32_t offset, uint32_t len) {
   }
 }
 
+/* ---- The input byte space in blocks: a chunk may arrive in any order; the device keeps one
+ * bit per block it holds, so a resend carries only what is missing (docs/protocol.md). */
+static void in_clear(hil_core_t *c) {
+  memset(c->in_map, 0, sizeof c->in_map);
+  c->in_held = 0;
+}
+
+static int in_has(const hil_core_t *c, uint32_t b) {
+  return (c->in_map[b >> 3] >> (b & 7u)) & 1u;
+}
+
+static uint32_t in_held_bytes(const hil_core_t *c) {
+  if (c->in_held == c->in_blocks) return c->in_total;
+  uint32_t bytes = c->in_held * c->in_block;
+  /* the last block may be short */
+  if (c->in_blocks && in_has(c, c->in_blocks - 1u)) bytes -= c->in_blocks * c->in_block - c->in_total;
+  return bytes;
+}
+
+/* First byte not held, or in_total when the vector is complete. */
+static uint32_t in_first_missing(const hil_core_t *c) {
+  for (uint32_t b = 0; b < c->in_blocks; b++)
+    if (!in_has(c, b)) return b * c->in_block;
+  return c->in_total;
+}
+
 /* Largest payload a reply can carry (the length field is 16 bits). */
 #define HIL_MAX_REPLY_PAYLOAD 0xFFFFu
 
 static void run_model(hil_core_t *c, uint8_t req_type, uint8_t seq, uint32_t runs,
                       uint32_t warmup) {
   uint32_t ns = runs < HIL_MAX_SAMPLES ? runs : HIL_MAX_SAMPLES;
-  c->in_next = 0; /* inputs are consumed: TFLM may reuse their memory */
+  in_clear(c); /* inputs are consumed: TFLM may reuse their memory */
   for (uint32_t i = 0; i < warmup + runs; i++) {
     uint32_t t0 = c->plat.cycles(c->plat.ctx);
     int rc = c->be.invoke(c->be.ctx);
@@ -338,22 +367,31 @@ static void on_set_input(hil_core_t *c, uint8_t seq, uint8_t *p, uint32_t len) {
   }
   uint8_t flags = p[0], vec = p[1];
   uint32_t offset = rd_u32(p + 2), n = len - 6u;
-  /* Offset 0 starts a vector; later chunks must continue the same vector without a gap,
-   * so chunks of two vectors can never mix into one input. */
-  if (offset > 0u && (vec != c->in_vec || offset > c->in_next)) {
-    send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_GAP, c->in_next, "input chunk after a gap");
-    return;
-  }
-  if (n > c->in_total - offset) {
+  if (offset > c->in_total || n > c->in_total - offset) {
     send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_RANGE, c->in_total, "input chunk past the end");
     return;
   }
+  /* Whole blocks only, so that a held bit always means every byte of its block arrived. */
+  if (offset % c->in_block != 0u || (n % c->in_block != 0u && offset + n != c->in_total)) {
+    send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_BAD_ARG, c->in_block,
+               "input chunk not aligned to the input block");
+    return;
+  }
+  /* Another vector id starts a vector: chunks of two vectors never mix into one input. */
+  if (vec != c->in_vec) {
+    in_clear(c);
+    c->in_vec = vec;
+  }
   space_copy(c, 0, offset, p + 6, n, 1);
-  c->in_vec = vec;
-  c->in_next = offset + n;
+  for (uint32_t b = offset / c->in_block; n && b * c->in_block < offset + n; b++) {
+    if (!in_has(c, b)) {
+      c->in_map[b >> 3] |= (uint8_t)(1u << (b & 7u));
+      c->in_held++;
+    }
+  }
   if (flags & HIL_INPUT_FLAG_INVOKE) {
-    if (c->in_next != c->in_total) {
-      send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_INCOMPLETE, c->in_next,
+    if (c->in_held != c->in_blocks) {
+      send_error(c, HIL_MSG_SET_INPUT, seq, HIL_E_INCOMPLETE, in_first_missing(c),
                  "invoke before the whole input arrived");
       return;
     }
@@ -362,7 +400,26 @@ static void on_set_input(hil_core_t *c, uint8_t seq, uint8_t *p, uint32_t len) {
   }
   tx_begin(c, HIL_MSG_ACK, seq, 8);
   tx_u32(c, c->info.boot_id);
-  tx_u32(c, c->in_next);
+  tx_u32(c, in_held_bytes(c));
+  tx_end(c);
+}
+
+/* INPUT_STATE_R: boot_id u32 | vector u8 | block u32 | total u32 | held u32 | blocks u16 |
+ * bitmap (one bit per block, LSB first). */
+static void on_input_state(hil_core_t *c, uint8_t seq, uint32_t len) {
+  if (len != 0u) {
+    send_error(c, HIL_MSG_INPUT_STATE, seq, HIL_E_BAD_ARG, len, "INPUT_STATE takes no payload");
+    return;
+  }
+  uint32_t map_bytes = (c->in_blocks + 7u) / 8u;
+  tx_begin(c, HIL_MSG_INPUT_STATE_R, seq, 19u + map_bytes);
+  tx_u32(c, c->info.boot_id);
+  tx_byte(c, c->in_vec);
+  tx_u32(c, c->in_block);
+  tx_u32(c, c->in_total);
+  tx_u32(c, in_held_bytes(c));
+  tx_u16(c, c->in_blocks);
+  tx_bytes(c, c->in_map, map_bytes);
   tx_end(c);
 }
 
@@ -372,8 +429,13 @@ static void on_invoke(hil_core_t *c, uint8_t seq, const uint8_t *p, uint32_t len
     send_error(c, HIL_MSG_INVOKE, seq, HIL_E_BAD_ARG, len, "INVOKE needs runs >= 1 and warmup");
     return;
   }
-  if (c->in_next != c->in_total) {
-    send_error(c, HIL_MSG_INVOKE, seq, HIL_E_INCOMPLETE, c->in_next,
+  if (runs + warmup > HIL_MAX_RUNS) {
+    send_error(c, HIL_MSG_INVOKE, seq, HIL_E_LIMIT, HIL_MAX_RUNS,
+               "runs + warmup beyond the device's bound");
+    return;
+  }
+  if (c->in_held != c->in_blocks) {
+    send_error(c, HIL_MSG_INVOKE, seq, HIL_E_INCOMPLETE, in_first_missing(c),
                "invoke before the whole input arrived");
     return;
   }
@@ -399,7 +461,8 @@ static void on_get_output(hil_core_t *c, uint8_t seq, const uint8_t *p, uint32_t
 
 static void dispatch(hil_core_t *c, uint8_t type, uint8_t seq, uint8_t *p, uint32_t len) {
   int needs_model = type == HIL_MSG_SET_INPUT || type == HIL_MSG_INVOKE ||
-                    type == HIL_MSG_GET_OUTPUT || type == HIL_MSG_PROFILE;
+                    type == HIL_MSG_GET_OUTPUT || type == HIL_MSG_PROFILE ||
+                    type == HIL_MSG_INPUT_STATE;
   if (needs_model && !model_ready(c)) {
     send_error(c, type, seq, HIL_E_NO_MODEL, 0, c->be.init_error(c->be.ctx));
     return;
@@ -426,6 +489,9 @@ static void dispatch(hil_core_t *c, uint8_t type, uint8_t seq, uint8_t *p, uint3
       return;
     case HIL_MSG_PROFILE:
       on_profile(c, seq, len);
+      return;
+    case HIL_MSG_INPUT_STATE:
+      on_input_state(c, seq, len);
       return;
     case HIL_MSG_ECHO:
       tx_begin(c, HIL_MSG_ECHO_R, seq, len);
@@ -490,7 +556,10 @@ static void rx_delimiter(hil_core_t *c) {
   if (c->cobs_code == 0) return; /* empty frame: leading delimiter */
   if (c->rx_overflow) {
     c->stats.frames_bad++;
-    send_error(c, 0, 0, HIL_E_TOO_LARGE, HIL_MAX_FRAME, "frame larger than the device buffer");
+    /* the buffer holds the frame's first bytes: its type and seq, a best guess (a burst of
+     * noise may have made an ordinary frame too large), let the host resend it at once */
+    send_error(c, c->rx[0], c->rx[1], HIL_E_TOO_LARGE, HIL_MAX_FRAME,
+               "frame larger than the device buffer");
   } else if (c->cobs_left != 0) {
     c->stats.frames_bad++;
     c->stats.bytes_dropped += c->rx_len;
@@ -537,10 +606,15 @@ void hil_core_init(hil_core_t *c, const hil_info_t *info, const hil_platform_t *
   c->info = *info;
   c->plat = *plat;
   c->be = *be;
+  c->in_block = HIL_MIN_BLOCK;
   if (model_ready(c)) {
     c->in_total = space_total(c, 0);
     c->out_total = space_total(c, 1);
   }
+  /* the smallest power-of-two multiple of HIL_MIN_BLOCK whose blocks cover the input: at most
+   * 32 doublings, since in_total < 2^32 */
+  while (c->in_block < 0x80000000u && c->in_total > c->in_block * HIL_MAX_BLOCKS) c->in_block <<= 1;
+  c->in_blocks = (c->in_total + c->in_block - 1u) / c->in_block;
 }
 
 uint32_t hil_sizeof_core(void) { return (uint32_t)sizeof(hil_core_t); }

@@ -27,6 +27,22 @@ extern "C" {
 #define HIL_MAX_FRAME 1040u
 #endif
 
+/* Input blocks the device tracks: a vector's input byte space is split into at most this many
+ * blocks of HIL_MIN_BLOCK * 2^k bytes, one bit each (the bitmap costs HIL_MAX_BLOCKS / 8 bytes
+ * of RAM). Chunks start on a block and cover whole blocks, except the space's last block. */
+#ifndef HIL_MAX_BLOCKS
+#define HIL_MAX_BLOCKS 1024u
+#endif
+#ifndef HIL_MIN_BLOCK
+#define HIL_MIN_BLOCK 16u
+#endif
+
+/* Largest runs + warmup of one INVOKE: a request beyond it gets ERROR LIMIT rather than
+ * occupying the device for hours (65535 + 65535 invokes of a 0.2 s model). */
+#ifndef HIL_MAX_RUNS
+#define HIL_MAX_RUNS 10000u
+#endif
+
 /* Per-run cycle samples returned by one INVOKE. */
 #ifndef HIL_MAX_SAMPLES
 #define HIL_MAX_SAMPLES 32u
@@ -77,7 +93,8 @@ typedef struct {
   uint8_t image_hash[32];
   uint32_t arena_size;
   uint32_t clock_hz;
-  uint32_t rx_window;
+  uint32_t rx_window;   /* the glue's receive buffer, staging included */
+  uint32_t staging;     /* of rx_window, bytes meant for the next vector during an invoke */
   uint32_t boot_id;
   uint32_t flags; /* HIL_FLAG_SIMULATED | HIL_FLAG_CLOCK_ESTIMATED | HIL_FLAG_EMULATED */
 } hil_info_t;
@@ -102,9 +119,12 @@ typedef struct {
   uint8_t cobs_left; /* bytes left in the current COBS block */
   uint8_t cobs_code; /* code byte of the current block; 0 = none yet */
   uint8_t rx_overflow;
-  /* input upload state: next expected offset in the input byte space */
-  uint32_t in_next;
+  /* input upload state: which blocks of vector in_vec the device holds */
   uint32_t in_total;
+  uint32_t in_block;  /* bytes per block */
+  uint32_t in_blocks; /* blocks in the input byte space */
+  uint32_t in_held;   /* blocks held */
+  uint8_t in_map[HIL_MAX_BLOCKS / 8u];
   uint8_t in_vec; /* id of the vector being uploaded */
   uint32_t out_total;
   /* transmit side: streaming COBS encoder */

@@ -6,7 +6,9 @@
 #ifndef HIL_PROTO_H
 #define HIL_PROTO_H
 
-#define HIL_PROTO_VERSION 1u
+/* 2: chunks of a vector arrive in any order, block-aligned (INPUT_STATE tells which blocks
+ * the device holds); INVOKE runs are bounded (ERROR LIMIT). */
+#define HIL_PROTO_VERSION 2u
 
 /* Frame body: type u8 | seq u8 | len u16 LE | payload[len] | crc32 u32 LE,
  * COBS-encoded and delimited by 0x00 on the wire. */
@@ -23,6 +25,7 @@
 #define HIL_MSG_RESET 0x06u
 #define HIL_MSG_ECHO 0x07u
 #define HIL_MSG_PROFILE 0x08u /* per-operator counts of the last invoke */
+#define HIL_MSG_INPUT_STATE 0x09u /* which blocks of the current vector the device holds */
 
 /* Device -> host replies: request type | 0x80. */
 #define HIL_REPLY_BIT 0x80u
@@ -34,6 +37,7 @@
 #define HIL_MSG_RESET_R 0x86u
 #define HIL_MSG_ECHO_R 0x87u
 #define HIL_MSG_PROFILE_R 0x88u
+#define HIL_MSG_INPUT_STATE_R 0x89u
 /* Unsolicited: sent once at every boot. */
 #define HIL_MSG_BOOT 0xF0u
 #define HIL_MSG_ERROR 0xEEu
@@ -47,13 +51,14 @@
 #define HIL_E_TOO_LARGE 3u    /* frame exceeds the device's frame buffer */
 #define HIL_E_UNKNOWN_TYPE 4u /* unknown message type */
 #define HIL_E_BAD_ARG 5u      /* malformed request payload */
-#define HIL_E_GAP 6u          /* input chunk beyond the next expected offset */
+#define HIL_E_GAP 6u          /* v1 only: input chunk beyond the next expected offset */
 #define HIL_E_INCOMPLETE 7u   /* invoke before every input byte arrived */
 #define HIL_E_NO_MODEL 8u     /* the model could not be initialised */
 #define HIL_E_INVOKE 9u       /* the backend reported an inference failure */
 #define HIL_E_RANGE 10u       /* offset/length outside the tensor bytes */
 #define HIL_E_OVERFLOW 11u    /* the link's receive buffer overflowed */
 #define HIL_E_COBS 12u        /* malformed COBS encoding */
+#define HIL_E_LIMIT 13u       /* a count beyond the device's bound; detail: the bound */
 
 /* HELLO_R / STATS_R TLV tags (tag u8 | len u8 | value). */
 #define HIL_TAG_PROTO_VERSION 0x01u /* u16 */
@@ -76,6 +81,9 @@
 #define HIL_TAG_MODEL_ERROR 0x12u   /* str: why the model did not initialise */
 #define HIL_TAG_STACK_USED 0x13u    /* u32: stack high-water mark, bytes */
 #define HIL_TAG_CPU 0x14u           /* str */
+#define HIL_TAG_INPUT_BLOCK 0x15u   /* u32: input chunks are aligned to this many bytes */
+#define HIL_TAG_STAGING 0x16u       /* u32: receive-buffer bytes that hold the next vector */
+#define HIL_TAG_MAX_RUNS 0x17u      /* u32: largest runs + warmup of one INVOKE */
 
 /* STATS_R counters (u32 each). */
 #define HIL_TAG_FRAMES_OK 0x40u

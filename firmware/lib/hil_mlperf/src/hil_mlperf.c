@@ -23,9 +23,12 @@ static void out_str(hil_mlperf_t *m, const char *s) {
   while (s && *s) out_char(m, *s++);
 }
 
-/* At most n characters of s: for echoing a token back in an error. */
+/* At most n characters of s: for echoing a token back in an error. Bytes outside printable
+ * ASCII go out as '?': an echoed CR or LF would split the error line at the host (found by
+ * fuzzing, firmware/fuzz). */
 static void out_strn(hil_mlperf_t *m, const char *s, uint32_t n) {
-  for (uint32_t i = 0; s && s[i] && i < n; i++) out_char(m, s[i]);
+  for (uint32_t i = 0; s && s[i] && i < n; i++)
+    out_char(m, s[i] >= 0x20 && s[i] < 0x7F ? s[i] : '?');
 }
 
 static void out_chars(hil_mlperf_t *m, const char *s, uint32_t n) {
@@ -238,7 +241,7 @@ static void cmd_db(hil_mlperf_t *m, uint32_t argc, char *argv[MAX_ARGS]) {
     if (hex_value(hex[i]) < 0) {
       err_begin(m);
       out_str(m, "Invalid hex digit '");
-      out_char(m, hex[i]);
+      out_strn(m, hex + i, 1u);
       out_char(m, '\'');
       err_end(m);
       return;
@@ -448,6 +451,13 @@ static void cmd_infer(hil_mlperf_t *m, uint32_t argc, char *argv[MAX_ARGS]) {
   }
   if (argc > 2u && !parse_u31(argv[2], &w)) {
     err_line(m, "Inference warmup must be >=0");
+    return;
+  }
+  if (n > HIL_MLPERF_MAX_RUNS || w > HIL_MLPERF_MAX_RUNS - n) {
+    err_begin(m);
+    out_str(m, "Inference iterations + warmup must be <= ");
+    out_u64(m, HIL_MLPERF_MAX_RUNS);
+    err_end(m);
     return;
   }
   if (!model_ready(m)) {
