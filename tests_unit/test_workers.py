@@ -115,8 +115,39 @@ def test_bad_input_is_refused_by_the_controller_before_any_worker(
     """A model too big for the board is bad input (issue 13): with pytest -n the controller
     refuses it in one line, exit 4, before a worker starts (a worker's refusal would be an
     INTERNALERROR). What this test checked before, the workers' infrastructure failures
-    classified by the controller, needs another trigger than a model too big."""
+    classified by the controller, is tested below with a flash that fails."""
     run = run_suite(tmp_path, "-n", "2", "--model", str(huge_model))
     assert run.returncode == 4, run.stdout[-3000:]
     assert "does not fit" in run.stdout and "INTERNALERROR" not in run.stdout
     assert "bringing up nodes" not in run.stdout
+
+
+# A driver whose upload fails, made through the plugin's own driver hook (as a project's
+# conftest.py or plugin would): the workers see a flash failure, an infrastructure fault.
+FAILING_FLASH = """
+import pytest
+from harness.errors import FlashError
+from harness.sim.driver import SimDriver
+
+
+class FailingFlash(SimDriver):
+    def flash(self, image):
+        raise FlashError("the upload stopped half-way (planted by the test)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_tflm_hil_make_driver(spec, options, config, kind):
+    return FailingFlash(spec, options)
+"""
+
+
+def test_an_infrastructure_failure_on_the_workers_is_classified_by_the_controller(tmp_path):
+    """The workers' failures reach xdist's controller with their category: it lists them and
+    exits as infrastructure (6), not as interrupted (2) or a model failure (1)."""
+    (tmp_path / "failing_flash.py").write_text(FAILING_FLASH)
+    run = run_suite(tmp_path, "-n", "2", "-p", "failing_flash",
+                    env={"PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 6, run.stdout[-3000:]
+    assert "tflm-hil failures by category" in run.stdout
+    assert "[flash] (infrastructure)" in run.stdout, run.stdout[-3000:]
+    assert "the upload stopped half-way" in run.stdout
