@@ -258,6 +258,19 @@ def test_cli_refuses_an_unknown_board_before_anything_runs(registry: Registry, m
     assert not any(e["event"] == "validated" for e in registry.events())
 
 
+def test_cli_promoting_the_promoted_model_again_is_up_to_date_without_a_run(
+    registry: Registry, models, capsys, rules
+):
+    """Re-running a promotion (a CI job run twice) is not a refusal: exit 0 and no suite run."""
+    promote(registry, models[0], _val(**GOOD), rules)
+    code = cli(["model", "promote", models[0].sha256[:10], "--board", BOARD,
+                "--registry", str(registry.root)])
+    assert code == 0
+    assert f"up to date: {models[0].short} is already the promoted model on {BOARD}" in (
+        capsys.readouterr().out)
+    assert not any(e["event"] == "validated" for e in registry.events())
+
+
 def test_cli_list_card_and_backup(registry: Registry, models, tmp_path: Path, capsys, rules):
     promote(registry, models[0], _val(**GOOD), rules)
     assert cli(["model", "list", "--registry", str(registry.root)]) == 0

@@ -131,6 +131,12 @@ def _promote(registry: Registry, args: argparse.Namespace) -> int:
     from .rules import load_rules
 
     rules = load_rules(args.rules)  # a bad rules file is refused before the suite runs
+    resolve_board(args.board)
+    candidate = candidate_entry(registry, args.candidate)
+    if registry.state()["boards"].get(args.board, {}).get("promoted") == candidate.sha256:
+        # nothing to decide: running the suite only to refuse would make a re-run fail
+        print(f"up to date: {candidate.short} is already the promoted model on {args.board}")
+        return 0
     entry, val = _validated(registry, args)
     decision, previous = promote(registry, entry, val, rules)
     against = f"promoted model {previous.short}" if previous else "no promoted model yet"
