@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from harness import runlog
-from harness.tflite.synthetic import write_fc_model
 
+from .planted import FLASH_MESSAGE, failing_flash
 from .test_hil_suite import run_suite
 
 
@@ -40,18 +40,18 @@ def test_a_report_is_marked_stale_until_its_run_replaces_it(tmp_path):
 
 
 def test_an_infrastructure_failure_is_its_message_and_the_log_and_the_stale_mark_goes(tmp_path):
-    huge = write_fc_model(tmp_path / "huge.tflite", 1024, 800)  # does not fit: a build failure
+    args, env = failing_flash(tmp_path)  # an upload that fails: infrastructure, not the model
     report = tmp_path / "report.html"
     report.write_text("<html><body><p>an earlier run</p></body></html>")
-    run = run_suite(tmp_path, "--model", str(huge), f"--html={report}")
+    run = run_suite(tmp_path, *args, f"--html={report}", env=env)
     assert run.returncode == 6, run.stdout[-3000:]
     lines = run.stdout.splitlines()
-    at = next(i for i, ln in enumerate(lines) if ln.startswith("E   [build] the image does not"))
+    at = next(i for i, ln in enumerate(lines) if ln.startswith(f"E   [flash] {FLASH_MESSAGE}"))
     assert lines[at + 1].startswith("(traceback: ")  # the message, then where the rest went
     log = lines[at + 1].split("(traceback: ")[1].rstrip(")")
     assert os.path.basename(log).startswith("session-") and os.path.isfile(log)
     with open(log) as f:
-        assert "BuildError" in f.read()  # the whole traceback went to the log
-    assert "Traceback" not in run.stdout and "plan_image" not in run.stdout
+        assert "FlashError" in f.read()  # the whole traceback went to the log
+    assert "Traceback" not in run.stdout and "raise FlashError" not in run.stdout
     html = report.read_text()
     assert runlog.STALE_MARK not in html and "an earlier run" not in html  # replaced whole

@@ -17,6 +17,7 @@ from harness.boards.driver import DriverOptions
 from harness.errors import ConfigError
 from harness.plugin.workers import Worker, board_instance, choose_board, choose_place
 
+from .planted import FLASH_MESSAGE, failing_flash
 from .test_discovery import NANO33, RP2040, nano, ports
 from .test_hil_suite import run_suite
 from .test_twin_limits import huge_model  # noqa: F401 - a fixture
@@ -122,32 +123,13 @@ def test_bad_input_is_refused_by_the_controller_before_any_worker(
     assert "bringing up nodes" not in run.stdout
 
 
-# A driver whose upload fails, made through the plugin's own driver hook (as a project's
-# conftest.py or plugin would): the workers see a flash failure, an infrastructure fault.
-FAILING_FLASH = """
-import pytest
-from harness.errors import FlashError
-from harness.sim.driver import SimDriver
-
-
-class FailingFlash(SimDriver):
-    def flash(self, image):
-        raise FlashError("the upload stopped half-way (planted by the test)")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_tflm_hil_make_driver(spec, options, config, kind):
-    return FailingFlash(spec, options)
-"""
-
 
 def test_an_infrastructure_failure_on_the_workers_is_classified_by_the_controller(tmp_path):
     """The workers' failures reach xdist's controller with their category: it lists them and
     exits as infrastructure (6), not as interrupted (2) or a model failure (1)."""
-    (tmp_path / "failing_flash.py").write_text(FAILING_FLASH)
-    run = run_suite(tmp_path, "-n", "2", "-p", "failing_flash",
-                    env={"PYTHONPATH": str(tmp_path)})
+    args, env = failing_flash(tmp_path)
+    run = run_suite(tmp_path, "-n", "2", *args, env=env)
     assert run.returncode == 6, run.stdout[-3000:]
     assert "tflm-hil failures by category" in run.stdout
     assert "[flash] (infrastructure)" in run.stdout, run.stdout[-3000:]
-    assert "the upload stopped half-way" in run.stdout
+    assert FLASH_MESSAGE in run.stdout

@@ -30,6 +30,11 @@ IMPORT_FAILURE = re.compile(
     r"ModuleNotFoundError|ImportError|undefined symbol|_ARRAY_API not found|"
     r"compiled using NumPy 1\.x|cannot open shared object file"
 )
+# The plugin refuses a model too big for the board before anything runs (bad input, exit 4,
+# harness/plugin/preflight.py): for the matrix, that board cannot build the model's image.
+DOES_NOT_FIT = re.compile(
+    r"^ERROR: tflm-hil: (.* does not fit .*|.* needs a tensor arena of .*)$", re.MULTILINE
+)
 # Harness failure categories (harness/errors.py) -> outcome, most fundamental first.
 CATEGORY_OUTCOMES: tuple[tuple[str, str], ...] = (
     ("build", "build"),
@@ -263,6 +268,8 @@ def classify_suite(
             error="pytest internal error\n" + tail(run.output),
             category="internal",
         )
+    if code == EXIT_USAGE and (too_big := DOES_NOT_FIT.search(run.output)):
+        return Verdict("build", "suite", error=too_big.group(0), category="does-not-fit")
     if code == EXIT_USAGE:
         return Verdict(
             "timeout", "suite", error="pytest usage error\n" + tail(run.output), category="config"
